@@ -1,0 +1,27 @@
+# Two entry points, both self-installing: `make demo` (the main job) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Headless by default: offscreen MuJoCo rendering through EGL, pygame without a window.
+export MUJOCO_GL ?= egl
+export SDL_VIDEODRIVER ?= dummy
+
+.PHONY: install demo test lint bench
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/arena demo $(ARGS)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/env_throughput.py

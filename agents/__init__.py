@@ -1,0 +1,1 @@
+"""Policies and learning rules: networks, samplers, PPO, meta-learners, checkpoints, the zoo."""

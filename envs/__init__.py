@@ -1,0 +1,1 @@
+"""Simulation only: the robot bodies, the RoboSumo arena and nonstationary locomotion."""

@@ -1,0 +1,37 @@
+"""RoboSumo: two robots (ant, bug, spider) wrestle on a square tatami.
+
+Entry points:
+    parallel_env(bodies=("ant", "bug"), **kwargs) -> SumoEnv, a PettingZoo ParallelEnv
+    env(bodies=..., **kwargs) -> the same game as a PettingZoo AEC env
+    raw_env / SumoEnv -> the ParallelEnv class
+    Gymnasium ids ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0``: player_0's view against an
+    opponent policy (see ``envs.robosumo.gym_env.SumoGymEnv``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from envs.bodies import BODIES
+from envs.robosumo.env import DRAW_PENALTY, REWARD_TERMS, WIN_REWARD, SumoEnv
+from envs.robosumo.gym_env import SumoGymEnv, register_gym_envs
+
+raw_env = SumoEnv
+
+
+def parallel_env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any) -> SumoEnv:
+    """A RoboSumo match as a PettingZoo ParallelEnv (see ``SumoEnv`` for the arguments)."""
+    return SumoEnv(bodies=bodies, **kwargs)
+
+
+def env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any):
+    """A RoboSumo match as a PettingZoo AEC env (players act in turn; physics steps once both did)."""
+    return parallel_to_aec(SumoEnv(bodies=bodies, **kwargs))
+
+
+register_gym_envs()
+
+__all__ = ["BODIES", "DRAW_PENALTY", "REWARD_TERMS", "WIN_REWARD", "SumoEnv", "SumoGymEnv", "env",
+           "parallel_env", "raw_env"]

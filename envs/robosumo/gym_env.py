@@ -1,0 +1,105 @@
+"""Single-agent Gymnasium view of RoboSumo: player_0 against a given opponent policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from envs.bodies import BODIES
+from envs.robosumo.env import SumoEnv
+
+OPPONENTS = ("random", "idle")
+Opponent = Callable[[np.ndarray], np.ndarray]
+
+
+class SumoGymEnv(gymnasium.Env):
+    """RoboSumo seen by player_0; player_1 is driven by ``opponent``.
+
+    Args:
+        bodies: (player_0 body, player_1 body).
+        opponent: ``"random"`` (default: uniform actions in [-1, 1] drawn from the env's seeded
+            generator, so a seeded reset gives a reproducible episode), ``"idle"`` (zero torques:
+            the robot stands still), or a callable mapping player_1's observation to its action.
+            A callable with a ``reset()`` method has it called at every reset.
+        render_mode: ``None``, ``"rgb_array"`` or ``"human"``.
+        **kwargs: passed to ``SumoEnv`` (max_steps, shaping weights, height_reference, ...).
+
+    Observation, action, reward and info are player_0's, as documented on ``SumoEnv``. The env
+    truncates by itself at ``max_steps``, so it is registered without a ``TimeLimit``.
+    """
+
+    metadata = SumoEnv.metadata
+
+    def __init__(self, bodies: tuple[str, str] = ("ant", "ant"),
+                 opponent: str | Opponent = "random", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        if isinstance(opponent, str) and opponent not in OPPONENTS:
+            raise ValueError(f"opponent must be a callable or one of {OPPONENTS}, got {opponent!r}")
+        if not (isinstance(opponent, str) or callable(opponent)):
+            raise ValueError(f"opponent must be a callable or one of {OPPONENTS}, got {opponent!r}")
+        self.sumo = SumoEnv(bodies=bodies, render_mode=render_mode, **kwargs)
+        self.opponent = opponent
+        self.render_mode = render_mode
+        self.observation_space = self.sumo.observation_space("player_0")
+        self.action_space = self.sumo.action_space("player_0")
+        self._opponent_space = self.sumo.action_space("player_1")
+        self._opponent_obs: np.ndarray | None = None
+
+    @property
+    def model(self):
+        """The arena's ``mujoco.MjModel``."""
+        return self.sumo.model
+
+    @property
+    def data(self):
+        """The arena's ``mujoco.MjData``."""
+        return self.sumo.data
+
+    def _opponent_action(self) -> np.ndarray:
+        n = self._opponent_space.shape[0]
+        if self.opponent == "idle":
+            return np.zeros(n)
+        if self.opponent == "random":
+            return self.np_random.uniform(-1.0, 1.0, n)
+        return self.opponent(self._opponent_obs)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        # One generator drives both the arena's start state and the random opponent.
+        obs, infos = self.sumo.reset(seed=int(self.np_random.integers(2**31)), options=options)
+        reset_fn = getattr(self.opponent, "reset", None)
+        if callable(reset_fn):
+            reset_fn()
+        self._opponent_obs = obs["player_1"]
+        return obs["player_0"], infos["player_0"]
+
+    def step(self, action: np.ndarray):
+        actions = {"player_0": action, "player_1": self._opponent_action()}
+        obs, rewards, terms, truncs, infos = self.sumo.step(actions)
+        self._opponent_obs = obs["player_1"]
+        return (obs["player_0"], rewards["player_0"], terms["player_0"], truncs["player_0"],
+                infos["player_0"])
+
+    def render(self):
+        return self.sumo.render()
+
+    def close(self) -> None:
+        self.sumo.close()
+
+
+def gym_id(a: str, b: str) -> str:
+    """Gymnasium id of a matchup, e.g. ``RoboSumo-Ant-vs-Bug-v0``."""
+    return f"RoboSumo-{a.capitalize()}-vs-{b.capitalize()}-v0"
+
+
+def register_gym_envs() -> None:
+    """Register ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0`` with Gymnasium."""
+    for a in BODIES:
+        for b in BODIES:
+            env_id = gym_id(a, b)
+            if env_id not in gymnasium.registry:
+                gymnasium.register(id=env_id, entry_point="envs.robosumo.gym_env:SumoGymEnv",
+                                   kwargs={"bodies": (a, b)})

@@ -1,0 +1,1 @@
+"""Who plays whom: iterated adaptation games, tournaments, leagues, ratings, storage, executors."""
