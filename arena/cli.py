@@ -47,7 +47,7 @@ def _demo(args: argparse.Namespace) -> int:
         returns = {p: 0.0 for p in env.possible_agents}
         while env.agents:
             actions = {p: rng.uniform(-1, 1, env.action_space(p).shape) for p in env.agents}
-            _, rewards, terms, truncs, infos = env.step(actions)
+            _, rewards, _terms, truncs, infos = env.step(actions)
             steps += 1
             for p, r in rewards.items():
                 returns[p] += r

@@ -27,7 +27,7 @@ def parallel_env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any) -> Sum
 
 
 def env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any):
-    """A RoboSumo match as a PettingZoo AEC env (players act in turn; physics steps once both did)."""
+    """A RoboSumo match as a PettingZoo AEC env (players act in turn; physics steps after both)."""
     return parallel_to_aec(SumoEnv(bodies=bodies, **kwargs))
 
 

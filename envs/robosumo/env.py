@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import mujoco
@@ -68,10 +68,13 @@ class SumoEnv(ParallelEnv):
     | win / loss | +2000 / -2000 when the opponent / own torso falls or leaves the square |
     | draw | -1000 to both when ``max_steps`` is reached with no winner |
     | ctrl | ``-ctrl_cost_weight * sum(a^2)`` (0.1) |
-    | move_to_opponent | ``move_to_opponent_weight * max(0, v . d)`` (0.1); v: own xy velocity, d: unit vector to the opponent |
+    | move_to_opponent | ``move_to_opponent_weight * max(0, v . d)`` (0.1) |
     | push_out | ``-push_out_weight * exp(-|opponent xy|)`` (10) |
-    | stay_in_center | ``stay_in_center_weight * exp(-|own xy|)`` (0, the paper's term, off by default) |
-    | attack | ``attack_weight * sum(abs(clip(cfrc_ext of the opponent torso)))`` (0, off by default) |
+    | stay_in_center | ``stay_in_center_weight * exp(-|own xy|)`` (0: the paper's term, off) |
+    | attack | ``attack_weight * sum(abs(clip(opponent torso cfrc_ext)))`` (0: off) |
+
+    v is the own xy velocity over the step, d the unit vector from the own position before the
+    step to the opponent's after it.
 
     Shaping terms (all but win, loss and draw) are multiplied by ``shaping_weight`` (1.0), which a
     trainer can anneal. The reward is the exact sum of the ``reward_*`` terms. ``info["winner"]``
@@ -96,8 +99,12 @@ class SumoEnv(ParallelEnv):
     draws, normalised start quaternions and optional paper shaping terms.
     """
 
-    metadata = {"name": "robosumo_v0", "render_modes": ["human", "rgb_array"], "render_fps": 20,
-                "is_parallelizable": True}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "robosumo_v0",
+        "render_modes": ["human", "rgb_array"],
+        "render_fps": 20,  # = 1 / dt
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,
@@ -161,7 +168,8 @@ class SumoEnv(ParallelEnv):
                                 densities=tuple(densities)).compile()
         self.data = mujoco.MjData(self.model)
         self.dt = self.model.opt.timestep * FRAME_SKIP
-        self.layouts = tuple(player_layout(self.model, p, b) for p, b in zip(PLAYERS, self.bodies))
+        self.layouts = tuple(player_layout(self.model, p, b)
+                             for p, b in zip(PLAYERS, self.bodies, strict=True))
 
         self.possible_agents = list(PLAYERS)
         self.agents: list[str] = []

@@ -34,7 +34,7 @@ def build_spec(
 
     Args:
         bodies: the two body names, for player_0 and player_1.
-        tatami_size: half-width (m) of the fighting square inside the border; the box is 0.3 m wider.
+        tatami_size: half-width (m) of the square inside the border; the box is 0.3 m wider.
         densities: optional density override per player (see ``envs.bodies.load_spec``).
     """
     spec = mujoco.MjSpec()
