@@ -15,8 +15,8 @@ from typing import Any
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from envs.bodies import BODIES
-from envs.robosumo.env import DRAW_PENALTY, REWARD_TERMS, WIN_REWARD, SumoEnv
 from envs.robosumo.gym_env import SumoGymEnv, register_gym_envs
+from envs.robosumo.sumo import DRAW_PENALTY, REWARD_TERMS, WIN_REWARD, SumoEnv
 
 raw_env = SumoEnv
 

@@ -9,7 +9,7 @@ import gymnasium
 import numpy as np
 
 from envs.bodies import BODIES
-from envs.robosumo.env import SumoEnv
+from envs.robosumo.sumo import SumoEnv
 
 OPPONENTS = ("random", "idle")
 Opponent = Callable[[np.ndarray], np.ndarray]

@@ -272,3 +272,18 @@ def test_state_is_the_full_physics_state():
     s = env.state()
     assert s.shape == env.state_space.shape == (env.model.nq + env.model.nv,)
     np.testing.assert_array_equal(s[:env.model.nq], env.data.qpos)
+
+
+def test_a_diverging_simulation_ends_the_bout_without_a_result():
+    env = settled(("ant", "bug"), steps=3)
+    env.data.qvel[:] = 1e12
+    with pytest.warns(UserWarning, match="diverged"):
+        _, rewards, terms, truncs, infos = env.step(idle(env))
+    assert all(truncs.values()) and not any(terms.values())
+    for p in env.possible_agents:
+        assert infos[p]["unstable"] and infos[p]["winner"] is None
+        assert abs(rewards[p]) < 15  # shaping only
+        assert infos[p]["reward_draw"] == infos[p]["reward_win"] == infos[p]["reward_loss"] == 0
+    env.reset(seed=1)
+    _, _, _, truncs, infos = env.step(idle(env))
+    assert not any(truncs.values()) and "unstable" not in infos["player_0"]

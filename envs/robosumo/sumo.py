@@ -85,7 +85,9 @@ class SumoEnv(ParallelEnv):
     A torso whose centre is less than 0.29 m above the tatami (it touches the surface), or at
     L-infinity distance >= ``tatami_size + 0.1`` from the centre, loses: both players terminate.
     If both lose in the same step the episode ends without a winner (no win, loss or draw reward).
-    Reaching ``max_steps`` (500) without a winner truncates with the draw penalty.
+    Reaching ``max_steps`` (500) without a winner truncates with the draw penalty. Should the
+    simulation diverge (MuJoCo then resets its state), the episode is truncated without a result
+    and ``info["unstable"]`` is True.
 
     ## Arguments
 
@@ -186,6 +188,11 @@ class SumoEnv(ParallelEnv):
         self._out_limit = self.tatami_size + OUT_MARGIN
         self._obs_buf = [np.zeros(s.shape, np.float32) for s in self._observation_spaces.values()]
         self._forces = np.zeros_like(self.data.cfrc_ext)
+        # Live views of MuJoCo's divergence counters: on NaN or huge values mj_step resets the
+        # state to the model's defaults, which must not pass silently as a normal step.
+        self._divergence = [self.data.warning[int(w)] for w in (
+            mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
+            mujoco.mjtWarning.mjWARN_BADQACC)]
         self._steps = 0
         self._np_random, self._np_random_seed = seeding.np_random()
         self._renderer = SumoRenderer(self.model, self.data, render_mode, width, height, camera,
@@ -272,9 +279,15 @@ class SumoEnv(ParallelEnv):
         self._steps += 1
 
         after = (d.qpos[a0:a0 + 3].tolist(), d.qpos[a1:a1 + 3].tolist())
-        lost = (self._has_lost(after[0]), self._has_lost(after[1]))
+        unstable = any(w.number for w in self._divergence)
+        if unstable:
+            gymnasium.logger.warn(f"the simulation diverged at step {self._steps} (MuJoCo reset "
+                                  "its state); the bout ends without a result")
+            lost = (False, False)
+        else:
+            lost = (self._has_lost(after[0]), self._has_lost(after[1]))
         terminated = lost[0] or lost[1]
-        truncated = not terminated and self._steps >= self.max_steps
+        truncated = unstable or (not terminated and self._steps >= self.max_steps)
         winner = None
         if lost[0] != lost[1]:
             winner = PLAYERS[1] if lost[0] else PLAYERS[0]
@@ -287,9 +300,11 @@ class SumoEnv(ParallelEnv):
             if winner is not None:
                 info["reward_win"] = WIN_REWARD if winner == player else 0.0
                 info["reward_loss"] = -WIN_REWARD if winner != player else 0.0
-            if truncated:
+            if truncated and not unstable:
                 info["reward_draw"] = DRAW_PENALTY
             info["winner"] = winner
+            if unstable:
+                info["unstable"] = True
             rewards[player] = (info["reward_win"] + info["reward_loss"] + info["reward_draw"]
                                + info["reward_ctrl"] + info["reward_move_to_opponent"]
                                + info["reward_push_out"] + info["reward_stay_in_center"]
