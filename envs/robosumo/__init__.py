@@ -6,6 +6,7 @@ Entry points:
     raw_env / SumoEnv -> the ParallelEnv class
     Gymnasium ids ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0``: player_0's view against an
     opponent policy (see ``envs.robosumo.gym_env.SumoGymEnv``).
+    SumoVectorEnv(num_envs, bodies, **kwargs) -> many arenas stepped together in C, for samplers
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from envs.bodies import BODIES
 from envs.robosumo.gym_env import SumoGymEnv, register_gym_envs
 from envs.robosumo.sumo import DRAW_PENALTY, REWARD_TERMS, WIN_REWARD, SumoEnv
+from envs.robosumo.vector import SumoVectorEnv
 
 raw_env = SumoEnv
 
@@ -33,5 +35,5 @@ def env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any):
 
 register_gym_envs()
 
-__all__ = ["BODIES", "DRAW_PENALTY", "REWARD_TERMS", "WIN_REWARD", "SumoEnv", "SumoGymEnv", "env",
-           "parallel_env", "raw_env"]
+__all__ = ["BODIES", "DRAW_PENALTY", "REWARD_TERMS", "WIN_REWARD", "SumoEnv", "SumoGymEnv",
+           "SumoVectorEnv", "env", "parallel_env", "raw_env"]

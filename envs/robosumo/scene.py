@@ -71,6 +71,11 @@ def build_spec(
         frame = world.add_frame(pos=[START_RADIUS * np.cos(angle), START_RADIUS * np.sin(angle),
                                      TATAMI_HEIGHT - 0.75 + START_HEIGHT])
         frame.attach_body(child.body("torso"), f"{PLAYERS[i]}/", "")
+        # An acceleration-stage sensor makes every mj_step (and mujoco.batch) run
+        # mj_rnePostConstraint, which fills cfrc_ext with the contact forces the robots observe;
+        # on MuJoCo >= 2 nothing else computes them.
+        spec.add_sensor(name=f"{PLAYERS[i]}/torso_linacc", type=mujoco.mjtSensor.mjSENS_FRAMELINACC,
+                        objtype=mujoco.mjtObj.mjOBJ_BODY, objname=f"{PLAYERS[i]}/torso")
     return spec
 
 

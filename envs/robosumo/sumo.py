@@ -11,26 +11,17 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from envs.bodies import BODIES, TORSO_RADIUS, body_info, check_body
+from envs.robosumo import rules
+from envs.robosumo.core import CLOCK_START, SumoCore
 from envs.robosumo.render import SumoRenderer
-from envs.robosumo.scene import (
-    FRAME_SKIP,
-    PLAYERS,
-    START_HEIGHT,
-    START_RADIUS,
-    TATAMI_HEIGHT,
-    build_spec,
-    player_layout,
+from envs.robosumo.rules import (
+    DRAW_PENALTY,
+    FALL_HEIGHT,
+    REWARD_TERMS,
+    WIN_REWARD,
+    RewardWeights,
 )
-
-WIN_REWARD = 2000.0  # to the winner; the loser gets -WIN_REWARD
-DRAW_PENALTY = -1000.0  # to both players when the step limit is reached without a winner
-FORCE_CLIP = 100.0  # N, contact forces are clipped to [-100, 100] before their absolute value
-FALL_HEIGHT = 0.29  # m above the tatami: below it the torso sphere (r = 0.25) touches the surface
-OUT_MARGIN = 0.1  # m, a torso at L-inf distance >= tatami_size + OUT_MARGIN from the centre is out
-HEIGHT_REFERENCES = ("surface", "world")
-REWARD_TERMS = ("win", "loss", "draw", "ctrl", "move_to_opponent", "push_out", "stay_in_center",
-                "attack")
+from envs.robosumo.scene import FRAME_SKIP, PLAYERS, TATAMI_HEIGHT
 
 
 class SumoEnv(ParallelEnv):
@@ -131,68 +122,37 @@ class SumoEnv(ParallelEnv):
         height: int = 480,
         camera: str = "tracking",
     ) -> None:
-        self.bodies = _check_bodies(bodies)
-        if max_cycles is not None:  # PettingZoo's name for the step limit
-            max_steps = max_cycles
-        if not (isinstance(max_steps, int | np.integer) and max_steps > 0):
-            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-        if height_reference not in HEIGHT_REFERENCES:
-            raise ValueError(f"height_reference must be one of {HEIGHT_REFERENCES}, "
-                             f"got {height_reference!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, "
                              f"got {render_mode!r}")
-        if not tatami_size > 0:
-            raise ValueError(f"tatami_size must be positive, got {tatami_size!r}")
-        weights = dict(shaping_weight=shaping_weight, ctrl_cost_weight=ctrl_cost_weight,
-                       move_to_opponent_weight=move_to_opponent_weight,
-                       push_out_weight=push_out_weight, stay_in_center_weight=stay_in_center_weight,
-                       attack_weight=attack_weight, init_pos_noise=init_pos_noise,
-                       init_vel_noise=init_vel_noise)
-        for name, value in weights.items():
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        self.max_steps = int(max_steps)
-        self.shaping_weight = float(shaping_weight)
-        self.ctrl_cost_weight = float(ctrl_cost_weight)
-        self.move_to_opponent_weight = float(move_to_opponent_weight)
-        self.push_out_weight = float(push_out_weight)
-        self.stay_in_center_weight = float(stay_in_center_weight)
-        self.attack_weight = float(attack_weight)
-        self.height_reference = height_reference
-        self.face_each_other = bool(face_each_other)
-        self.init_pos_noise = float(init_pos_noise)
-        self.init_vel_noise = float(init_vel_noise)
-        self.tatami_size = float(tatami_size)
+        weights = RewardWeights(shaping=shaping_weight, ctrl_cost=ctrl_cost_weight,
+                                move_to_opponent=move_to_opponent_weight,
+                                push_out=push_out_weight, stay_in_center=stay_in_center_weight,
+                                attack=attack_weight)
+        self.core = SumoCore(
+            bodies, max_steps=max_steps if max_cycles is None else max_cycles, weights=weights,
+            height_reference=height_reference, face_each_other=face_each_other,
+            init_pos_noise=init_pos_noise, init_vel_noise=init_vel_noise,
+            tatami_size=tatami_size, densities=densities)
+        self.bodies = self.core.bodies
+        self.max_steps = self.core.max_steps
         self.render_mode = render_mode
-
-        self.model = build_spec(self.bodies, tatami_size=self.tatami_size,
-                                densities=tuple(densities)).compile()
+        self.model = self.core.model
         self.data = mujoco.MjData(self.model)
-        self.dt = self.model.opt.timestep * FRAME_SKIP
-        self.layouts = tuple(player_layout(self.model, p, b)
-                             for p, b in zip(PLAYERS, self.bodies, strict=True))
+        self.dt = self.core.dt
+        self.layouts = self.core.layouts
 
         self.possible_agents = list(PLAYERS)
         self.agents: list[str] = []
-        self._action_spaces = {}
-        self._observation_spaces = {}
-        for player, body in zip(PLAYERS, self.bodies, strict=True):
-            n = body_info(body).n_joints
-            self._action_spaces[player] = gymnasium.spaces.Box(-1.0, 1.0, (n,), np.float32)
-            self._observation_spaces[player] = _observation_space(body)
         n_state = self.model.nq + self.model.nv
         self.state_space = gymnasium.spaces.Box(-np.inf, np.inf, (n_state,), np.float64)
-
-        self._z_offset = TATAMI_HEIGHT if height_reference == "surface" else 0.0
-        self._out_limit = self.tatami_size + OUT_MARGIN
-        self._obs_buf = [np.zeros(s.shape, np.float32) for s in self._observation_spaces.values()]
-        self._forces = np.zeros_like(self.data.cfrc_ext)
-        # Live views of MuJoCo's divergence counters: on NaN or huge values mj_step resets the
-        # state to the model's defaults, which must not pass silently as a normal step.
-        self._divergence = [self.data.warning[int(w)] for w in (
-            mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
-            mujoco.mjtWarning.mjWARN_BADQACC)]
+        # Batch-of-one views of the live MjData arrays, for the shared rules.
+        d = self.data
+        self._qpos, self._qvel, self._cfrc = d.qpos[None], d.qvel[None], d.cfrc_ext[None]
+        self._forces = np.zeros_like(self._cfrc)
+        self._obs_buf = [np.zeros((1, *self.core.observation_spaces[p].shape), np.float32)
+                         for p in PLAYERS]
+        self._action_sq = np.zeros((1, 2))
         self._steps = 0
         self._np_random, self._np_random_seed = seeding.np_random()
         self._renderer = SumoRenderer(self.model, self.data, render_mode, width, height, camera,
@@ -201,10 +161,21 @@ class SumoEnv(ParallelEnv):
     # ---------------------------------------------------------------- spaces
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
-        return self._observation_spaces[agent]
+        return self.core.observation_spaces[agent]
 
     def action_space(self, agent: str) -> gymnasium.spaces.Box:
-        return self._action_spaces[agent]
+        return self.core.action_spaces[agent]
+
+    @property
+    def shaping_weight(self) -> float:
+        """The factor on all shaping terms; assign to anneal it between episodes."""
+        return self.core.weights.shaping
+
+    @shaping_weight.setter
+    def shaping_weight(self, value: float) -> None:
+        import dataclasses
+
+        self.core.weights = dataclasses.replace(self.core.weights, shaping=value)
 
     # ---------------------------------------------------------------- physics accessors
 
@@ -231,55 +202,44 @@ class SumoEnv(ParallelEnv):
         """
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seed)
+        # Other keys are ignored: PettingZoo's API test passes arbitrary options.
         options = options or {}
-        face = bool(options.get("face_each_other", self.face_each_other))
-        rng = self._np_random
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
-        qpos = m.qpos0.copy()
-        phi = rng.uniform(0.0, 2.0 * np.pi)
-        for i, layout in enumerate(self.layouts):
-            angle = phi + i * np.pi
-            a = layout.qpos_adr
-            qpos[a:a + 3] = (START_RADIUS * np.cos(angle), START_RADIUS * np.sin(angle),
-                             TATAMI_HEIGHT + START_HEIGHT)
-            if face:  # turn the body's forward axis towards the opponent
-                fx, fy = body_info(layout.body).forward
-                yaw = angle + np.pi - math.atan2(fy, fx)
-                qpos[a + 3:a + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
-        qpos += rng.uniform(-self.init_pos_noise, self.init_pos_noise, size=m.nq)
-        qvel = self.init_vel_noise * rng.standard_normal(m.nv)
-        for layout in self.layouts:  # noise must not denormalise the free-joint quaternion
-            q = qpos[layout.qpos_adr + 3:layout.qpos_adr + 7]
-            q /= np.linalg.norm(q)
-        d.qpos[:] = qpos
-        d.qvel[:] = qvel
-        mujoco.mj_forward(m, d)
-        mujoco.mj_rnePostConstraint(m, d)
+        d.qpos[:], d.qvel[:] = self.core.initial_state(self._np_random,
+                                                       options.get("face_each_other"))
+        d.time = CLOCK_START
+        mujoco.mj_forward(m, d)  # also fills cfrc_ext (see scene.build_spec)
         self._steps = 0
         self.agents = list(self.possible_agents)
         observations = self._observe()
-        infos = {p: {} for p in self.agents}
         if self.render_mode == "human":
             self.render()
-        return observations, infos
+        return observations, {p: {} for p in self.agents}
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
             raise RuntimeError("the episode is over: call reset() before step()")
         m, d = self.model, self.data
-        acts = [self._check_action(actions, p) for p in PLAYERS]
-        l0, l1 = self.layouts
-        a0, a1 = l0.qpos_adr, l1.qpos_adr
+        for i, layout in enumerate(self.layouts):
+            player = PLAYERS[i]
+            if not isinstance(actions, dict) or player not in actions:
+                raise ValueError(f"step() needs an action for {player}: pass a dict with keys "
+                                 f"{self.possible_agents}")
+            a = rules.check_actions(actions[player], player, self.bodies[i],
+                                    self.core.action_spaces[player].shape)
+            self._action_sq[0, i] = a @ a
+            d.ctrl[layout.ctrl] = a
+        a0, a1 = self.layouts[0].qpos_adr, self.layouts[1].qpos_adr
         before = (d.qpos[a0:a0 + 2].tolist(), d.qpos[a1:a1 + 2].tolist())
-        d.ctrl[l0.ctrl] = acts[0]
-        d.ctrl[l1.ctrl] = acts[1]
         mujoco.mj_step(m, d, nstep=FRAME_SKIP)
-        mujoco.mj_rnePostConstraint(m, d)
         self._steps += 1
-
+        observations = self._observe()
+        # The rules below are the scalar twin of rules.outcome / rules.reward_terms (which
+        # SumoVectorEnv uses): plain floats cost a few microseconds where numpy on arrays of
+        # one arena costs a hundred. tests/envs/test_robosumo_vector.py holds them equal.
         after = (d.qpos[a0:a0 + 3].tolist(), d.qpos[a1:a1 + 3].tolist())
-        unstable = any(w.number for w in self._divergence)
+        unstable = d.time < CLOCK_START  # MuJoCo reset a diverged simulation to time 0
         if unstable:
             gymnasium.logger.warn(f"the simulation diverged at step {self._steps} (MuJoCo reset "
                                   "its state); the bout ends without a result")
@@ -288,27 +248,18 @@ class SumoEnv(ParallelEnv):
             lost = (self._has_lost(after[0]), self._has_lost(after[1]))
         terminated = lost[0] or lost[1]
         truncated = unstable or (not terminated and self._steps >= self.max_steps)
-        winner = None
-        if lost[0] != lost[1]:
-            winner = PLAYERS[1] if lost[0] else PLAYERS[0]
-
-        observations = self._observe()
+        draw = truncated and not unstable
+        winner = PLAYERS[1 if lost[0] else 0] if lost[0] != lost[1] else None
         rewards, infos = {}, {}
         for i, player in enumerate(PLAYERS):
-            j = 1 - i
-            info = self._reward_terms(i, acts[i], before[i], after[i], after[j])
-            if winner is not None:
-                info["reward_win"] = WIN_REWARD if winner == player else 0.0
-                info["reward_loss"] = -WIN_REWARD if winner != player else 0.0
-            if truncated and not unstable:
-                info["reward_draw"] = DRAW_PENALTY
+            info = self._shaping_terms(i, before[i], after[i], after[1 - i])
+            info["reward_win"] = WIN_REWARD if winner == player else 0.0
+            info["reward_loss"] = -WIN_REWARD if winner not in (None, player) else 0.0
+            info["reward_draw"] = DRAW_PENALTY if draw else 0.0
+            rewards[player] = sum(info.values())
             info["winner"] = winner
             if unstable:
                 info["unstable"] = True
-            rewards[player] = (info["reward_win"] + info["reward_loss"] + info["reward_draw"]
-                               + info["reward_ctrl"] + info["reward_move_to_opponent"]
-                               + info["reward_push_out"] + info["reward_stay_in_center"]
-                               + info["reward_attack"])
             infos[player] = info
         terminations = {p: terminated for p in PLAYERS}
         truncations = {p: truncated for p in PLAYERS}
@@ -318,74 +269,30 @@ class SumoEnv(ParallelEnv):
             self.render()
         return observations, rewards, terminations, truncations, infos
 
-    # ---------------------------------------------------------------- internals
-
-    def _check_action(self, actions: dict[str, Any], player: str) -> np.ndarray:
-        try:
-            action = actions[player]
-        except (KeyError, TypeError):
-            raise ValueError(f"step() needs an action for {player}: pass a dict with keys "
-                             f"{self.possible_agents}") from None
-        action = np.asarray(action, dtype=np.float64)
-        n = self._action_spaces[player].shape[0]
-        if action.shape != (n,):
-            raise ValueError(f"action of {player} ({self.bodies[PLAYERS.index(player)]}) must have "
-                             f"shape ({n},), got {action.shape}")
-        if not np.isfinite(action).all():
-            raise ValueError(f"action of {player} contains NaN or infinite values: {action}")
-        return action
-
     def _has_lost(self, xyz: list[float]) -> bool:
         return (xyz[2] - TATAMI_HEIGHT < FALL_HEIGHT
-                or max(abs(xyz[0]), abs(xyz[1])) >= self._out_limit)
+                or max(abs(xyz[0]), abs(xyz[1])) >= self.core.out_limit)
 
-    def _reward_terms(self, i: int, action: np.ndarray, before: list[float], own: list[float],
-                      opp: list[float]) -> dict[str, Any]:
-        w = self.shaping_weight
-        # Moving towards the opponent: own xy velocity projected on the direction from the
-        # position before the step to the opponent's position after it (as the original).
+    def _shaping_terms(self, i: int, before: list[float], own: list[float],
+                       opp: list[float]) -> dict[str, float]:
+        w = self.core.weights
+        s = w.shaping
         dx, dy = opp[0] - before[0], opp[1] - before[1]
         norm = math.hypot(dx, dy)
         vx, vy = (own[0] - before[0]) / self.dt, (own[1] - before[1]) / self.dt
         move = max((vx * dx + vy * dy) / norm, 0.0) if norm > 0 else 0.0
-        attack = 0.0
-        if self.attack_weight:
-            attack = float(self._forces[self.layouts[1 - i].torso].sum())
+        attack = float(self._forces[0, self.layouts[1 - i].torso].sum()) if w.attack else 0.0
         return {
-            "reward_win": 0.0,
-            "reward_loss": 0.0,
-            "reward_draw": 0.0,
-            "reward_ctrl": -w * self.ctrl_cost_weight * float(np.dot(action, action)),
-            "reward_move_to_opponent": w * self.move_to_opponent_weight * move,
-            "reward_push_out": -w * self.push_out_weight * math.exp(-math.hypot(opp[0], opp[1])),
-            "reward_stay_in_center": w * self.stay_in_center_weight
-            * math.exp(-math.hypot(own[0], own[1])),
-            "reward_attack": w * self.attack_weight * attack,
+            "reward_ctrl": -s * w.ctrl_cost * float(self._action_sq[0, i]),
+            "reward_move_to_opponent": s * w.move_to_opponent * move,
+            "reward_push_out": -s * w.push_out * math.exp(-math.hypot(opp[0], opp[1])),
+            "reward_stay_in_center": s * w.stay_in_center * math.exp(-math.hypot(own[0], own[1])),
+            "reward_attack": s * w.attack * attack,
         }
 
     def _observe(self) -> dict[str, np.ndarray]:
-        d = self.data
-        forces = self._forces
-        np.clip(d.cfrc_ext, -FORCE_CLIP, FORCE_CLIP, out=forces)
-        np.abs(forces, out=forces)
-        qpos, qvel, z = d.qpos, d.qvel, self._z_offset
-        out = {}
-        for i, player in enumerate(PLAYERS):
-            own, opp = self.layouts[i], self.layouts[1 - i]
-            buf = self._obs_buf[i]
-            n_q = own.qpos.stop - own.qpos.start
-            n_v = own.qvel.stop - own.qvel.start
-            n_f = 6 * (own.bodies.stop - own.bodies.start)
-            k = n_q + n_v + n_f
-            buf[:n_q] = qpos[own.qpos]
-            buf[n_q:n_q + n_v] = qvel[own.qvel]
-            buf[n_q + n_v:k] = forces[own.bodies].ravel()
-            buf[k:k + 7] = qpos[opp.qpos_adr:opp.qpos_adr + 7]
-            buf[k + 7:] = forces[opp.torso]
-            buf[2] -= z
-            buf[k + 2] -= z
-            out[player] = buf.copy()
-        return out
+        self.core.observe(self._qpos, self._qvel, self._cfrc, self._forces, self._obs_buf)
+        return {p: self._obs_buf[i][0].copy() for i, p in enumerate(PLAYERS)}
 
     # ---------------------------------------------------------------- rendering
 
@@ -403,25 +310,4 @@ class SumoEnv(ParallelEnv):
             self._renderer = None
 
 
-def _check_bodies(bodies: Any) -> tuple[str, str]:
-    if isinstance(bodies, str) or len(bodies) != 2:
-        raise ValueError(f"bodies must be a pair of body names from {BODIES}, got {bodies!r}")
-    return (check_body(bodies[0]), check_body(bodies[1]))
-
-
-def _observation_space(body: str) -> gymnasium.spaces.Box:
-    """Box with the known bounds: quaternions in [-1, 1], forces in [0, 100], the rest unbounded."""
-    info = body_info(body)
-    n_q, n_v, n_f = 7 + info.n_joints, 6 + info.n_joints, 6 * info.n_bodies
-    n = n_q + n_v + n_f + 13
-    low = np.full(n, -np.inf, np.float32)
-    high = np.full(n, np.inf, np.float32)
-    k = n_q + n_v + n_f
-    for quat in (slice(3, 7), slice(k + 3, k + 7)):
-        low[quat], high[quat] = -1.0, 1.0
-    for force in (slice(n_q + n_v, k), slice(k + 7, n)):
-        low[force], high[force] = 0.0, FORCE_CLIP
-    return gymnasium.spaces.Box(low, high, dtype=np.float32)
-
-
-__all__ = ["DRAW_PENALTY", "FALL_HEIGHT", "REWARD_TERMS", "TORSO_RADIUS", "WIN_REWARD", "SumoEnv"]
+__all__ = ["DRAW_PENALTY", "FALL_HEIGHT", "REWARD_TERMS", "WIN_REWARD", "SumoEnv"]

@@ -259,7 +259,9 @@ def test_bad_actions_are_refused_naming_the_player(actions, message):
     ({"height_reference": "sea"}, "height_reference"),
     ({"render_mode": "ascii"}, "render_mode"),
     ({"camera": "drone", "render_mode": "rgb_array"}, "camera"),
-    ({"shaping_weight": float("nan")}, "shaping_weight"),
+    ({"shaping_weight": float("nan")}, "shaping"),
+    ({"init_pos_noise": -1.0}, "init_pos_noise"),
+    ({"push_out_weight": "ten"}, "push_out"),
 ])
 def test_bad_constructor_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -287,3 +289,12 @@ def test_a_diverging_simulation_ends_the_bout_without_a_result():
     env.reset(seed=1)
     _, _, _, truncs, infos = env.step(idle(env))
     assert not any(truncs.values()) and "unstable" not in infos["player_0"]
+
+
+def test_divergence_in_the_first_step_of_a_bout_is_detected():
+    env = parallel_env(("ant", "ant"))
+    env.reset(seed=0)
+    env.data.qvel[:] = 1e12
+    with pytest.warns(UserWarning, match="diverged"):
+        _, _, _, truncs, infos = env.step(idle(env))
+    assert truncs["player_0"] and infos["player_0"]["unstable"]
