@@ -1,1 +1,113 @@
-"""Policies and learning rules: networks, samplers, PPO, meta-learners, checkpoints, the zoo."""
+"""Policies and learning rules: networks, samplers, PPO, meta-learners, checkpoints, the zoo.
+
+``agents.load(ref, body=...)`` turns a reference into an ``Agent``:
+
+- ``"random"`` / ``"idle"``: the built-in opponents (``body`` says which action size);
+- ``"zoo:<name>"``: a checkpoint shipped in ``agents/zoo/`` (``<name>.safetensors``), or the
+  latest snapshot of the zoo lineage ``<name>``; ``"zoo:<name>@<version>"`` picks a version;
+- a path to a ``.safetensors`` checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agents.base import Agent, IdleAgent, PolicyAgent, RandomAgent
+from agents.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
+from agents.lineage import Lineage
+
+ZOO_DIR = Path(__file__).parent / "zoo"
+BUILTINS = ("random", "idle")
+
+# checkpoint kind -> function(path, meta, seed) -> Agent; meta-learners register theirs.
+LOADERS: dict[str, Callable[[Path, CheckpointMeta, int | None], Agent]] = {}
+
+
+def register_loader(kind: str, loader: Callable[[Path, CheckpointMeta, int | None], Agent]):
+    """Make ``agents.load`` understand checkpoints of ``kind``."""
+    LOADERS[kind] = loader
+
+
+def _action_dim(body: str) -> int:
+    from envs.bodies import body_info
+
+    return body_info(body).n_joints
+
+
+def resolve(ref: str) -> Path:
+    """The checkpoint file a ``zoo:`` reference or a path points to."""
+    if not ref.startswith("zoo:"):
+        path = Path(ref)
+        if not path.is_file():
+            raise ValueError(f"unknown agent {ref!r}: not a built-in ({', '.join(BUILTINS)}), "
+                             f"not zoo:<name>, and no checkpoint file at that path")
+        return path
+    name, _, version = ref[4:].partition("@")
+    single = ZOO_DIR / f"{name}.safetensors"
+    if single.is_file() and not version:
+        return single
+    lineage = Lineage(ZOO_DIR, name) if name and "/" not in name else None
+    if lineage is None or not lineage.versions():
+        known = ", ".join(zoo_names()) or "-"
+        raise ValueError(f"unknown zoo agent {name!r}; the zoo has: {known}")
+    if not version:
+        return lineage.path(lineage.latest())
+    if not version.isdigit():
+        raise ValueError(f"zoo version must be a positive integer, got {version!r}")
+    if int(version) not in lineage.versions():
+        raise ValueError(f"zoo lineage {name!r} has no version {version}; it has "
+                         f"{lineage.versions()[0]}..{lineage.latest()}")
+    return lineage.path(int(version))
+
+
+def zoo_names() -> list[str]:
+    """Names of the zoo's single checkpoints and lineages."""
+    if not ZOO_DIR.is_dir():
+        return []
+    singles = [p.stem for p in ZOO_DIR.glob("*.safetensors")]
+    lineages = [p.name for p in ZOO_DIR.iterdir() if p.is_dir() and any(p.glob("v*.safetensors"))]
+    return sorted(singles + lineages)
+
+
+def load(ref: str, body: str | None = None, seed: int | None = None, **kwargs: Any) -> Agent:
+    """An ``Agent`` from a built-in name, a ``zoo:`` reference or a checkpoint path.
+
+    Args:
+        ref: ``"random"``, ``"idle"``, ``"zoo:<name>[@<version>]"`` or a ``.safetensors`` path.
+        body: the body to control; required for built-ins, checked against checkpoints.
+        seed: seed of the agent's randomness (action noise).
+        **kwargs: passed to the agent's loader (e.g. ``deterministic=True``).
+    """
+    if ref in BUILTINS:
+        if body is None:
+            raise ValueError(f"the built-in agent {ref!r} needs body= (ant, bug or spider)")
+        n = _action_dim(body)
+        return RandomAgent(n, seed, body) if ref == "random" else IdleAgent(n, body)
+    path = resolve(ref)
+    _, meta = load_checkpoint(path)
+    if meta.kind not in LOADERS:
+        raise CheckpointError(f"{path}: no loader for agent kind {meta.kind!r}; known kinds: "
+                              f"{', '.join(sorted(LOADERS))}")
+    if body is not None and meta.body is not None and meta.body != body:
+        raise ValueError(f"{ref} controls a {meta.body}, not a {body}")
+    agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
+    agent.name = ref if ref.startswith("zoo:") else agent.name
+    return agent
+
+
+def _load_policy_agent(path: Path, meta: CheckpointMeta, seed: int | None,
+                       **kwargs: Any) -> Agent:
+    from agents.policy import load_policy
+
+    policy, meta = load_policy(path)
+    label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    return PolicyAgent(policy, name=label, body=meta.body, seed=seed, meta=meta, **kwargs)
+
+
+for _kind in ("ppo-mlp", "ppo-lstm"):
+    register_loader(_kind, _load_policy_agent)
+
+__all__ = ["BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent", "RandomAgent",
+           "load", "register_loader", "resolve", "zoo_names"]

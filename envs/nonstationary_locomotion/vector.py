@@ -5,10 +5,12 @@ simulation has its own actuator gains (``expand("actuator_gainprm")``), so a sam
 from all 12 training pairs of the bug at once. Simulation ``i`` reproduces a ``LocomotionEnv``
 reset with seed ``seed + i`` (or ``seed[i]``) and the same damage, step for step.
 
-All simulations share one episode length and never terminate, so their episodes end together;
-autoreset follows Gymnasium's next-step mode: the ``step`` after the truncating one resets every
-simulation (continuing each one's random stream, keeping its damage) and returns the first
-observation with zero reward.
+All simulations share one episode length and never terminate, so their episodes end together.
+Autoreset follows Gymnasium's next-step mode by default: the ``step`` after the truncating one
+resets every simulation (continuing each one's random stream, keeping its damage) and returns the
+first observation with zero reward. With ``autoreset_mode=AutoresetMode.SAME_STEP`` (what the
+samplers use) the truncating step itself resets and returns the first observation of the next
+episode, with the last one of the finished episode in ``info["final_obs"]``.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class LocomotionVectorEnv(VectorEnv):
             ``LocomotionEnv``.
         damages: initial damage, one for all or one per simulation (``None``: healthy).
         nthread: threads of the batch (0: all CPUs). Results do not depend on it.
+        autoreset_mode: ``AutoresetMode.NEXT_STEP`` (default) or ``AutoresetMode.SAME_STEP``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -70,7 +73,12 @@ class LocomotionVectorEnv(VectorEnv):
         reset_noise_scale: float = RESET_NOISE_SCALE,
         damages: LegDamage | Sequence[LegDamage | None] | None = None,
         nthread: int = 0,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
+        mode = AutoresetMode(autoreset_mode)
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode must be next-step or same-step, got {mode}")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.body = check_body(body)
         if not (isinstance(num_envs, int | np.integer) and num_envs > 0):
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
@@ -190,10 +198,16 @@ class LocomotionVectorEnv(VectorEnv):
         x_velocity = (x_after - self._x_before) / self.dt
         forward = self.forward_reward_weight * x_velocity
         truncated = np.full(n, self._steps >= self.max_steps)
-        self._needs_reset = bool(truncated[0])
         info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost,
                 "x_position": x_after, "x_velocity": x_velocity}
-        return self._observe(), forward - ctrl_cost, np.zeros(n, dtype=bool), truncated, info
+        obs = self._observe()
+        if truncated[0] and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
+            info["final_obs"] = obs
+            self._reset_all()
+            obs = self._observe()
+        else:
+            self._needs_reset = bool(truncated[0])
+        return obs, forward - ctrl_cost, np.zeros(n, dtype=bool), truncated, info
 
     def _observe(self) -> np.ndarray:
         obs = self._obs

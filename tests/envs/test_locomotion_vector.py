@@ -101,3 +101,26 @@ def test_vector_bad_input():
         LocomotionVectorEnv(0, "bug")
     with pytest.raises(ValueError, match="valid bodies"):
         LocomotionVectorEnv(2, "cheetah")
+
+
+def test_same_step_autoreset_returns_the_final_observation_and_the_next_episode():
+    from gymnasium.vector import AutoresetMode
+
+    from envs.nonstationary_locomotion import LocomotionVectorEnv
+
+    kw = dict(num_envs=2, body="ant", max_steps=3, nthread=1)
+    same = LocomotionVectorEnv(**kw, autoreset_mode=AutoresetMode.SAME_STEP)
+    nxt = LocomotionVectorEnv(**kw)
+    same.reset(seed=5)
+    nxt.reset(seed=5)
+    actions = np.full((2, 8), 0.3)
+    for _ in range(2):
+        same.step(actions)
+        nxt.step(actions)
+    obs, rew, _, trunc, info = same.step(actions)
+    final, rew_n, _, trunc_n, _ = nxt.step(actions)
+    assert trunc.all() and trunc_n.all()
+    np.testing.assert_array_equal(info["final_obs"], final)
+    np.testing.assert_array_equal(rew, rew_n)
+    first, *_ = nxt.step(actions)  # next-step mode resets one call later
+    np.testing.assert_array_equal(obs, first)

@@ -1,0 +1,329 @@
+"""PPO training runs: single-agent envs, and RoboSumo self-play that keeps a lineage.
+
+A run lives in one directory::
+
+    <run>/config.json            the TrainConfig (also stored in every checkpoint)
+    <run>/metrics.csv, tb/       one row per iteration; TensorBoard events
+    <run>/state.safetensors      policy, optimiser and random-number states: resume point
+    <run>/lineage/<name>/vNNNN.safetensors   snapshots (every iteration for RoboSumo)
+
+``train(config, run_dir, resume=True)`` continues from ``state.safetensors`` if present. Episodes
+in flight are restarted on resume (the envs are reset), so a resumed run is a faithful but not a
+bit-identical continuation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.lineage import Lineage
+from agents.logger import MetricsLogger
+from agents.policy import Policy, PolicyConfig, load_policy, policy_from_description
+from agents.ppo import PPO, PPOConfig
+from agents.sampler import SumoSampler, VectorSampler
+
+OPPONENT_MODES = ("self", "pool")
+STATE_KIND = "ppo-train-state"
+SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
+LOCOMOTION_ID = re.compile(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A PPO training run.
+
+    Attributes:
+        env: Gymnasium id: ``RoboSumo-X-vs-Y-v0`` (self-play or pool), ``NonstationaryLocomotion-
+            X-v0``, ``ToyPoint-v0``, or any id that ``gymnasium.make_vec`` can build.
+        total_steps: environment steps to train for (arena steps in RoboSumo, where self-play
+            yields two samples per step).
+        num_envs: parallel environments (arenas).
+        rollout: steps per environment per iteration.
+        seed: seed of everything (envs, initialisation, action noise, minibatches).
+        opponent: RoboSumo only: ``"self"`` (both players are the learner) or ``"pool"`` (the
+            paper's curriculum: at iteration k each arena's opponent is the run's own snapshot
+            at a random version in [1, k-1]).
+        shaping_anneal: RoboSumo only: fraction of ``total_steps`` over which the shaping weight
+            falls linearly from 1 to 0 (0 keeps it at 1).
+        lr_anneal: decay the learning rate linearly to 0 over the run.
+        reward_scale: rewards are multiplied by this for learning (0.01 suits RoboSumo's +-2000
+            outcomes); reported returns stay unscaled.
+        snapshot_every: iterations between lineage snapshots (1 for RoboSumo lineages).
+        nthread: physics threads of batched envs (0: all cores).
+        policy: network architecture.
+        ppo: PPO hyper-parameters.
+    """
+
+    env: str = "NonstationaryLocomotion-Bug-v0"
+    total_steps: int = 1_000_000
+    num_envs: int = 16
+    rollout: int = 128
+    seed: int = 0
+    opponent: str = "self"
+    shaping_anneal: float = 0.0
+    lr_anneal: bool = False
+    reward_scale: float = 1.0
+    snapshot_every: int = 1
+    nthread: int = 0
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+    def __post_init__(self) -> None:
+        if self.opponent not in OPPONENT_MODES:
+            raise ValueError(f"opponent must be one of {OPPONENT_MODES}, got {self.opponent!r}")
+        for name in ("total_steps", "num_envs", "rollout", "snapshot_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
+        if not 0 <= self.shaping_anneal <= 1:
+            raise ValueError(f"shaping_anneal must be in [0, 1], got {self.shaping_anneal!r}")
+        if self.policy.arch == "lstm" and self.rollout % self.ppo.bptt:
+            raise ValueError(f"rollout ({self.rollout}) must be a multiple of bptt "
+                             f"({self.ppo.bptt}) for LSTM policies")
+
+    @property
+    def is_sumo(self) -> bool:
+        return SUMO_ID.match(self.env) is not None
+
+    @property
+    def kind(self) -> str:
+        """Checkpoint kind of the agents this run produces."""
+        return f"ppo-{self.policy.arch}"
+
+    @property
+    def body(self) -> str | None:
+        m = SUMO_ID.match(self.env) or LOCOMOTION_ID.match(self.env)
+        return m.group(1).lower() if m else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        policy = PolicyConfig(**d.pop("policy", {}))
+        ppo = PPOConfig(**d.pop("ppo", {}))
+        return cls(policy=policy, ppo=ppo, **d)
+
+
+def make_envs(config: TrainConfig) -> Any:
+    """The batched envs of a run (same-step autoreset)."""
+    import gymnasium
+    from gymnasium.vector import AutoresetMode
+
+    if m := SUMO_ID.match(config.env):
+        from envs.robosumo import SumoVectorEnv
+
+        return SumoVectorEnv(config.num_envs, (m.group(1).lower(), m.group(2).lower()),
+                             nthread=config.nthread)
+    if m := LOCOMOTION_ID.match(config.env):
+        from envs.nonstationary_locomotion import LocomotionVectorEnv
+
+        return LocomotionVectorEnv(config.num_envs, m.group(1).lower(), nthread=config.nthread,
+                                   autoreset_mode=AutoresetMode.SAME_STEP)
+    if config.env == "ToyPoint-v0":
+        from envs.toy import PointGoalVectorEnv
+
+        return PointGoalVectorEnv(config.num_envs)
+    try:
+        return gymnasium.make_vec(config.env, num_envs=config.num_envs, vectorization_mode="sync",
+                                  vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+    except gymnasium.error.Error as err:
+        raise ValueError(f"unknown env {config.env!r}: {err}") from None
+
+
+def _sizes(envs: Any) -> tuple[int, int]:
+    if hasattr(envs, "observation_spaces"):  # RoboSumo arenas: the learner is player_0
+        return (envs.observation_spaces["player_0"].shape[0],
+                envs.action_spaces["player_0"].shape[0])
+    return envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+
+
+class Trainer:
+    """One PPO run: builds envs, policy, sampler and PPO; iterates; checkpoints; resumes."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path | str, resume: bool = True,
+                 tensorboard: bool = True) -> None:
+        self.config, self.run_dir = config, Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._check_config_file(resume)
+        # 64-unit networks gain nothing from intra-op threads, and OpenMP threads that wait for
+        # a core busy with physics make every small op take milliseconds.
+        torch.set_num_threads(1)
+        torch.manual_seed(config.seed)
+        self.envs = make_envs(config)
+        obs_dim, act_dim = _sizes(self.envs)
+        self.policy = Policy(obs_dim, act_dim, config.policy)
+        self.ppo = PPO(self.policy, config.ppo)
+        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
+        self.rng = np.random.default_rng(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.iteration, self.env_steps = 0, 0
+        self._opponents: OrderedDict[int, Policy] = OrderedDict()
+        if resume and (self.run_dir / "state.safetensors").exists():
+            self._load_state()
+        self.sampler = self._make_sampler()
+        self.logger = MetricsLogger(self.run_dir, tensorboard)
+        self.logger.truncate_after(self.iteration)
+
+    # ---------------------------------------------------------------- setup
+
+    def _check_config_file(self, resume: bool) -> None:
+        path = self.run_dir / "config.json"
+        mine = json.loads(json.dumps(self.config.to_dict()))
+        if (self.run_dir / "state.safetensors").exists() and not resume:
+            raise ValueError(f"{self.run_dir} already holds a run: resume it, or train into "
+                             "another directory")
+        if path.exists() and resume:
+            stored = json.loads(path.read_text())
+            if stored != mine:
+                changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
+                raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
+                                 f"{', '.join(changed)}); use a new directory or the same config")
+        path.write_text(json.dumps(mine, indent=2) + "\n")
+
+    def _make_sampler(self):
+        seed = self.config.seed + 1000 * self.iteration  # fresh episodes after a resume
+        if self.config.is_sumo:
+            opponents = "self" if self.config.opponent == "self" else self._pool_opponents()
+            return SumoSampler(self.envs, self.policy, self.config.rollout, opponents, seed)
+        return VectorSampler(self.envs, self.policy, self.config.rollout, seed)
+
+    def _pool_opponents(self) -> list[Policy]:
+        """The paper's curriculum: a random own version in [1, k-1] for every arena."""
+        k = self.lineage.latest() or 0
+        if k == 0:  # nothing saved yet: a frozen copy of the initial learner
+            frozen = policy_from_description(self.policy.describe())
+            frozen.load_state_dict(self.policy.state_dict())
+            return [frozen] * self.config.num_envs
+        return [self._opponent(self.lineage.sample_version(self.rng, k))
+                for _ in range(self.config.num_envs)]
+
+    def _opponent(self, version: int) -> Policy:
+        if version not in self._opponents:
+            self._opponents[version] = load_policy(self.lineage.path(version))[0]
+            if len(self._opponents) > 64:  # bounded cache of frozen snapshots
+                self._opponents.popitem(last=False)
+        self._opponents.move_to_end(version)
+        return self._opponents[version]
+
+    # ---------------------------------------------------------------- loop
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.config.num_envs * self.config.rollout
+
+    def run(self, progress: bool = True, callback: Callable[[dict], None] | None = None) -> None:
+        """Train until ``total_steps``; checkpoint after every iteration."""
+        from tqdm import tqdm
+
+        c = self.config
+        bar = tqdm(total=c.total_steps, initial=min(self.env_steps, c.total_steps),
+                   unit="step", disable=not progress, dynamic_ncols=True)
+        try:
+            while self.env_steps < c.total_steps:
+                row = self.iterate()
+                bar.update(self.steps_per_iteration)
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("return_mean", "win_rate")
+                                 if k in row})
+                if callback is not None:
+                    callback(row)
+        finally:
+            bar.close()
+            self.logger.close()
+
+    def iterate(self) -> dict[str, float]:
+        """One iteration: anneal, collect, update, snapshot, log. Returns the metrics row."""
+        c = self.config
+        frac = self.env_steps / c.total_steps
+        if c.lr_anneal:
+            self.ppo.set_lr(c.ppo.lr * max(0.0, 1.0 - frac))
+        if c.is_sumo:
+            if c.shaping_anneal > 0:
+                shaping = max(0.0, 1.0 - frac / c.shaping_anneal)
+                self.envs.weights = dataclasses.replace(self.envs.weights, shaping=shaping)
+            if c.opponent == "pool":
+                self.sampler.set_opponents(self._pool_opponents())
+        start = time.perf_counter()
+        rollout, stats = self.sampler.collect()
+        collected = time.perf_counter()
+        losses = self.ppo.update(rollout, self.generator, self.config.reward_scale)
+        self.iteration += 1
+        self.env_steps += self.steps_per_iteration
+        if self.iteration % c.snapshot_every == 0 or self.env_steps >= c.total_steps:
+            self.snapshot()
+        self.save_state()
+        elapsed = time.perf_counter() - start
+        row = {"iteration": self.iteration, "env_steps": self.env_steps, **stats.summary(),
+               **losses, "steps_per_s": self.steps_per_iteration / (collected - start),
+               "iteration_s": elapsed}
+        if c.is_sumo:
+            row["shaping_weight"] = self.envs.weights.shaping
+        self.logger.log(row)
+        return row
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def meta(self, kind: str | None = None) -> CheckpointMeta:
+        return CheckpointMeta(kind=kind or self.config.kind, body=self.config.body,
+                              env_id=self.config.env, config={"train": self.config.to_dict()},
+                              extra={"iteration": self.iteration, "env_steps": self.env_steps,
+                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def snapshot(self) -> Path:
+        """Save the current policy as the lineage's next version (version = iteration)."""
+        from agents.policy import save_policy
+
+        path = self.lineage.path(self.iteration)
+        meta = dataclasses.replace(self.meta(), lineage=self.lineage.name, version=self.iteration)
+        return save_policy(path, self.policy, meta)
+
+    def save_state(self) -> Path:
+        """Everything needed to resume: policy, optimiser, generators, counters."""
+        tensors = self.policy.tensors("policy.")
+        opt = self.ppo.optimizer.state_dict()
+        for idx, state in opt["state"].items():
+            for key, value in state.items():
+                tensors[f"optim.{idx}.{key}"] = torch.as_tensor(value).clone()
+        tensors["rng.torch"] = self.generator.get_state()
+        meta = self.meta(STATE_KIND)
+        extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
+                 "param_groups": opt["param_groups"], "policy": self.policy.describe()}
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
+
+    def _load_state(self) -> None:
+        path = self.run_dir / "state.safetensors"
+        tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
+        self.policy.load_tensors(tensors, path, prefix="policy.")
+        opt = {"state": {}, "param_groups": meta.extra["param_groups"]}
+        for name, value in tensors.items():
+            if name.startswith("optim."):
+                _, idx, key = name.split(".", 2)
+                opt["state"].setdefault(int(idx), {})[key] = value
+        self.ppo.optimizer.load_state_dict(opt)
+        self.generator.set_state(tensors["rng.torch"])
+        self.rng.bit_generator.state = meta.extra["numpy_rng"]
+        self.iteration = int(meta.extra["iteration"])
+        self.env_steps = int(meta.extra["env_steps"])
+
+
+def train(config: TrainConfig, run_dir: Path | str, resume: bool = True,
+          progress: bool = True, tensorboard: bool = True) -> Trainer:
+    """Run (or resume) a training run to completion and return its trainer."""
+    trainer = Trainer(config, run_dir, resume=resume, tensorboard=tensorboard)
+    trainer.run(progress=progress)
+    return trainer
