@@ -189,6 +189,7 @@ class Trainer:
                              "another directory")
         if path.exists() and resume:
             stored = json.loads(path.read_text())
+            stored["total_steps"] = mine["total_steps"]  # a resumed run may be extended
             if stored != mine:
                 changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
                 raise ValueError(f"{self.run_dir} holds a run with another config (differs in "

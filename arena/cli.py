@@ -2,6 +2,7 @@
 
 Commands so far:
     arena demo   short headless RoboSumo bouts between two random robots, outcome printed
+    arena train  train an agent (ppo), resumable, metrics to CSV and TensorBoard
     arena envs   list the registered environment ids
 """
 
@@ -11,6 +12,8 @@ import argparse
 import os
 import sys
 import time
+
+from arena.train_cli import add_train_parser
 
 # mujoco picks its OpenGL backend at import: default to EGL on headless machines.
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -67,7 +70,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _envs(args: argparse.Namespace) -> int:
     import gymnasium
 
-    import envs.robosumo  # noqa: F401  (registers the ids)
+    import envs.nonstationary_locomotion
+    import envs.robosumo  # noqa: F401
 
     for env_id in sorted(gymnasium.registry):
         if env_id.startswith(("RoboSumo-", "NonstationaryLocomotion-")):
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description="The RoboSumo adaptation arena.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(sub)
+    add_train_parser(sub)
     p = sub.add_parser("envs", help="list the registered environment ids")
     p.set_defaults(func=_envs)
     return parser
