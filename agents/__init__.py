@@ -106,8 +106,15 @@ def _load_policy_agent(path: Path, meta: CheckpointMeta, seed: int | None,
     return PolicyAgent(policy, name=label, body=meta.body, seed=seed, meta=meta, **kwargs)
 
 
+def _load_maml_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
+    from agents.maml_train import _load_agent
+
+    return _load_agent(path, meta, seed, **kwargs)
+
+
 for _kind in ("ppo-mlp", "ppo-lstm"):
     register_loader(_kind, _load_policy_agent)
+register_loader("maml", _load_maml_agent)
 
 __all__ = ["BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent", "RandomAgent",
            "load", "register_loader", "resolve", "zoo_names"]

@@ -60,6 +60,9 @@ class TrainConfig:
         lr_anneal: decay the learning rate linearly to 0 over the run.
         reward_scale: rewards are multiplied by this for learning (0.01 suits RoboSumo's +-2000
             outcomes); reported returns stay unscaled.
+        damage: nonstationary locomotion only: ``"none"`` (a healthy robot) or ``"train"`` (every
+            episode of every env draws a training leg pair and a scale of the 7-episode
+            schedule: the tasks the paper's baselines train on).
         snapshot_every: iterations between lineage snapshots (1 for RoboSumo lineages).
         nthread: physics threads of batched envs (0: all cores).
         policy: network architecture.
@@ -75,6 +78,7 @@ class TrainConfig:
     shaping_anneal: float = 0.0
     lr_anneal: bool = False
     reward_scale: float = 1.0
+    damage: str = "none"
     snapshot_every: int = 1
     nthread: int = 0
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -86,6 +90,10 @@ class TrainConfig:
         for name in ("total_steps", "num_envs", "rollout", "snapshot_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.damage not in ("none", "train"):
+            raise ValueError(f"damage must be 'none' or 'train', got {self.damage!r}")
+        if self.damage == "train" and LOCOMOTION_ID.match(self.env) is None:
+            raise ValueError("damage='train' applies to NonstationaryLocomotion envs only")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
         if not 0 <= self.shaping_anneal <= 1:
@@ -258,6 +266,8 @@ class Trainer:
                 self.envs.weights = dataclasses.replace(self.envs.weights, shaping=shaping)
             if c.opponent == "pool":
                 self.sampler.set_opponents(self._pool_opponents())
+        if c.damage == "train":
+            self._draw_damages()
         start = time.perf_counter()
         rollout, stats = self.sampler.collect()
         collected = time.perf_counter()
@@ -275,6 +285,23 @@ class Trainer:
             row["shaping_weight"] = self.envs.weights.shaping
         self.logger.log(row)
         return row
+
+    def _draw_damages(self) -> None:
+        """A random training pair and schedule scale per env, for the episodes about to start.
+
+        Rollouts must span whole episodes so that every episode runs under one damage."""
+        from envs.nonstationary_locomotion import damage_schedule, train_test_split
+
+        if self.config.rollout % self.envs.max_steps:
+            raise ValueError(f"damage='train' needs rollout to be a multiple of the episode "
+                             f"length ({self.envs.max_steps}), got {self.config.rollout}")
+        train, _ = train_test_split(self.envs.body)
+        damages = []
+        for _ in range(self.envs.num_envs):
+            pair = train[int(self.rng.integers(len(train)))]
+            schedule = damage_schedule(pair)
+            damages.append(schedule[int(self.rng.integers(len(schedule)))])
+        self.envs.set_damages(damages)
 
     # ---------------------------------------------------------------- checkpoints
 

@@ -1,0 +1,346 @@
+"""Meta-training MAML for continuous adaptation on pairs of consecutive tasks (Algorithm 1).
+
+Each meta-iteration draws ``meta_batch`` consecutive-task pairs (T_i, T_{i+1}) from the training
+leg pairs of nonstationary locomotion, and for all of them at once (one ``LocomotionVectorEnv``
+with a damage per simulation):
+
+1. collects K episodes with pi_theta on T_i;
+2. adapts phi_i = U(theta, tau_i) (M importance-weighted inner steps, ``agents.maml``);
+3. collects K episodes with pi_{phi_i} on T_{i+1};
+4. updates theta and the step sizes with PPO on the T_{i+1} episodes, differentiating through
+   the adaptation (second order, or first order as an option), plus the score-function term of
+   the T_i episodes (eq. 8 / 24): ``-A_task * mean log pi_theta(tau_i)``, where A_task is the
+   task's post-adaptation return standardised across the meta-batch (a baseline that keeps the
+   term's variance in check).
+
+Episodes of the locomotion env end at a fixed length; both losses treat that end as terminal
+(the next episode is another task), so no bootstrap is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import functional_call
+
+from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.lineage import Lineage
+from agents.logger import MetricsLogger
+from agents.losses import gae, ppo_loss
+from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
+from agents.nets import entropy, log_prob
+from agents.policy import Policy, PolicyConfig, load_policy
+
+KIND = "maml"
+STATE_KIND = "maml-train-state"
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """A MAML meta-training run on nonstationary locomotion.
+
+    Attributes:
+        body: the robot (the paper: bug).
+        iterations: meta-iterations.
+        meta_batch: consecutive-task pairs per iteration.
+        episodes: K, episodes per task to adapt on and to evaluate the adapted policy on.
+        seed: seed of everything.
+        adapt: the inner adaptation rule.
+        first_order: drop second-order terms of the meta-gradient.
+        lr: Adam learning rate of theta and the step sizes (paper: 3e-4).
+        epochs: PPO epochs of the outer update (full meta-batch each).
+        clip: PPO clip range (paper: 0.2).
+        gamma, lam: discount and GAE lambda of the outer advantages.
+        vf_coef: weight of the outer value loss.
+        sf_coef: weight of the score-function term of the pre-adaptation episodes.
+        grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
+        init_from: a PPO checkpoint to start theta (and observation statistics) from.
+        policy: architecture when not starting from a checkpoint.
+        snapshot_every: iterations between saved snapshots.
+    """
+
+    body: str = "bug"
+    iterations: int = 200
+    meta_batch: int = 12
+    episodes: int = 3
+    seed: int = 0
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    first_order: bool = False
+    lr: float = 3e-4
+    epochs: int = 5
+    clip: float = 0.2
+    gamma: float = 0.99
+    lam: float = 0.95
+    vf_coef: float = 0.5
+    sf_coef: float = 1.0
+    grad_clip: float = 0.1
+    init_from: str | None = None
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    snapshot_every: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.policy.arch != "mlp":
+            raise ValueError("MAML meta-training supports MLP policies; got arch "
+                             f"{self.policy.arch!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MetaConfig:
+        d = dict(d)
+        return cls(adapt=AdaptConfig(**d.pop("adapt", {})),
+                   policy=PolicyConfig(**d.pop("policy", {})), **d)
+
+
+class _Phase:
+    """Collected episodes of one phase for every task: ``[tasks, K, T, ...]`` tensors."""
+
+    def __init__(self, obs, actions, rewards, logp, values):
+        self.obs, self.actions, self.rewards, self.logp, self.values = (
+            obs, actions, rewards, logp, values)
+
+    def task(self, i: int) -> Episodes:
+        k, t = self.rewards.shape[1:]
+        return Episodes(self.obs[i], self.actions[i], self.rewards[i], self.logp[i],
+                        torch.ones(k, t))
+
+    def returns(self) -> torch.Tensor:
+        """Undiscounted episode returns ``[tasks, K]``."""
+        return self.rewards.sum(-1)
+
+
+class MetaTrainer:
+    """One MAML meta-training run (resumable, metrics CSV/TensorBoard, snapshots)."""
+
+    def __init__(self, config: MetaConfig, run_dir: Path | str, resume: bool = True,
+                 tensorboard: bool = True) -> None:
+        from gymnasium.vector import AutoresetMode
+
+        from envs.nonstationary_locomotion import LocomotionVectorEnv, TaskSampler
+
+        torch.set_num_threads(1)
+        torch.manual_seed(config.seed)
+        self.config, self.run_dir = config, Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.envs = LocomotionVectorEnv(config.meta_batch * config.episodes, config.body,
+                                        autoreset_mode=AutoresetMode.SAME_STEP)
+        if config.init_from:
+            self.policy, _ = load_policy(config.init_from)
+        else:
+            self.policy = Policy(self.envs.single_observation_space.shape[0],
+                                 self.envs.single_action_space.shape[0], config.policy)
+        self.net = self.policy.net
+        self.theta = parameters_of(self.net)
+        self.step_sizes = StepSizes(self.theta, config.adapt)
+        self.optimizer = torch.optim.Adam(
+            [*self.net.parameters(), *self.step_sizes.parameters()], lr=config.lr, eps=1e-5)
+        self.tasks = TaskSampler(config.body, "train", seed=config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
+        self.iteration = 0
+        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        if resume and (self.run_dir / "state.safetensors").exists():
+            self._load_state()
+        self.logger = MetricsLogger(self.run_dir, tensorboard)
+        self.logger.truncate_after(self.iteration)
+
+    # ---------------------------------------------------------------- sampling
+
+    @torch.no_grad()
+    def _collect(self, damages: list, params: list[dict[str, torch.Tensor]], seed: int) -> _Phase:
+        """One episode per simulation; simulation block i acts with ``params[i]``."""
+        k = self.config.episodes
+        self.envs.set_damages([d for d in damages for _ in range(k)])
+        obs, _ = self.envs.reset(seed=seed)
+        n_tasks, steps = len(damages), self.envs.max_steps
+        shape = (n_tasks, k, steps)
+        out_obs = torch.zeros(*shape, self.policy.obs_dim)
+        out_act = torch.zeros(*shape, self.policy.act_dim)
+        out_rew, out_logp, out_val = (torch.zeros(shape) for _ in range(3))
+        for t in range(steps):
+            x = self.policy.normalize(obs).reshape(n_tasks, k, -1)
+            actions = np.zeros((n_tasks * k, self.policy.act_dim))
+            for i in range(n_tasks):
+                mean, log_std, value = functional_call(self.net, params[i], (x[i],))
+                a = mean + log_std.exp() * torch.randn(mean.shape, generator=self.generator)
+                out_logp[i, :, t] = log_prob(mean, log_std, a)
+                out_val[i, :, t] = value
+                out_act[i, :, t] = a
+                actions[i * k:(i + 1) * k] = a.double().numpy()
+            out_obs[:, :, t] = x
+            obs, rew, _, _, _ = self.envs.step(actions)
+            out_rew[:, :, t] = torch.as_tensor(rew, dtype=torch.float32).reshape(n_tasks, k)
+        return _Phase(out_obs, out_act, out_rew, out_logp, out_val)
+
+    # ---------------------------------------------------------------- one iteration
+
+    def iterate(self) -> dict[str, float]:
+        c = self.config
+        start = time.perf_counter()
+        pairs = self.tasks.transitions(c.meta_batch)
+        seed = c.seed * 100_003 + 2 * self.iteration
+        theta_now = {k: v.detach() for k, v in self.theta.items()}
+        pre = self._collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
+        phis = []
+        for i in range(c.meta_batch):
+            theta = {k: v.detach().requires_grad_() for k, v in self.theta.items()}
+            with torch.enable_grad():
+                phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
+            phis.append({k: v.detach() for k, v in phi.items()})
+        post = self._collect([p[1] for p in pairs], phis, seed + 1)
+        sampled = time.perf_counter()
+        stats = self._meta_update(pre, post)
+        self.iteration += 1
+        if self.iteration % c.snapshot_every == 0 or self.iteration == c.iterations:
+            self.snapshot()
+        self.save_state()
+        row = {"iteration": self.iteration,
+               "env_steps": self.iteration * 2 * c.meta_batch * c.episodes * self.envs.max_steps,
+               "pre_return": float(pre.returns().mean()),
+               "post_return": float(post.returns().mean()), **stats,
+               "sample_s": sampled - start, "update_s": time.perf_counter() - sampled}
+        row["adaptation_gain"] = row["post_return"] - row["pre_return"]
+        for m, alpha in enumerate(self.step_sizes.alphas):
+            values = alpha.values() if self.step_sizes.per_parameter else [alpha]
+            row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
+        self.logger.log(row)
+        return row
+
+    def _meta_update(self, pre: _Phase, post: _Phase) -> dict[str, float]:
+        c = self.config
+        n_tasks = c.meta_batch
+        post_ret = post.returns().mean(1)
+        task_adv = (post_ret - post_ret.mean()) / (post_ret.std() + 1e-8)
+        advs, rets = [], []
+        for i in range(n_tasks):  # outer advantages: episodes end terminal
+            r = post.rewards[i].T  # [T, K]
+            v = post.values[i].T
+            done = torch.zeros_like(r)
+            done[-1] = 1.0
+            nxt = torch.cat([v[1:], torch.zeros_like(v[:1])])
+            a, ret = gae(r, v, nxt, done, done, c.gamma, c.lam)
+            advs.append(a.T)
+            rets.append(ret.T)
+        logs: dict[str, list[float]] = {}
+        for _ in range(c.epochs):
+            total = 0.0
+            for i in range(n_tasks):
+                phi = adapt(self.net, self.theta, self.step_sizes, pre.task(i), c.adapt,
+                            create_graph=not c.first_order)[-1]
+                mean, log_std, values = functional_call(self.net, phi, (post.obs[i],))
+                new_logp = log_prob(mean, log_std, post.actions[i])
+                adv = advs[i]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                loss = ppo_loss(new_logp.flatten(), post.logp[i].flatten(), adv.flatten(),
+                                values.flatten(), rets[i].flatten(), entropy(log_std), c.clip,
+                                c.vf_coef)
+                m_pre, ls_pre, _ = functional_call(self.net, self.theta, (pre.obs[i],))
+                pre_logp = log_prob(m_pre, ls_pre, pre.actions[i])
+                sf = -task_adv[i] * pre_logp.mean()
+                total = total + (loss.total + c.sf_coef * sf) / n_tasks
+                for key, value in (("policy_loss", loss.policy), ("value_loss", loss.value),
+                                   ("approx_kl", loss.approx_kl), ("sf_term", sf)):
+                    logs.setdefault(key, []).append(float(value.detach()))
+            self.optimizer.zero_grad()
+            total.backward()
+            params = [*self.net.parameters(), *self.step_sizes.parameters()]
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
+            torch.nn.utils.clip_grad_value_(params, c.grad_clip)
+            self.optimizer.step()
+            logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
+        return {k: float(np.mean(v)) for k, v in logs.items()}
+
+    def run(self, progress: bool = True) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.config.iterations, initial=self.iteration, unit="it",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            while self.iteration < self.config.iterations:
+                row = self.iterate()
+                bar.update(1)
+                bar.set_postfix(pre=f"{row['pre_return']:.1f}", post=f"{row['post_return']:.1f}")
+        finally:
+            bar.close()
+            self.logger.close()
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def _meta(self, kind: str) -> CheckpointMeta:
+        return CheckpointMeta(
+            kind=kind, body=self.config.body,
+            env_id=f"NonstationaryLocomotion-{self.config.body.capitalize()}-v0",
+            config={"maml": self.config.to_dict(), **self.policy.describe()},
+            extra={"iteration": self.iteration, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = self.policy.tensors("policy.")
+        out.update({f"alpha.{k}": v.detach().clone()
+                    for k, v in self.step_sizes.state_dict().items()})
+        return out
+
+    def snapshot(self) -> Path:
+        meta = dataclasses.replace(self._meta(KIND), lineage=self.lineage.name,
+                                   version=self.iteration)
+        return save_checkpoint(self.lineage.path(self.iteration), self.tensors(), meta)
+
+    def save_state(self) -> Path:
+        tensors = self.tensors()
+        opt = self.optimizer.state_dict()
+        for idx, state in opt["state"].items():
+            for key, value in state.items():
+                tensors[f"optim.{idx}.{key}"] = torch.as_tensor(value).clone()
+        tensors["rng.torch"] = self.generator.get_state()
+        meta = self._meta(STATE_KIND)
+        extra = {**meta.extra, "param_groups": opt["param_groups"],
+                 "tasks_rng": self.tasks._rng.bit_generator.state}
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
+
+    def _load_state(self) -> None:
+        path = self.run_dir / "state.safetensors"
+        tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
+        self.policy.load_tensors(tensors, path, prefix="policy.")
+        self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
+                                         if k.startswith("alpha.")})
+        opt = {"state": {}, "param_groups": meta.extra["param_groups"]}
+        for name, value in tensors.items():
+            if name.startswith("optim."):
+                _, idx, key = name.split(".", 2)
+                opt["state"].setdefault(int(idx), {})[key] = value
+        self.optimizer.load_state_dict(opt)
+        self.generator.set_state(tensors["rng.torch"])
+        self.tasks._rng.bit_generator.state = meta.extra["tasks_rng"]
+        self.iteration = int(meta.extra["iteration"])
+
+
+def load_maml(path: Path | str) -> tuple[Policy, StepSizes, AdaptConfig, CheckpointMeta]:
+    """Policy (theta), step sizes and adaptation rule of a MAML snapshot."""
+    from agents.policy import policy_from_description
+
+    tensors, meta = load_checkpoint(path, expected_kind=KIND)
+    policy = policy_from_description(meta.config)
+    policy.load_tensors(tensors, path, prefix="policy.")
+    config = MetaConfig.from_dict(meta.config["maml"])
+    step_sizes = StepSizes(parameters_of(policy.net), config.adapt)
+    step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("alpha.")})
+    return policy, step_sizes, config.adapt, meta
+
+
+def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any):
+    from agents.adaptive import MAMLAgent
+
+    policy, step_sizes, adapt_config, meta = load_maml(path)
+    return MAMLAgent(policy, step_sizes, adapt_config, name=f"maml@{meta.version}",
+                     body=meta.body, seed=seed, **kwargs)

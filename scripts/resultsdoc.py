@@ -1,0 +1,71 @@
+"""Writing one section of docs/results.md without touching the others.
+
+Each results script owns a section delimited by ``<!-- BEGIN <name> -->`` and
+``<!-- END <name> -->`` and rewrites only that, so scripts can be rerun independently.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results.md"
+HEADER = """# Results
+
+Every table and plot here is written by a committed script under `scripts/`, with the exact
+command, seeds and budget next to it. Intervals are 95 %: Wilson intervals for win rates,
+Student-t intervals over seeds for returns. Nothing here is typed in by hand.
+"""
+
+
+def machine() -> str:
+    """One line describing the machine a result was measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines
+                     if line.startswith("model name"))
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_section(name: str, body: str) -> Path:
+    """Replace (or append) the section ``name`` of docs/results.md with ``body``."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    block = f"<!-- BEGIN {name} -->\n{body.rstrip()}\n<!-- END {name} -->"
+    pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->",
+                         re.DOTALL)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else (
+        text.rstrip() + "\n\n" + block + "\n")
+    RESULTS.write_text(text)
+    return RESULTS
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """Mean and half-width of the 95 % Student-t interval over independent runs."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n < 2:
+        return float(x.mean()), float("nan")
+    # two-sided 97.5 % quantiles of Student's t for small n (df = n - 1)
+    t = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228}.get(n - 1, 1.96)
+    return float(x.mean()), float(t * x.std(ddof=1) / np.sqrt(n))
