@@ -149,11 +149,26 @@ class MetaTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
         self.iteration = 0
-        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        self._check_config_file(resume)
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
+
+    def _check_config_file(self, resume: bool) -> None:
+        path = self.run_dir / "config.json"
+        mine = json.loads(json.dumps(self.config.to_dict()))
+        if (self.run_dir / "state.safetensors").exists() and not resume:
+            raise ValueError(f"{self.run_dir} already holds a run: resume it, or train into "
+                             "another directory")
+        if path.exists() and resume:
+            stored = json.loads(path.read_text())
+            stored["iterations"] = mine["iterations"]  # a resumed run may be extended
+            changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
+            if changed:
+                raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
+                                 f"{', '.join(changed)}); use a new directory or the same config")
+        path.write_text(json.dumps(mine, indent=2) + "\n")
 
     # ---------------------------------------------------------------- sampling
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-ALGORITHMS = ("ppo",)
+ALGORITHMS = ("ppo", "maml")
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +50,55 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--no-progress", action="store_true", help="no progress bar")
     ppo.add_argument("--no-tensorboard", action="store_true", help="CSV metrics only")
     ppo.set_defaults(func=run_train)
+    _add_maml_parser(algos)
+
+
+def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
+    p = algos.add_parser(
+        "maml", help="MAML for continuous adaptation on nonstationary locomotion",
+        description="Meta-train a policy and its step sizes on consecutive-task pairs of the "
+                    "training leg pairs (Al-Shedivat et al. 2018, Algorithm 1). Resumable.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--body", choices=("ant", "bug", "spider"), default="bug")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="run directory (default: runs/maml-<body>-s<seed>)")
+    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--meta-batch", type=int, default=12, help="task pairs per iteration")
+    p.add_argument("--episodes", type=int, default=3, help="K: episodes per task")
+    p.add_argument("--inner-steps", type=int, default=3, help="M: adaptation steps")
+    p.add_argument("--step-size", type=float, default=0.001, help="initial step sizes")
+    p.add_argument("--per-parameter", action="store_true", help="Meta-SGD step sizes")
+    p.add_argument("--max-weight", type=float, default=2.0, help="importance-weight truncation")
+    p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--epochs", type=int, default=5, help="outer PPO epochs")
+    p.add_argument("--init-from", default=None, help="PPO checkpoint to start theta from")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fresh", action="store_true", help="fail if the run directory holds a run")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-tensorboard", action="store_true")
+    p.set_defaults(func=run_maml)
+
+
+def run_maml(args: argparse.Namespace) -> int:
+    from agents.maml import AdaptConfig
+    from agents.maml_train import MetaConfig, MetaTrainer
+
+    config = MetaConfig(
+        body=args.body, iterations=args.iterations, meta_batch=args.meta_batch,
+        episodes=args.episodes, seed=args.seed, first_order=args.first_order, lr=args.lr,
+        epochs=args.epochs, init_from=args.init_from,
+        adapt=AdaptConfig(steps=args.inner_steps, step_size=args.step_size,
+                          per_parameter=args.per_parameter, max_weight=args.max_weight))
+    run_dir = args.run_dir or Path("runs") / f"maml-{args.body}-s{args.seed}"
+    trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
+                          tensorboard=not args.no_tensorboard)
+    if trainer.iteration:
+        print(f"resuming {run_dir} at iteration {trainer.iteration}")
+    trainer.run(progress=not args.no_progress)
+    print(f"done: {trainer.iteration} iterations; metrics in {run_dir / 'metrics.csv'}; "
+          f"latest snapshot {trainer.lineage.path(trainer.lineage.latest())}")
+    return 0
 
 
 def config_from_args(args: argparse.Namespace):
