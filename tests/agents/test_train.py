@@ -1,0 +1,226 @@
+"""Training runs: deterministic for a seed, resumable without lost or repeated iterations, refusing
+foreign run directories; RoboSumo runs keep a lineage with one loadable snapshot per iteration."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+from agents.base import PolicyAgent
+from agents.lineage import Lineage
+from agents.logger import MetricsLogger, read_metrics
+from agents.policy import PolicyConfig, load_policy
+from agents.ppo import PPOConfig
+from agents.train import TrainConfig, Trainer, train
+
+TIMING = ("steps_per_s", "iteration_s")  # wall-clock columns: the only ones allowed to differ
+TOY = TrainConfig(env="ToyPoint-v0", total_steps=4 * 16 * 4, num_envs=4, rollout=16, seed=3,
+                  ppo=PPOConfig(epochs=2, minibatches=2))  # 4 iterations of 64 steps
+SUMO = TrainConfig(env="RoboSumo-Ant-vs-Ant-v0", total_steps=4 * 4 * 16, num_envs=4, rollout=16,
+                   opponent="pool", shaping_anneal=0.5, reward_scale=0.01, nthread=1,
+                   ppo=PPOConfig(epochs=2, minibatches=2))
+
+
+def run(config: TrainConfig, run_dir, **kwargs) -> tuple[Trainer, list[dict]]:
+    rows: list[dict] = []
+    trainer = Trainer(config, run_dir, tensorboard=False, **kwargs)
+    trainer.run(progress=False, callback=rows.append)
+    return trainer, rows
+
+
+def without_timing(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def test_same_config_and_seed_give_identical_runs(tmp_path):
+    a, rows_a = run(TOY, tmp_path / "a")
+    b, rows_b = run(TOY, tmp_path / "b")
+    assert len(rows_a) == 4
+    assert without_timing(rows_a) == without_timing(rows_b)
+    assert without_timing(read_metrics(tmp_path / "a" / "metrics.csv")) == without_timing(
+        read_metrics(tmp_path / "b" / "metrics.csv"))
+    for key, value in a.policy.state_dict().items():
+        assert torch.equal(value, b.policy.state_dict()[key]), key
+    _, rows_c = run(dataclasses.replace(TOY, seed=4), tmp_path / "c")
+    assert without_timing(rows_c) != without_timing(rows_a)
+
+
+def test_run_directory_layout(tmp_path):
+    trainer, rows = run(TOY, tmp_path / "toy")
+    d = tmp_path / "toy"
+    assert TrainConfig.from_dict(json.loads((d / "config.json").read_text())) == TOY
+    assert (d / "state.safetensors").is_file() and not (d / "tb").exists()
+    assert Lineage(d / "lineage", "toy").versions() == [1, 2, 3, 4]
+    metrics = read_metrics(d / "metrics.csv")
+    assert [m["iteration"] for m in metrics] == [1, 2, 3, 4]
+    assert [m["env_steps"] for m in metrics] == [64, 128, 192, 256]
+    assert trainer.iteration == 4 and trainer.env_steps == 256
+    for row, stored in zip(rows, metrics, strict=True):
+        assert stored["total"] == pytest.approx(row["total"], rel=1e-12)
+
+
+def test_train_writes_tensorboard_events(tmp_path):
+    train(dataclasses.replace(TOY, total_steps=64), tmp_path / "tb", progress=False)
+    assert list((tmp_path / "tb" / "tb").glob("events.out.tfevents.*"))
+
+
+def test_resume_continues_at_the_next_iteration(tmp_path):
+    d = tmp_path / "run"
+    first = Trainer(TOY, d, tensorboard=False)
+    for _ in range(2):  # stopped after two iterations
+        first.iterate()
+    first.logger.close()
+
+    resumed = Trainer(TOY, d, tensorboard=False)
+    assert (resumed.iteration, resumed.env_steps) == (2, 128)
+    # everything learned and all random-number states come back
+    for key, value in first.policy.state_dict().items():
+        assert torch.equal(value, resumed.policy.state_dict()[key]), key
+    saved, loaded = first.ppo.optimizer.state_dict(), resumed.ppo.optimizer.state_dict()
+    for idx, state in saved["state"].items():
+        for key, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(loaded["state"][idx][key]))
+    assert torch.equal(first.generator.get_state(), resumed.generator.get_state())
+    assert first.rng.bit_generator.state == resumed.rng.bit_generator.state
+
+    rows: list[dict] = []
+    resumed.run(progress=False, callback=rows.append)
+    assert [r["iteration"] for r in rows] == [3, 4]
+    # extended budget: a third Trainer continues again from iteration 4
+    longer = dataclasses.replace(TOY, total_steps=6 * 64)
+    _, more = run(longer, d)
+    assert [r["iteration"] for r in more] == [5, 6]
+    metrics = read_metrics(d / "metrics.csv")
+    assert [m["iteration"] for m in metrics] == [1, 2, 3, 4, 5, 6]
+    assert [m["env_steps"] for m in metrics] == [64 * k for k in range(1, 7)]
+    assert Lineage(d / "lineage", "run").versions() == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_drops_metrics_rows_that_were_not_checkpointed(tmp_path):
+    d = tmp_path / "run"
+    run(dataclasses.replace(TOY, total_steps=2 * 64), d)
+    logger = MetricsLogger(d, tensorboard=False)  # a row logged after the last checkpoint
+    logger.log({"iteration": 3, "env_steps": 192})
+    _, rows = run(TOY, d)
+    assert [r["iteration"] for r in rows] == [3, 4]
+    assert [m["iteration"] for m in read_metrics(d / "metrics.csv")] == [1, 2, 3, 4]
+
+
+@pytest.mark.xfail(strict=True, reason="Trainer.iterate saves state.safetensors before it logs "
+                   "the metrics row: a run stopped between the two resumes after an iteration "
+                   "whose row was never written")
+def test_a_run_stopped_while_logging_loses_no_row(tmp_path, monkeypatch):
+    d = tmp_path / "run"
+    log = MetricsLogger.log
+
+    def stop_at_second_row(self, row):
+        if row["iteration"] == 2:
+            raise KeyboardInterrupt
+        log(self, row)
+
+    monkeypatch.setattr(MetricsLogger, "log", stop_at_second_row)
+    with pytest.raises(KeyboardInterrupt):
+        run(TOY, d)
+    monkeypatch.setattr(MetricsLogger, "log", log)
+    run(TOY, d)
+    assert [m["iteration"] for m in read_metrics(d / "metrics.csv")] == [1, 2, 3, 4]
+
+
+@pytest.mark.xfail(strict=True, reason="MetricsLogger fixes the CSV header from the first row; "
+                   "when no episode ends in the first iteration (RoboSumo's 500-step bouts with "
+                   "rollout 128), return_mean and the win rates never reach metrics.csv")
+def test_metrics_csv_keeps_returns_that_first_appear_later(tmp_path):
+    config = dataclasses.replace(TOY, rollout=8, total_steps=4 * 8 * 4)  # 20-step episodes
+    _, rows = run(config, tmp_path / "run")
+    assert "return_mean" not in rows[0] and "return_mean" in rows[2]
+    stored = read_metrics(tmp_path / "run" / "metrics.csv")
+    assert stored[2]["return_mean"] == pytest.approx(rows[2]["return_mean"])
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    d = tmp_path / "run"
+    short = dataclasses.replace(TOY, total_steps=64)
+    run(short, d)
+    other_lr = dataclasses.replace(TOY, ppo=dataclasses.replace(TOY.ppo, lr=1e-3))
+    with pytest.raises(ValueError, match=r"another config \(differs in ppo\)"):
+        Trainer(other_lr, d, tensorboard=False)
+    with pytest.raises(ValueError, match=r"differs in num_envs, rollout\)"):
+        Trainer(dataclasses.replace(TOY, num_envs=2, rollout=32), d, tensorboard=False)
+    # the refused attempts left the run as it was
+    assert TrainConfig.from_dict(json.loads((d / "config.json").read_text())) == short
+    assert Trainer(TOY, d, tensorboard=False).iteration == 1  # a longer budget is allowed
+
+
+def test_a_fresh_run_refuses_a_directory_that_holds_one(tmp_path):
+    d = tmp_path / "run"
+    run(dataclasses.replace(TOY, total_steps=64), d)
+    with pytest.raises(ValueError, match="already holds a run"):
+        Trainer(TOY, d, resume=False, tensorboard=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(TOY, d, resume=False, progress=False, tensorboard=False)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"opponent": "league"}, "opponent must be one of"),
+    ({"num_envs": 0}, "num_envs must be >= 1"),
+    ({"reward_scale": 0.0}, "reward_scale must be positive"),
+    ({"shaping_anneal": 1.5}, r"shaping_anneal must be in \[0, 1\]"),
+    ({"rollout": 15, "policy": PolicyConfig(arch="lstm")}, "multiple of bptt"),
+])
+def test_train_config_refuses_invalid_settings(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(TOY, **changes)
+
+
+def test_train_config_round_trips_through_json():
+    config = dataclasses.replace(SUMO, policy=PolicyConfig(arch="lstm", hidden=32),
+                                 ppo=PPOConfig(bptt=8, value_clip=0.2))
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert (config.is_sumo, config.body, config.kind) == (True, "ant", "ppo-lstm")
+    assert (TOY.is_sumo, TOY.body, TOY.kind) == (False, None, "ppo-mlp")
+
+
+def test_robosumo_pool_run_keeps_a_lineage_and_anneals_shaping(tmp_path):
+    d = tmp_path / "sumo"
+    trainer, rows = run(SUMO, d)
+    lineage = Lineage(d / "lineage", "sumo")
+    assert lineage.versions() == [1, 2, 3, 4]  # one snapshot per iteration
+    obs = np.random.default_rng(0).normal(size=120)
+    for version in lineage.versions():
+        agent = agents.load(str(lineage.path(version)), seed=0)
+        assert isinstance(agent, PolicyAgent)
+        assert (agent.body, agent.meta.lineage, agent.meta.version) == ("ant", "sumo", version)
+        assert agent.meta.extra["iteration"] == version
+        assert agent.meta.config["train"] == json.loads(json.dumps(SUMO.to_dict()))
+        action = agent.act(obs)
+        assert action.shape == (8,) and np.isfinite(action).all()
+    # the latest snapshot is the trained policy
+    latest, _ = load_policy(lineage.path(4))
+    for key, value in trainer.policy.state_dict().items():
+        assert torch.equal(value, latest.state_dict()[key]), key
+    # shaping falls linearly from 1 to 0 over the first half of the run
+    assert [r["shaping_weight"] for r in rows] == [1.0, 0.5, 0.0, 0.0]
+    stored = read_metrics(d / "metrics.csv")
+    assert [m["shaping_weight"] for m in stored] == [1.0, 0.5, 0.0, 0.0]
+    assert trainer.envs.weights.shaping == 0.0
+    # pool opponents are frozen snapshots, never the learner itself
+    assert len(trainer.sampler.opponents) == 4
+    assert all(o is not trainer.policy for o in trainer.sampler.opponents)
+
+
+def test_robosumo_self_play_run_resumes_its_lineage(tmp_path):
+    d = tmp_path / "self"
+    config = dataclasses.replace(SUMO, opponent="self", shaping_anneal=1.0, total_steps=2 * 64)
+    _, rows = run(config, d)
+    assert [r["shaping_weight"] for r in rows] == [1.0, 0.5]
+    longer = dataclasses.replace(config, total_steps=3 * 64)
+    _, rows = run(longer, d)
+    assert [r["iteration"] for r in rows] == [3]
+    # the anneal follows the extended budget: 128 of 192 steps done
+    assert rows[0]["shaping_weight"] == pytest.approx(1 - 128 / 192)
+    assert Lineage(d / "lineage", "self").versions() == [1, 2, 3]
