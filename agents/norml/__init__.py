@@ -1,0 +1,15 @@
+"""NoRML: no-reward meta-learning (Yang et al., AAMAS 2019) and the paper's ablations.
+
+- ``agents.norml.core``: the model (policy theta, learned advantage psi, offset, step size alpha),
+  the reward-free inner step, the per-task ridge baseline and the outer loss;
+- ``agents.norml.train``: meta-training on the point agent (``PointRotation-v0``), resumable;
+- ``agents.norml.agent``: ``NoRMLAgent`` and checkpoints of kind ``"norml"`` (importing this
+  package registers the loader with ``agents.load``).
+"""
+
+from agents.norml.agent import KIND, NoRMLAgent, load_norml, save_norml
+from agents.norml.core import VARIANTS, NoRMLConfig, NoRMLModel, TaskData
+from agents.norml.train import MetaTrainConfig, MetaTrainer, evaluate, meta_train
+
+__all__ = ["KIND", "VARIANTS", "MetaTrainConfig", "MetaTrainer", "NoRMLAgent", "NoRMLConfig",
+           "NoRMLModel", "TaskData", "evaluate", "load_norml", "meta_train", "save_norml"]

@@ -1,0 +1,149 @@
+"""The NoRML agent: acts with its current parameters and adapts between rounds without reward.
+
+``reset()`` starts a game with the exploration policy ``pi_theta``. ``observe`` stores the
+transitions of the current round; ``adapt()`` recomputes ``theta_i = theta + offset -
+alpha grad L`` from theta on the episodes observed since the last ``adapt`` (NoRML reads their
+states and actions only; the MAML ablation reads their rewards too) and acts with ``pi_theta_i``
+from then on. Each adaptation starts again from theta, as at meta-training time; the experience
+of later rounds comes from the previous adapted policy rather than from ``pi_theta`` (no
+importance correction is applied).
+
+Checkpoints are of kind ``"norml"``: the model's tensors plus its ``NoRMLConfig`` and sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import Agent
+from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
+from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
+
+KIND = "norml"
+
+
+def save_norml(path: Path | str, model: NoRMLModel, meta: CheckpointMeta) -> Path:
+    """Save a NoRML model; its sizes and config are merged into ``meta.config``."""
+    config = {**meta.config, "obs_dim": model.obs_dim, "act_dim": model.act_dim,
+              "norml": dataclasses.asdict(model.config)}
+    tensors = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return save_checkpoint(path, tensors, dataclasses.replace(meta, config=config))
+
+
+def load_norml(path: Path | str) -> tuple[NoRMLModel, CheckpointMeta]:
+    """Load a model saved by ``save_norml`` after checking every tensor's name and shape."""
+    tensors, meta = load_checkpoint(path, expected_kind=KIND)
+    try:
+        model = NoRMLModel(int(meta.config["obs_dim"]), int(meta.config["act_dim"]),
+                           NoRMLConfig(**meta.config["norml"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: checkpoint config does not describe a NoRML model: "
+                         f"{err}") from None
+    check_shapes(tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()}, path)
+    model.load_state_dict(tensors)
+    return model, meta
+
+
+class NoRMLAgent(Agent):
+    """Plays with ``pi_theta``, then with the policy adapted from the last round's transitions.
+
+    Args:
+        model: the meta-trained model (not changed by playing).
+        gamma: discount of the true advantage (only the variants without A_psi use it).
+        name: label.
+        body: body it controls, if any.
+        deterministic: act with the mean action.
+        seed: seed of the action noise (a new game restarts it).
+    """
+
+    def __init__(self, model: NoRMLModel, gamma: float = 0.9, name: str = "norml",
+                 body: str | None = None, deterministic: bool = False,
+                 seed: int | None = None) -> None:
+        self.model = model.eval()
+        self.gamma = float(gamma)
+        self.name, self.body, self.action_dim = name, body, model.act_dim
+        self.deterministic = deterministic
+        self._seed = seed
+        self._generator = torch.Generator()
+        self.reset()
+
+    def reset(self) -> None:
+        """A new game: act with ``pi_theta`` again and forget the stored experience."""
+        if self._seed is None:
+            self._generator.seed()
+        else:
+            self._generator.manual_seed(self._seed)
+        self.params = {k: v.detach() for k, v in self.model.theta().items()}
+        self._episodes: list[list[tuple[np.ndarray, ...]]] = [[]]
+        self._obs: np.ndarray | None = None
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.shape != (self.model.obs_dim,):
+            raise ValueError(f"{self.name} expects observations of shape "
+                             f"({self.model.obs_dim},), got {obs.shape}")
+        with torch.no_grad():
+            mean, log_std = self.model.distribution(self.params, torch.from_numpy(obs))
+            if self.deterministic:
+                action = mean
+            else:
+                action = mean + log_std.exp() * torch.randn(mean.shape, generator=self._generator)
+        self._obs = obs
+        return action.double().numpy()
+
+    def observe(self, action: np.ndarray, reward: float, next_obs: np.ndarray,
+                terminated: bool, truncated: bool) -> None:
+        if self._obs is None:
+            raise RuntimeError(f"{self.name}: observe() called before act()")
+        self._episodes[-1].append((self._obs, np.asarray(action, np.float32), float(reward),
+                                   np.asarray(next_obs, np.float32)))
+        if terminated or truncated:
+            self._episodes.append([])
+
+    def experience(self) -> TaskData | None:
+        """The episodes observed since the last ``adapt``, padded to one length with a mask."""
+        episodes = [e for e in self._episodes if e]
+        if not episodes:
+            return None
+        length = max(len(e) for e in episodes)
+        r, s, a = len(episodes), self.model.obs_dim, self.model.act_dim
+        obs, nxt = np.zeros((r, length, s), np.float32), np.zeros((r, length, s), np.float32)
+        act, rew = np.zeros((r, length, a), np.float32), np.zeros((r, length), np.float32)
+        mask = np.zeros((r, length), np.float32)
+        for i, episode in enumerate(episodes):
+            for t, (o, u, rwd, n) in enumerate(episode):
+                obs[i, t], act[i, t], rew[i, t], nxt[i, t], mask[i, t] = o, u, rwd, n, 1.0
+        return TaskData(*(torch.from_numpy(x) for x in (obs, act, rew, nxt, mask)))
+
+    def adapt(self) -> None:
+        """One inner step from theta on the experience since the last call (none: no change)."""
+        data = self.experience()
+        if data is None:
+            return
+        adapted = self.model.adapt(data, self.gamma, create_graph=False)
+        self.params = {k: v.detach() for k, v in adapted.items()}
+        self._episodes = [[]]
+
+
+def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
+    model, meta = load_norml(path)
+    gamma = float(meta.config.get("train", {}).get("gamma", 0.9))
+    label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    return NoRMLAgent(model, gamma=gamma, name=label, body=meta.body, seed=seed, **kwargs)
+
+
+def register() -> None:
+    """Make ``agents.load`` build ``NoRMLAgent`` from ``"norml"`` checkpoints."""
+    import agents
+
+    agents.register_loader(KIND, _load_agent)
+
+
+register()
+
+__all__ = ["KIND", "NoRMLAgent", "load_norml", "save_norml"]
