@@ -1,0 +1,158 @@
+"""Executors play games; the in-process one is the default and Ray's lives in ``ray_executor``.
+
+Both take ``(game id, GameSpec)`` jobs and yield ``(game id, GameResult | GameFailure)`` as games
+finish, in any order. Games are pure functions of their specs, so every executor gives the same
+results for the same seeds; ``play_pending`` writes them in game-id order so that ratings (which
+depend on order) come out the same too, and a resumed run continues where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from leagues.games import GameResult, GameSpec, play_game
+from leagues.ratings import RatingConfig
+from leagues.storage import LeagueDB
+
+log = logging.getLogger(__name__)
+
+PlayFn = Callable[[GameSpec], GameResult]
+Job = tuple[int, GameSpec]
+
+
+@dataclass(frozen=True)
+class GameFailure:
+    """A game that could not be played (not an agent's fault: those are forfeits)."""
+
+    reason: str
+
+
+Outcome = GameResult | GameFailure
+
+
+class Executor(ABC):
+    """Plays games somewhere; use as a context manager so that resources are released."""
+
+    @abstractmethod
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Outcome]]:
+        """Play the jobs; yield each (game id, outcome) as it finishes."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release workers and connections."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def single_threaded_torch() -> int:
+    """Make torch use one thread (small ops are far faster so on a busy machine); the old count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    return previous
+
+
+class InProcessExecutor(Executor):
+    """Plays games one after another in this process.
+
+    Args:
+        play: the game function (``play_game``; tests substitute others).
+    """
+
+    def __init__(self, play: PlayFn = play_game) -> None:
+        self.play = play
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Outcome]]:
+        import torch
+
+        previous = single_threaded_torch()
+        try:
+            for game_id, spec in jobs:
+                try:
+                    outcome: Outcome = self.play(spec)
+                except Exception as err:
+                    log.warning("game %d could not be played: %s: %s", game_id,
+                                type(err).__name__, err)
+                    outcome = GameFailure(f"{type(err).__name__}: {err}")
+                yield game_id, outcome
+        finally:
+            torch.set_num_threads(previous)
+
+
+def _make_local(workers: int = 1, address: str | None = None, **kwargs: Any) -> Executor:
+    if workers != 1 or address is not None:
+        raise ValueError("the local backend plays one game at a time in this process; "
+                         "use the ray backend for --workers > 1 or --address")
+    return InProcessExecutor(**kwargs)
+
+
+def _make_ray(workers: int = 1, address: str | None = None, **kwargs: Any) -> Executor:
+    from leagues.ray_executor import RayExecutor
+
+    return RayExecutor(workers=workers, address=address, **kwargs)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _make_local, "ray": _make_ray}
+
+
+def make_executor(backend: str = "local", workers: int = 1, address: str | None = None,
+                  **kwargs: Any) -> Executor:
+    """An executor by name.
+
+    Args:
+        backend: "local" (in-process) or "ray".
+        workers: parallel games (Ray only).
+        address: a running Ray cluster to join (Ray only; default: start a local one).
+        **kwargs: passed to the executor's constructor.
+
+    Raises:
+        ValueError: for an unknown backend (the message lists the known ones) or bad options.
+    """
+    if backend not in EXECUTORS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(EXECUTORS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    return EXECUTORS[backend](workers=workers, address=address, **kwargs)
+
+
+def play_pending(db: LeagueDB, executor: Executor, config: RatingConfig,
+                 on_game: Callable[[int, Outcome], None] | None = None) -> int:
+    """Play every pending game of ``db`` and record them in game-id order.
+
+    Results that finish early wait in memory until the games before them are written, so the
+    written games are always a prefix of the pending ones: a killed run resumes exactly.
+
+    Args:
+        db: the league file.
+        executor: where to play.
+        config: rating parameters.
+        on_game: called after each game is written (for progress bars).
+
+    Returns:
+        The number of games written (played or void).
+    """
+    jobs = db.pending()
+    order = [game_id for game_id, _ in jobs]
+    waiting: dict[int, Outcome] = {}
+    written = 0
+    for game_id, outcome in executor.run(jobs):
+        waiting[game_id] = outcome
+        while written < len(order) and order[written] in waiting:
+            gid = order[written]
+            done = waiting.pop(gid)
+            if isinstance(done, GameFailure):
+                db.void_game(gid, done.reason)
+            else:
+                db.record_game(gid, done, config)
+            written += 1
+            if on_game is not None:
+                on_game(gid, done)
+    return written

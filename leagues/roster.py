@@ -1,0 +1,163 @@
+"""Who can enter a game: agent specifications, evolving lineages, and loading them.
+
+An ``AgentSpec`` is plain data (it travels to Ray workers and into the database as JSON): a
+reference ``agents.load`` understands, the body, and whether it is an evolving opponent. An
+evolving spec names a lineage; in round r of a game it plays version
+``start_version + stride * r`` (capped at the newest stored version), freshly loaded each round, as
+if it kept training by self-play between rounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import agents
+from agents.base import Agent
+from agents.checkpoint import file_sha256, load_checkpoint
+from agents.lineage import Lineage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An entrant of games, tournaments and leagues.
+
+    Attributes:
+        ref: what ``agents.load`` accepts: "random", "idle", "zoo:<name>[@<version>]" or a
+            checkpoint path; for an evolving spec, a lineage: "zoo:<lineage>[@<start>]" or the
+            lineage's directory.
+        body: "ant", "bug" or "spider"; required for built-ins, else read from the checkpoint.
+        name: unique label in tables (default: the reference, with "+evolving" if it evolves).
+        evolving: advance one lineage version (times ``stride``) per round.
+        start_version: first version of an evolving spec (default: "@<start>" or the oldest).
+        stride: versions advanced per round.
+        kind: label for population shares (default: checkpoint kind or the built-in's name).
+        deterministic: act with the policy's mean action instead of sampling.
+    """
+
+    ref: str
+    body: str | None = None
+    name: str = ""
+    evolving: bool = False
+    start_version: int | None = None
+    stride: int = 1
+    kind: str = ""
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ref, str) or not self.ref:
+            raise ValueError(f"AgentSpec.ref must be a non-empty string, got {self.ref!r}")
+        if self.body is not None:
+            from envs.bodies import check_body
+
+            check_body(self.body)
+        if not isinstance(self.stride, int) or self.stride < 0:
+            raise ValueError(f"AgentSpec.stride must be an integer >= 0, got {self.stride!r}")
+        if self.start_version is not None and not self.evolving:
+            raise ValueError("AgentSpec.start_version applies to evolving specs only; "
+                             "pin a fixed version with 'zoo:<name>@<version>' instead")
+
+    @property
+    def label(self) -> str:
+        """The name shown in tables."""
+        return self.name or (f"{self.ref}+evolving" if self.evolving else self.ref)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentSpec:
+        """The spec ``to_dict`` described."""
+        return cls(**data)
+
+
+def lineage_of(spec: AgentSpec) -> tuple[Lineage, int | None]:
+    """The lineage an evolving spec names and the version given with "@", if any."""
+    ref, _, at = spec.ref.partition("@")
+    if at and not at.isdigit():
+        raise ValueError(f"{spec.ref!r}: the version after '@' must be a positive integer")
+    if ref.startswith("zoo:"):
+        lineage = Lineage(agents.ZOO_DIR, ref[4:])
+    else:
+        path = Path(ref)
+        lineage = Lineage(path.parent, path.name)
+    if not lineage.versions():
+        raise ValueError(f"evolving agent {spec.ref!r} names no lineage with snapshots: expected "
+                         f"'zoo:<lineage>' or a directory of v<N>.safetensors files")
+    return lineage, int(at) if at else None
+
+
+def start_version(spec: AgentSpec) -> int:
+    """The version an evolving spec plays in round 0."""
+    lineage, at = lineage_of(spec)
+    version = spec.start_version or at or lineage.versions()[0]
+    if version not in lineage.versions():
+        raise ValueError(f"lineage {lineage.name!r} has no version {version}; it has "
+                         f"{lineage.versions()[0]}..{lineage.latest()}")
+    return version
+
+
+def version_for_round(spec: AgentSpec, round_index: int) -> int | None:
+    """The lineage version an evolving spec plays in a round (None if it does not evolve).
+
+    Past the newest snapshot the version stays at the newest one (a gap in the lineage falls back
+    to the nearest older snapshot).
+    """
+    if not spec.evolving:
+        return None
+    lineage, _ = lineage_of(spec)
+    target = start_version(spec) + spec.stride * round_index
+    stored = [v for v in lineage.versions() if v <= target]
+    return stored[-1]
+
+
+def load_agent(spec: AgentSpec, seed: int | None, version: int | None = None) -> Agent:
+    """An ``Agent`` for a spec (a given lineage version for an evolving spec)."""
+    kwargs = {"deterministic": True} if spec.deterministic else {}
+    if spec.evolving:
+        lineage, _ = lineage_of(spec)
+        path = lineage.path(version if version is not None else start_version(spec))
+        return agents.load(str(path), body=spec.body, seed=seed, **kwargs)
+    return agents.load(spec.ref, body=spec.body, seed=seed, **kwargs)
+
+
+def checkpoint_path(spec: AgentSpec) -> Path | None:
+    """The checkpoint file behind a spec (an evolving spec's start version); None for built-ins."""
+    if spec.ref in agents.BUILTINS:
+        return None
+    if spec.evolving:
+        lineage, _ = lineage_of(spec)
+        return lineage.path(start_version(spec))
+    return agents.resolve(spec.ref)
+
+
+def describe(spec: AgentSpec) -> dict[str, Any]:
+    """Validate a spec and return what a league records of it: body, kind, checkpoint hash.
+
+    Raises:
+        ValueError: unknown agent, body or lineage; a checkpoint that is refused; a body mismatch.
+    """
+    path = checkpoint_path(spec)
+    if path is None:
+        if spec.body is None:
+            raise ValueError(f"the built-in agent {spec.ref!r} needs a body "
+                             f"(ant, bug or spider)")
+        return {"body": spec.body, "kind": spec.kind or spec.ref, "sha256": None}
+    _, meta = load_checkpoint(path)
+    if spec.body is not None and meta.body is not None and meta.body != spec.body:
+        raise ValueError(f"{spec.ref} controls a {meta.body}, not a {spec.body}")
+    body = spec.body or meta.body
+    if body is None:
+        raise ValueError(f"checkpoint {path} records no body; give the agent a body")
+    return {"body": body, "kind": spec.kind or meta.kind, "sha256": file_sha256(path)}
+
+
+def with_body(spec: AgentSpec) -> AgentSpec:
+    """The spec with its body filled in from the checkpoint, validated."""
+    return dataclasses.replace(spec, body=describe(spec)["body"])
