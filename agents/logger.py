@@ -11,8 +11,9 @@ from typing import Any
 class MetricsLogger:
     """Writes one row per iteration to ``metrics.csv`` and scalars to TensorBoard event files.
 
-    The CSV header is fixed by the first row ever written; a resumed run appends to the same
-    file (rows past the resume point are dropped first, so nothing is counted twice).
+    The CSV header grows with the first row that brings a new metric (earlier rows get empty
+    cells); a resumed run appends to the same file (rows past the resume point are dropped
+    first, so nothing is counted twice).
 
     Args:
         directory: the run directory.
@@ -49,6 +50,14 @@ class MetricsLogger:
             self._fields = list(row)
             with self.path.open("w", newline="") as f:
                 csv.DictWriter(f, self._fields).writeheader()
+        elif any(k not in self._fields for k in row):  # a new metric: widen the header
+            with self.path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            self._fields += [k for k in row if k not in self._fields]
+            with self.path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, self._fields)
+                writer.writeheader()
+                writer.writerows(rows)
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, self._fields, extrasaction="ignore").writerow(
                 {k: row.get(k, "") for k in self._fields})

@@ -149,13 +149,14 @@ class MetaTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
         self.iteration = 0
-        self._check_config_file(resume)
+        config_json = self._check_config_file(resume)
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
+        (self.run_dir / "config.json").write_text(config_json)  # once everything was built
 
-    def _check_config_file(self, resume: bool) -> None:
+    def _check_config_file(self, resume: bool) -> str:
         path = self.run_dir / "config.json"
         mine = json.loads(json.dumps(self.config.to_dict()))
         if (self.run_dir / "state.safetensors").exists() and not resume:
@@ -168,7 +169,7 @@ class MetaTrainer:
             if changed:
                 raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
                                  f"{', '.join(changed)}); use a new directory or the same config")
-        path.write_text(json.dumps(mine, indent=2) + "\n")
+        return json.dumps(mine, indent=2) + "\n"
 
     # ---------------------------------------------------------------- sampling
 
@@ -219,7 +220,6 @@ class MetaTrainer:
         self.iteration += 1
         if self.iteration % c.snapshot_every == 0 or self.iteration == c.iterations:
             self.snapshot()
-        self.save_state()
         row = {"iteration": self.iteration,
                "env_steps": self.iteration * 2 * c.meta_batch * c.episodes * self.envs.max_steps,
                "pre_return": float(pre.returns().mean()),
@@ -229,7 +229,8 @@ class MetaTrainer:
         for m, alpha in enumerate(self.step_sizes.alphas):
             values = alpha.values() if self.step_sizes.per_parameter else [alpha]
             row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
-        self.logger.log(row)
+        self.logger.log(row)  # before the state: see Trainer.iterate
+        self.save_state()
         return row
 
     def _meta_update(self, pre: _Phase, post: _Phase) -> dict[str, float]:

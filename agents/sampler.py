@@ -211,6 +211,14 @@ def _final_obs(info: dict, obs: np.ndarray, done: np.ndarray) -> np.ndarray:
     return out
 
 
+def _outcome(winner: int, terminated: bool, unstable: bool) -> str:
+    """The learner's (player_0's) result: a draw only at the step limit; "none" when both fell
+    together or the simulation diverged."""
+    if winner >= 0:
+        return "win" if winner == 0 else "loss"
+    return "none" if terminated or unstable else "draw"
+
+
 class SumoSampler:
     """Collects rollouts of a learner in ``SumoVectorEnv`` arenas.
 
@@ -302,15 +310,15 @@ class SumoSampler:
                 self._opp_starts = done.copy()
             final = self._learner_obs(info["final_obs"])
             _finish_step(buf, t, self.stream, out, rew, term, trunc, self._learner_obs(obs), final)
-            self._track(stats, rew, term | trunc, info["winner"], done)
+            self._track(stats, rew, term | trunc, info, terminated, done)
             self.obs = obs
         _fill_next_values(buf, self.stream, self._learner_obs(self.obs))
         if self.update_norm:
             self.learner.norm.update(torch.from_numpy(buf.raw))
         return buf.rollout(), stats
 
-    def _track(self, stats: EpisodeStats, rewards: np.ndarray, done: np.ndarray,
-               winner: np.ndarray, arena_done: np.ndarray) -> None:
+    def _track(self, stats: EpisodeStats, rewards: np.ndarray, done: np.ndarray, info: dict,
+               terminated: np.ndarray, arena_done: np.ndarray) -> None:
         self._returns += rewards
         self._lengths += 1
         for i in np.flatnonzero(done):
@@ -318,7 +326,8 @@ class SumoSampler:
             stats.lengths.append(int(self._lengths[i]))
         if not self.self_play:  # outcomes from the learner's (player_0's) side
             for i in np.flatnonzero(arena_done):
-                w = int(winner[i])
-                stats.outcomes.append("draw" if w < 0 else ("win" if w == 0 else "loss"))
+                unstable = "unstable" in info and bool(info["unstable"][i])
+                stats.outcomes.append(_outcome(int(info["winner"][i]), bool(terminated[i]),
+                                               unstable))
         self._returns[done] = 0.0
         self._lengths[done] = 0

@@ -153,11 +153,19 @@ def make_envs(config: TrainConfig) -> Any:
         raise ValueError(f"unknown env {config.env!r}: {err}") from None
 
 
-def _sizes(envs: Any) -> tuple[int, int]:
+def _sizes(envs: Any, env_id: str) -> tuple[int, int]:
+    """Observation and action sizes; only flat Box spaces (continuous control) are supported."""
+    import gymnasium
+
     if hasattr(envs, "observation_spaces"):  # RoboSumo arenas: the learner is player_0
-        return (envs.observation_spaces["player_0"].shape[0],
-                envs.action_spaces["player_0"].shape[0])
-    return envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+        spaces = envs.observation_spaces["player_0"], envs.action_spaces["player_0"]
+    else:
+        spaces = envs.single_observation_space, envs.single_action_space
+    for kind, space in zip(("observation", "action"), spaces, strict=True):
+        if not (isinstance(space, gymnasium.spaces.Box) and len(space.shape) == 1):
+            raise ValueError(f"PPO here needs 1-D Box observation and action spaces (continuous "
+                             f"control); the {kind} space of {env_id} is {space}")
+    return spaces[0].shape[0], spaces[1].shape[0]
 
 
 class Trainer:
@@ -167,13 +175,13 @@ class Trainer:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._check_config_file(resume)
+        config_json = self._check_config_file(resume)
         # 64-unit networks gain nothing from intra-op threads, and OpenMP threads that wait for
         # a core busy with physics make every small op take milliseconds.
         torch.set_num_threads(1)
         torch.manual_seed(config.seed)
         self.envs = make_envs(config)
-        obs_dim, act_dim = _sizes(self.envs)
+        obs_dim, act_dim = _sizes(self.envs, config.env)
         self.policy = Policy(obs_dim, act_dim, config.policy)
         self.ppo = PPO(self.policy, config.ppo)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
@@ -186,10 +194,13 @@ class Trainer:
         self.sampler = self._make_sampler()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
+        # Written only once everything was built: a failed start leaves no config behind.
+        (self.run_dir / "config.json").write_text(config_json)
 
     # ---------------------------------------------------------------- setup
 
-    def _check_config_file(self, resume: bool) -> None:
+    def _check_config_file(self, resume: bool) -> str:
+        """Refuse to mix runs in one directory; return the config's JSON text to store."""
         path = self.run_dir / "config.json"
         mine = json.loads(json.dumps(self.config.to_dict()))
         if (self.run_dir / "state.safetensors").exists() and not resume:
@@ -202,7 +213,7 @@ class Trainer:
                 changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
                 raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
                                  f"{', '.join(changed)}); use a new directory or the same config")
-        path.write_text(json.dumps(mine, indent=2) + "\n")
+        return json.dumps(mine, indent=2) + "\n"
 
     def _make_sampler(self):
         seed = self.config.seed + 1000 * self.iteration  # fresh episodes after a resume
@@ -276,14 +287,16 @@ class Trainer:
         self.env_steps += self.steps_per_iteration
         if self.iteration % c.snapshot_every == 0 or self.env_steps >= c.total_steps:
             self.snapshot()
-        self.save_state()
         elapsed = time.perf_counter() - start
         row = {"iteration": self.iteration, "env_steps": self.env_steps, **stats.summary(),
                **losses, "steps_per_s": self.steps_per_iteration / (collected - start),
                "iteration_s": elapsed}
         if c.is_sumo:
             row["shaping_weight"] = self.envs.weights.shaping
+        # The row goes first: a stop before the state is saved resumes at the previous
+        # iteration, whose later rows the logger drops, so nothing is lost or counted twice.
         self.logger.log(row)
+        self.save_state()
         return row
 
     def _draw_damages(self) -> None:

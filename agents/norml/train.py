@@ -34,6 +34,7 @@ import torch
 from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
+from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.norml.agent import save_norml
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from envs.point import ENV_ID, PointRotationVectorEnv, sample_angles
@@ -170,7 +171,7 @@ class MetaTrainer:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._check_config_file(resume)
+        check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
         torch.set_num_threads(1)  # tiny networks: threads only add synchronisation cost
         torch.manual_seed(config.seed)
         self.model = NoRMLModel(2, 2, config.model)
@@ -179,26 +180,11 @@ class MetaTrainer:
         self.rng = np.random.default_rng(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
-        self.iteration = 0
+        self.iteration, self.env_steps = 0, 0
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
-
-    def _check_config_file(self, resume: bool) -> None:
-        path = self.run_dir / "config.json"
-        mine = json.loads(json.dumps(self.config.to_dict()))
-        if (self.run_dir / "state.safetensors").exists() and not resume:
-            raise ValueError(f"{self.run_dir} already holds a run: resume it, or train into "
-                             "another directory")
-        if path.exists() and resume:
-            stored = json.loads(path.read_text())
-            stored["iterations"] = mine["iterations"]  # a resumed run may be extended
-            if stored != mine:
-                changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
-                raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
-                                 f"{', '.join(changed)}); use a new directory or the same config")
-        path.write_text(json.dumps(mine, indent=2) + "\n")
 
     def run(self, progress: bool = False) -> None:
         """Meta-train until ``config.iterations``; checkpoint after every iteration."""
@@ -238,11 +224,11 @@ class MetaTrainer:
                                      f"{float(grad_norm)}; lower lr or alpha")
         self.optimizer.step()
         self.iteration += 1
+        self.env_steps += int(train.mask.sum() + test.mask.sum())
         if self.iteration % c.snapshot_every == 0 or self.iteration >= c.iterations:
             self.snapshot()
         self.save_state()
-        steps = int(train.mask.sum() + test.mask.sum())
-        row = {"iteration": self.iteration, "env_steps": self.iteration * steps,
+        row = {"iteration": self.iteration, "env_steps": self.env_steps,
                "return_pre": float(episode_returns(train).mean()),
                "return_post": float(episode_returns(test).mean()), "loss": float(loss.detach()),
                "grad_norm": float(grad_norm), "lr": lr,
@@ -263,14 +249,12 @@ class MetaTrainer:
 
     def save_state(self) -> Path:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        opt = self.optimizer.state_dict()
-        for idx, state in opt["state"].items():
-            for key, value in state.items():
-                tensors[f"optim.{idx}.{key}"] = torch.as_tensor(value).clone()
+        optim, groups = optimizer_tensors(self.optimizer)
+        tensors.update(optim)
         tensors["rng.torch"] = self.generator.get_state()
         meta = self.meta(STATE_KIND)
         extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
-                 "param_groups": opt["param_groups"]}
+                 "param_groups": groups, "env_steps": self.env_steps}
         return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
@@ -278,15 +262,11 @@ class MetaTrainer:
         tensors, meta = load_checkpoint(self.run_dir / "state.safetensors", STATE_KIND)
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items()
                                     if k.startswith("model.")})
-        opt: dict[str, Any] = {"state": {}, "param_groups": meta.extra["param_groups"]}
-        for name, value in tensors.items():
-            if name.startswith("optim."):
-                _, idx, key = name.split(".", 2)
-                opt["state"].setdefault(int(idx), {})[key] = value
-        self.optimizer.load_state_dict(opt)
+        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
         self.generator.set_state(tensors["rng.torch"])
         self.rng.bit_generator.state = meta.extra["numpy_rng"]
         self.iteration = int(meta.extra["iteration"])
+        self.env_steps = int(meta.extra["env_steps"])
 
 
 def meta_train(config: MetaTrainConfig, run_dir: Path | str, resume: bool = True,

@@ -433,9 +433,6 @@ def test_sumo_outcomes_are_counted_from_the_learner_side():
     assert stats.returns == [2.0, 2.0, 3.0, 2.0, 4.0, 2.0]
 
 
-@pytest.mark.xfail(strict=True, reason="SumoSampler._track counts a bout that ends with both "
-                   "robots out (no winner, no draw penalty) as a 'draw'; EpisodeStats documents "
-                   "'none' for it")
 def test_a_bout_without_a_result_is_not_a_draw():
     sampler = SumoSampler(ScriptedArenas(), Policy(5, 12), 2, [Policy(5, 12)] * 4, seed=0)
     _, stats = sampler.collect()

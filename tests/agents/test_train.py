@@ -111,9 +111,6 @@ def test_resume_drops_metrics_rows_that_were_not_checkpointed(tmp_path):
     assert [m["iteration"] for m in read_metrics(d / "metrics.csv")] == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer.iterate saves state.safetensors before it logs "
-                   "the metrics row: a run stopped between the two resumes after an iteration "
-                   "whose row was never written")
 def test_a_run_stopped_while_logging_loses_no_row(tmp_path, monkeypatch):
     d = tmp_path / "run"
     log = MetricsLogger.log
@@ -131,9 +128,6 @@ def test_a_run_stopped_while_logging_loses_no_row(tmp_path, monkeypatch):
     assert [m["iteration"] for m in read_metrics(d / "metrics.csv")] == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(strict=True, reason="MetricsLogger fixes the CSV header from the first row; "
-                   "when no episode ends in the first iteration (RoboSumo's 500-step bouts with "
-                   "rollout 128), return_mean and the win rates never reach metrics.csv")
 def test_metrics_csv_keeps_returns_that_first_appear_later(tmp_path):
     config = dataclasses.replace(TOY, rollout=8, total_steps=4 * 8 * 4)  # 20-step episodes
     _, rows = run(config, tmp_path / "run")

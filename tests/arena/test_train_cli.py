@@ -79,10 +79,6 @@ def test_another_config_in_the_same_directory_exits_with_code_2(tmp_path, capsys
     assert "already holds a run" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, raises=SystemExit,
-                   reason="Trainer writes config.json before it builds the envs: a start "
-                   "that fails (a mistyped env id) leaves a config that makes every later run "
-                   "in that directory fail with 'holds a run with another config'")
 def test_a_failed_start_does_not_block_the_directory(tmp_path, capsys):
     d = tmp_path / "run"
     with pytest.raises(SystemExit):
@@ -90,9 +86,6 @@ def test_a_failed_start_does_not_block_the_directory(tmp_path, capsys):
     assert train(d, "--env", "ToyPoint-v0", "--total-steps", "256", *TINY) == 0
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="an env with a discrete action space "
-                   "(CartPole-v1) crashes in agents.train._sizes with an IndexError instead of a "
-                   "clear error (exit code 2)")
 def test_discrete_action_env_is_refused_clearly(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         train(tmp_path / "cartpole", "--env", "CartPole-v1", "--total-steps", "256", *TINY)
