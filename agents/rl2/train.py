@@ -1,0 +1,287 @@
+"""Training RL^2 on nonstationary locomotion: one trial = one damage chain of 7 episodes.
+
+Every iteration runs one trial in each of ``num_envs`` simulations of ``LocomotionVectorEnv``:
+simulation ``i`` follows a ``TaskChain`` on a leg pair drawn from the training pairs, its damage
+set per episode with ``set_damages`` (scale 1 in episode 1 down to 0 in episode 7). The rollout
+is trial-aligned (``T = 7 x 100`` steps) and PPO updates the LSTM with truncated BPTT (10 steps)
+on sequences that start from the recorded state.
+
+Returns and advantages run across the whole trial: an episode end inside the trial (a time
+limit, or a termination) is neither terminal nor a cut of the GAE recursion; the value of the
+last step of an episode bootstraps from the value of the next episode's first step, as the LSTM
+carries on. The end of the trial is terminal: the trial is RL^2's episode, nothing follows it
+(the next trial is another task with a fresh state).
+
+A run directory holds ``config.json``, ``metrics.csv`` (and ``tb/``), ``state.safetensors``
+(resume point) and ``lineage/<name>/vNNNN.safetensors`` snapshots of kind ``"rl2"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.lineage import Lineage
+from agents.logger import MetricsLogger
+from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
+from agents.ppo import PPO, PPOConfig
+from agents.rl2.core import RL2Config, RL2Policy, save_rl2
+from agents.sampler import Rollout
+
+STATE_KIND = "rl2-train-state"
+LOCOMOTION_ID = re.compile(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$")
+
+
+@dataclass(frozen=True)
+class RL2TrainConfig:
+    """An RL^2 training run on nonstationary locomotion.
+
+    Attributes:
+        env: ``NonstationaryLocomotion-{Bug,Ant,Spider}-v0``.
+        total_steps: environment steps to train for.
+        num_envs: simulations, i.e. trials per iteration.
+        episodes: episodes per trial (the chain length; the paper: 7).
+        episode_steps: steps per episode (the paper: 100).
+        split: leg pairs to train on: ``train`` (the paper's 12 for the bug), ``test``, ``all``.
+        seed: seed of everything.
+        lr_anneal: decay the learning rate linearly to 0 over the run.
+        snapshot_every: iterations between lineage snapshots (and the last one).
+        nthread: physics threads (0: all cores).
+        rl2: policy architecture and inputs.
+        ppo: PPO settings (``bptt`` is the truncated-BPTT length, 10 in the paper).
+    """
+
+    env: str = "NonstationaryLocomotion-Bug-v0"
+    total_steps: int = 2_000_000
+    num_envs: int = 12
+    episodes: int = 7
+    episode_steps: int = 100
+    split: str = "train"
+    seed: int = 0
+    lr_anneal: bool = False
+    snapshot_every: int = 10
+    nthread: int = 0
+    rl2: RL2Config = field(default_factory=RL2Config)
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(minibatches=8, epochs=5))
+
+    def __post_init__(self) -> None:
+        if LOCOMOTION_ID.match(self.env) is None:
+            raise ValueError(f"RL^2 trains on NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0, "
+                             f"got {self.env!r}")
+        for name in ("total_steps", "num_envs", "episode_steps", "snapshot_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.episodes < 2:
+            raise ValueError(f"episodes must be >= 2 (a chain), got {self.episodes!r}")
+        if self.trial_steps % self.ppo.bptt:
+            raise ValueError(f"a trial's {self.trial_steps} steps must be a multiple of bptt "
+                             f"({self.ppo.bptt})")
+
+    @property
+    def body(self) -> str:
+        return LOCOMOTION_ID.match(self.env).group(1).lower()
+
+    @property
+    def trial_steps(self) -> int:
+        return self.episodes * self.episode_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RL2TrainConfig:
+        d = dict(d)
+        return cls(rl2=RL2Config(**d.pop("rl2", {})), ppo=PPOConfig(**d.pop("ppo", {})), **d)
+
+
+class TrialSampler:
+    """Runs one damage-chain trial per simulation and returns it as a trial-aligned ``Rollout``.
+
+    Args:
+        envs: a ``LocomotionVectorEnv`` with same-step autoreset and ``episode_steps`` steps.
+        policy: the learner.
+        tasks: a ``TaskSampler`` giving the chains.
+        seed: seed of the simulations and of the action noise.
+    """
+
+    def __init__(self, envs: Any, policy: RL2Policy, tasks: Any, seed: int) -> None:
+        self.envs, self.policy, self.tasks = envs, policy, tasks
+        self.n = envs.num_envs
+        self.generator = torch.Generator().manual_seed(seed)
+        self.obs, _ = envs.reset(seed=seed)
+
+    def collect(self) -> tuple[Rollout, dict[str, float]]:
+        """One trial per simulation: ``[T, N]`` tensors, ``T = episodes x episode_steps``."""
+        chains = self.tasks.chains(self.n)
+        episodes, n, p = chains[0].episodes, self.n, self.policy
+        steps = self.envs.max_steps
+        t_total = episodes * steps
+        buf = {k: torch.zeros(t_total, n) for k in ("logp", "values", "rewards")}
+        inputs = torch.zeros(t_total, n, p.input_dim)
+        actions = torch.zeros(t_total, n, p.act_dim)
+        states = torch.zeros(t_total, *p.initial_state(n).shape)
+        raw = np.zeros((t_total, n, p.obs_dim), np.float32)
+        returns = np.zeros((episodes, n))
+        state = p.initial_state(n)
+        prev_a, prev_r, done = np.zeros((n, p.act_dim)), np.zeros(n), np.ones(n, dtype=bool)
+        for e in range(episodes):
+            self.envs.set_damages([chain.tasks[e] for chain in chains])
+            for s in range(steps):
+                t = e * steps + s
+                states[t] = state
+                x = p.inputs(self.obs, prev_a, prev_r, done)
+                out = p.act(x, state, np.full(n, t == 0), generator=self.generator)
+                obs, reward, terminated, truncated, _ = self.envs.step(out.action)
+                raw[t], inputs[t], actions[t] = self.obs, x, torch.as_tensor(out.action)
+                buf["logp"][t], buf["values"][t] = torch.as_tensor(out.logp), torch.as_tensor(
+                    out.value)
+                buf["rewards"][t] = torch.as_tensor(reward, dtype=torch.float32)
+                returns[e] += reward
+                state, prev_a, prev_r = out.state, out.action, np.asarray(reward)
+                done = np.asarray(terminated) | np.asarray(truncated)
+                self.obs = obs
+            if not done.all():
+                raise RuntimeError(f"episode {e + 1} of the trial did not end after {steps} "
+                                   "steps: the envs' episode length must equal episode_steps")
+        self.policy.norm.update(torch.from_numpy(raw))
+        rollout = _trial_rollout(inputs, actions, buf, states)
+        stats = {"return_mean": float(returns.mean()), "trial_return": float(returns.sum(0).mean()),
+                 "return_first": float(returns[0].mean()), "return_last": float(returns[-1].mean())}
+        return rollout, stats
+
+
+def _trial_rollout(inputs: torch.Tensor, actions: torch.Tensor, buf: dict[str, torch.Tensor],
+                   states: torch.Tensor) -> Rollout:
+    """Flags for returns across the trial: only its last step is terminal (see module doc)."""
+    values = buf["values"]
+    end = torch.zeros_like(values)
+    end[-1] = 1.0
+    starts = torch.zeros_like(values)
+    starts[0] = 1.0
+    next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
+    return Rollout(inputs, actions, buf["logp"], values, buf["rewards"], end, end.clone(),
+                   next_values, starts, states)
+
+
+class RL2Trainer:
+    """One RL^2 run on locomotion trials: collect, PPO update, snapshot, log; resumable."""
+
+    def __init__(self, config: RL2TrainConfig, run_dir: Path | str, resume: bool = True,
+                 tensorboard: bool = True) -> None:
+        from gymnasium.vector import AutoresetMode
+
+        from envs.nonstationary_locomotion import LocomotionVectorEnv, TaskSampler
+
+        self.config, self.run_dir = config, Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_run_config(self.run_dir, config.to_dict(), resume, "total_steps")
+        torch.set_num_threads(1)  # small networks; threads waiting on busy cores cost more
+        torch.manual_seed(config.seed)
+        self.envs = LocomotionVectorEnv(config.num_envs, config.body,
+                                        max_steps=config.episode_steps, nthread=config.nthread,
+                                        autoreset_mode=AutoresetMode.SAME_STEP)
+        obs_dim = self.envs.single_observation_space.shape[0]
+        act_dim = self.envs.single_action_space.shape[0]
+        self.policy = RL2Policy(obs_dim, act_dim, config.rl2)
+        self.ppo = PPO(self.policy.core, config.ppo)
+        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.iteration, self.env_steps = 0, 0
+        if resume and (self.run_dir / "state.safetensors").exists():
+            self._load_state()
+        # fresh trials (and task draws) after a resume, as agents.train does
+        seed = config.seed + 1000 * self.iteration
+        self.sampler = TrialSampler(self.envs, self.policy, TaskSampler(
+            config.body, config.split, config.episodes, seed), seed)
+        self.logger = MetricsLogger(self.run_dir, tensorboard)
+        self.logger.truncate_after(self.iteration)
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.config.num_envs * self.config.trial_steps
+
+    def run(self, progress: bool = True) -> None:
+        """Train until ``total_steps``; checkpoint after every iteration."""
+        from tqdm import tqdm
+
+        c = self.config
+        bar = tqdm(total=c.total_steps, initial=min(self.env_steps, c.total_steps), unit="step",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            while self.env_steps < c.total_steps:
+                row = self.iterate()
+                bar.update(self.steps_per_iteration)
+                bar.set_postfix(trial_return=f"{row['trial_return']:.3g}")
+        finally:
+            bar.close()
+            self.logger.close()
+
+    def iterate(self) -> dict[str, float]:
+        """One iteration: a trial per simulation, then the PPO epochs. Returns the metrics row."""
+        c = self.config
+        if c.lr_anneal:
+            self.ppo.set_lr(c.ppo.lr * max(0.0, 1.0 - self.env_steps / c.total_steps))
+        start = time.perf_counter()
+        rollout, stats = self.sampler.collect()
+        collected = time.perf_counter()
+        losses = self.ppo.update(rollout, self.generator)
+        self.iteration += 1
+        self.env_steps += self.steps_per_iteration
+        if self.iteration % c.snapshot_every == 0 or self.env_steps >= c.total_steps:
+            self.snapshot()
+        self.save_state()
+        row = {"iteration": self.iteration, "env_steps": self.env_steps, **stats, **losses,
+               "steps_per_s": self.steps_per_iteration / (collected - start),
+               "iteration_s": time.perf_counter() - start}
+        self.logger.log(row)
+        return row
+
+    def meta(self, kind: str = "rl2") -> CheckpointMeta:
+        return CheckpointMeta(kind=kind, body=self.config.body, env_id=self.config.env,
+                              config={"train": self.config.to_dict()},
+                              extra={"iteration": self.iteration, "env_steps": self.env_steps,
+                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def snapshot(self) -> Path:
+        """Save the policy as the lineage's version ``iteration``."""
+        meta = dataclasses.replace(self.meta(), lineage=self.lineage.name, version=self.iteration)
+        return save_rl2(self.lineage.path(self.iteration), self.policy, meta)
+
+    def save_state(self) -> Path:
+        tensors = {f"policy.{k}": v.detach().clone() for k, v in self.policy.state_dict().items()}
+        optim, groups = optimizer_tensors(self.ppo.optimizer)
+        tensors.update(optim)
+        tensors["rng.torch"] = self.generator.get_state()
+        meta = self.meta(STATE_KIND)
+        extra = {**meta.extra, "param_groups": groups}
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
+
+    def _load_state(self) -> None:
+        tensors, meta = load_checkpoint(self.run_dir / "state.safetensors", STATE_KIND)
+        self.policy.load_state_dict({k[7:]: v for k, v in tensors.items()
+                                     if k.startswith("policy.")})
+        restore_optimizer(self.ppo.optimizer, tensors, meta.extra["param_groups"])
+        self.generator.set_state(tensors["rng.torch"])
+        self.iteration = int(meta.extra["iteration"])
+        self.env_steps = int(meta.extra["env_steps"])
+
+
+def train_rl2(config: RL2TrainConfig, run_dir: Path | str, resume: bool = True,
+              progress: bool = True, tensorboard: bool = True) -> RL2Trainer:
+    """Run (or resume) an RL^2 training run to completion and return its trainer."""
+    trainer = RL2Trainer(config, run_dir, resume=resume, tensorboard=tensorboard)
+    trainer.run(progress=progress)
+    return trainer
+
+
+__all__ = ["RL2TrainConfig", "RL2Trainer", "TrialSampler", "train_rl2"]

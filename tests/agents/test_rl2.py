@@ -1,0 +1,148 @@
+"""RL^2: its inputs, a memory that survives episode ends but not trials, trial-long returns,
+locomotion trials, checkpoints and resumable runs."""
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+from agents.checkpoint import CheckpointMeta
+from agents.losses import gae
+from agents.ppo import PPOConfig
+from agents.rl2 import (
+    RL2Agent,
+    RL2Config,
+    RL2Policy,
+    RL2TrainConfig,
+    RL2Trainer,
+    load_rl2,
+    save_rl2,
+)
+from agents.rl2.train import _trial_rollout
+
+
+class Spy:
+    """Wraps ``RL2Policy.act`` to record the inputs, states and starts it is given."""
+
+    def __init__(self, policy: RL2Policy) -> None:
+        self.calls: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]] = []
+        original = policy.act
+
+        def act(inputs, state, starts, *args, **kwargs):
+            self.calls.append((inputs.clone(), state.clone(), np.array(starts)))
+            return original(inputs, state, starts, *args, **kwargs)
+
+        policy.act = act
+
+
+def _agent(seed: int = 0, reward_scale: float = 0.5) -> tuple[RL2Agent, Spy]:
+    torch.manual_seed(seed)
+    policy = RL2Policy(3, 2, RL2Config(reward_scale=reward_scale, normalize_obs=False))
+    spy = Spy(policy)
+    return RL2Agent(policy, seed=seed), spy
+
+
+def test_inputs_hold_previous_action_reward_and_a_time_limit_done():
+    agent, spy = _agent()
+    obs = np.array([0.1, 0.2, 0.3])
+    agent.act(obs)
+    agent.observe(np.array([3.0, -0.25]), 2.5, obs, terminated=False, truncated=True)
+    agent.act(obs)
+    first, second = spy.calls[0][0][0], spy.calls[1][0][0]
+    torch.testing.assert_close(first, torch.tensor([0.1, 0.2, 0.3, 0.0, 0.0, 0.0, 1.0]))
+    # action clipped to [-1, 1]; reward scaled by 0.5; done = 1 after the time-limit end
+    torch.testing.assert_close(second, torch.tensor([0.1, 0.2, 0.3, 1.0, -0.25, 1.25, 1.0]))
+    agent.observe(np.zeros(2), -1.0, obs, terminated=False, truncated=False)
+    agent.act(obs)
+    assert spy.calls[2][0][0, -1] == 0.0 and spy.calls[2][0][0, -2] == -0.5
+
+
+def test_hidden_state_survives_episode_ends_and_is_reset_between_trials():
+    agent, spy = _agent()
+    obs = np.ones(3)
+    for step in range(6):  # two episodes of three steps
+        agent.act(obs)
+        agent.observe(np.zeros(2), 1.0, obs, terminated=False, truncated=step % 3 == 2)
+    agent.act(obs)
+    starts = [bool(c[2][0]) for c in spy.calls]
+    assert starts == [True] + [False] * 6  # only the first step of the trial starts fresh
+    after_end = spy.calls[3][1]  # the state entering episode 2
+    assert after_end.abs().sum() > 0
+    agent.reset()
+    agent.act(obs)
+    assert spy.calls[-1][1].abs().sum() == 0 and bool(spy.calls[-1][2][0])
+
+
+def test_trial_rollout_runs_returns_across_episode_ends():
+    t, n = 20, 2
+    values = torch.randn(t, n)
+    buf = {"logp": torch.zeros(t, n), "values": values, "rewards": torch.ones(t, n)}
+    r = _trial_rollout(torch.zeros(t, n, 7), torch.zeros(t, n, 2), buf,
+                       torch.zeros(t, 4, n, 8))
+    assert r.terminated[:-1].sum() == 0 and r.terminated[-1].all() and r.dones[-1].all()
+    assert r.starts[0].all() and r.starts[1:].sum() == 0
+    torch.testing.assert_close(r.next_values[:-1], values[1:])
+    adv, _ = gae(r.rewards, r.values, r.next_values, r.terminated, r.dones, 0.9, 1.0)
+    # at step 9 (say, the last of a 10-step episode) the advantage still sees step 10's reward
+    expected = sum(0.9 ** k for k in range(t - 9)) - values[9]
+    torch.testing.assert_close(adv[9], expected, atol=1e-4, rtol=0)
+
+
+def _small_config(**kwargs) -> RL2TrainConfig:
+    return RL2TrainConfig(num_envs=3, episodes=3, episode_steps=10, total_steps=180,
+                          snapshot_every=1, ppo=PPOConfig(epochs=1, minibatches=3), **kwargs)
+
+
+def test_trial_sampler_follows_damage_chains_and_keeps_memory(tmp_path):
+    trainer = RL2Trainer(_small_config(), tmp_path / "run", tensorboard=False)
+    rollout, stats = trainer.sampler.collect()
+    assert rollout.obs.shape == (30, 3, trainer.policy.input_dim)
+    done_flags = rollout.obs[:, :, -1]
+    assert done_flags[[0, 10, 20]].eq(1).all() and done_flags[1:10].eq(0).all()
+    assert rollout.states[10].abs().sum() > 0  # episode 2 starts from the carried state
+    assert all(d.scale == 0.0 for d in trainer.envs.damages)  # the chains' last episode
+    assert np.isfinite(stats["trial_return"])
+
+
+def test_training_run_snapshots_logs_and_resumes(tmp_path):
+    config = _small_config()
+    trainer = RL2Trainer(config, tmp_path / "run", tensorboard=False)
+    row = trainer.iterate()
+    assert row["env_steps"] == 90 and trainer.lineage.latest() == 1
+    resumed = RL2Trainer(config, tmp_path / "run", tensorboard=False)
+    assert resumed.iteration == 1
+    for (k, v), w in zip(trainer.policy.state_dict().items(),
+                         resumed.policy.state_dict().values(), strict=True):
+        torch.testing.assert_close(v, w, msg=k)
+    with pytest.raises(ValueError, match="differs in seed"):
+        RL2Trainer(_small_config(seed=5), tmp_path / "run", tensorboard=False)
+
+
+def test_checkpoint_round_trip_reproduces_a_game(tmp_path):
+    torch.manual_seed(1)
+    policy = RL2Policy(3, 2, RL2Config(reward_scale=0.1))
+    policy.norm.update(torch.randn(50, 3) * 4 + 1)
+    meta = CheckpointMeta(kind="rl2", body=None, env_id=None, config={})
+    path = save_rl2(tmp_path / "rl2.safetensors", policy, meta)
+    loaded, _ = load_rl2(path)
+    assert loaded.config == policy.config
+    a, b = RL2Agent(policy, seed=4), agents.load(str(path), seed=4)
+    assert isinstance(b, RL2Agent)
+    rng = np.random.default_rng(0)
+    observations = rng.normal(size=(8, 3))
+    for agent in (a, b):
+        agent.reset()
+    for step, obs in enumerate(observations):
+        x, y = a.act(obs), b.act(obs)
+        np.testing.assert_allclose(x, y)
+        for agent in (a, b):
+            agent.observe(x, float(step), obs, False, step == 3)
+
+
+def test_config_errors_say_what_is_accepted():
+    with pytest.raises(ValueError, match="NonstationaryLocomotion"):
+        RL2TrainConfig(env="RoboSumo-Ant-vs-Ant-v0")
+    with pytest.raises(ValueError, match="multiple of bptt"):
+        RL2TrainConfig(episodes=3, episode_steps=7)
+    with pytest.raises(ValueError, match="reward_scale must be positive"):
+        RL2Config(reward_scale=0.0)
