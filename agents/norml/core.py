@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.func import functional_call
+from torch.func import functional_call, vmap
 
 from agents.nets import log_prob, mlp
 
@@ -97,7 +97,8 @@ class NoRMLConfig:
 
 
 class TaskData(NamedTuple):
-    """Rollouts of one task: ``R`` episodes of up to ``T`` steps (``mask`` marks real steps)."""
+    """Rollouts of ``R`` episodes of up to ``T`` steps (``mask`` marks real steps), for one
+    task or, with a leading axis ``K``, for K tasks."""
 
     obs: torch.Tensor  # [R, T, S]
     actions: torch.Tensor  # [R, T, A]
@@ -168,20 +169,30 @@ class NoRMLModel(nn.Module):
 
     def distribution(self, params: dict[str, torch.Tensor],
                      obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-std of ``pi_params(. | obs)``."""
+        """Mean and log-std of ``pi_params(. | obs)`` for one parameter set."""
         return functional_call(self.policy, params, (obs,))
 
     def log_prob(self, params: dict[str, torch.Tensor], obs: torch.Tensor,
                  actions: torch.Tensor) -> torch.Tensor:
-        """``log pi_params(a | s)`` summed over action dimensions, shape ``obs.shape[:-1]``."""
-        mean, log_std = self.distribution(params, obs)
-        return log_prob(mean, log_std, actions)
+        """``log pi_params(a | s)`` for K parameter sets at once.
+
+        Args:
+            params: name -> ``[K, *shape]`` tensors, one parameter set per task.
+            obs: ``[K, ..., S]``.
+            actions: ``[K, ..., A]``.
+
+        Returns:
+            ``[K, ...]`` log-densities summed over action dimensions.
+        """
+        mean, log_std = vmap(self.distribution)(params, obs)
+        return log_prob(mean, log_std.reshape(log_std.shape[0], *[1] * (mean.dim() - 2),
+                                              -1), actions)
 
     def step_size(self, name: str) -> torch.Tensor:
         return self.alpha[_key(name)] if self.config.alpha_per_parameter else self.alpha["all"]
 
     def inner_advantages(self, data: TaskData, gamma: float) -> torch.Tensor:
-        """The advantages the inner step weighs ``grad log pi`` with, ``[R, T]``.
+        """The advantages the inner step weighs ``grad log pi`` with, ``[K, R, T]``.
 
         NoRML reads ``obs``, ``actions`` and ``next_obs`` only; MAML reads the rewards.
         """
@@ -189,28 +200,34 @@ class NoRMLModel(nn.Module):
             return self.advantage(data.obs, data.actions, data.next_obs)
         return true_advantages(data, gamma)
 
-    def adapt(self, data: TaskData, gamma: float = 0.9, create_graph: bool = True,
-              theta: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """One inner step from ``theta`` on the data of one task.
+    def adapt_tasks(self, data: TaskData, gamma: float = 0.9,
+                    create_graph: bool = True) -> dict[str, torch.Tensor]:
+        """One inner step from theta for each of K tasks at once.
+
+        theta is repeated K times; the gradient of the sum of the K task losses with respect to
+        the repeats is, slice by slice, each task's own gradient, so one backward pass serves
+        all tasks.
 
         Args:
-            data: rollouts collected by ``pi_theta`` on the task.
+            data: rollouts collected by ``pi_theta``, tensors with a leading task axis K.
             gamma: discount of the true advantage (variants without A_psi).
             create_graph: keep the graph for second-order meta-gradients (training); False at
                 execution time.
-            theta: parameters to start from (default: the model's).
 
         Returns:
-            The adapted parameters ``theta_i`` (a new dict; the model is not changed).
+            The adapted parameters ``theta_i``, name -> ``[K, *shape]`` (the model is not
+            changed).
         """
-        theta = self.theta() if theta is None else theta
+        k = data.obs.shape[0]
+        theta = {n: p.unsqueeze(0).expand(k, *p.shape) for n, p in self.theta().items()}
         if not self.config.adapt:
-            return dict(theta)
+            return theta
         with torch.enable_grad():
             adv = self.inner_advantages(data, gamma)
             logp = self.log_prob(theta, data.obs, data.actions)
-            loss = -(data.mask * adv * logp).sum() / data.mask.sum().clamp_min(1.0)
-            grads = torch.autograd.grad(loss, list(theta.values()), create_graph=create_graph)
+            losses = -(data.mask * adv * logp).sum((1, 2)) / data.mask.sum((1, 2)).clamp_min(1)
+            grads = torch.autograd.grad(losses.sum(), list(theta.values()),
+                                        create_graph=create_graph)
         adapted = {}
         for (name, p), g in zip(theta.items(), grads, strict=True):
             new = p - self.step_size(name) * g
@@ -219,57 +236,68 @@ class NoRMLModel(nn.Module):
             adapted[name] = new
         return adapted
 
+    def adapt(self, data: TaskData, gamma: float = 0.9,
+              create_graph: bool = True) -> dict[str, torch.Tensor]:
+        """``adapt_tasks`` for the data ``[R, T, ...]`` of one task: name -> ``[*shape]``."""
+        batch = TaskData(*(x.unsqueeze(0) for x in data))
+        return {n: v[0] for n, v in self.adapt_tasks(batch, gamma, create_graph).items()}
+
     def outer_loss(self, params: dict[str, torch.Tensor], data: TaskData,
                    gamma: float) -> torch.Tensor:
-        """Policy-gradient loss of the adapted policy on its own rollouts of the task.
+        """Mean over K tasks of the policy-gradient loss of each adapted policy on its own
+        rollouts (``params`` and ``data`` with a leading task axis).
 
         The advantage is the discounted return minus the ridge baseline, standardised per task
         (as the reference code does) so that one learning rate suits both reward scales.
         """
         adv = true_advantages(data, gamma)
-        valid = data.mask > 0
-        if valid.sum() > 1:
-            mean, std = adv[valid].mean(), adv[valid].std()
-            adv = (adv - mean) / (std + 1e-8)
+        n = data.mask.sum((1, 2), keepdim=True).clamp_min(2)
+        mean = adv.sum((1, 2), keepdim=True) / n
+        var = ((adv - mean) * data.mask).square().sum((1, 2), keepdim=True) / (n - 1)
+        adv = (adv - mean) / (var.sqrt() + 1e-8)
         logp = self.log_prob(params, data.obs, data.actions)
-        return -(data.mask * adv * logp).sum() / data.mask.sum().clamp_min(1.0)
+        losses = -(data.mask * adv * logp).sum((1, 2)) / data.mask.sum((1, 2)).clamp_min(1)
+        return losses.mean()
 
 
 def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Reward-to-go ``G_t = sum_k gamma^k r_{t+k}`` within each episode, ``[R, T]``."""
+    """Reward-to-go ``G_t = sum_k gamma^k r_{t+k}`` within each episode, ``[..., T]``."""
     out = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[:, 0])
-    for t in range(rewards.shape[1] - 1, -1, -1):
-        running = mask[:, t] * (rewards[:, t] + gamma * running)
-        out[:, t] = running
+    running = torch.zeros_like(rewards[..., 0])
+    for t in range(rewards.shape[-1] - 1, -1, -1):
+        running = mask[..., t] * (rewards[..., t] + gamma * running)
+        out[..., t] = running
     return out
 
 
 def baseline_features(obs: torch.Tensor, horizon: int) -> torch.Tensor:
-    """``[s, s^2, s^3, t/T, (t/T)^2, (t/T)^3, 1]`` for observations ``[R, T, S]``."""
-    r, t = obs.shape[:2]
-    time = (torch.arange(t, dtype=obs.dtype) / horizon).expand(r, t).unsqueeze(-1)
+    """``[s, s^2, s^3, t/T, (t/T)^2, (t/T)^3, 1]`` for observations ``[..., T, S]``."""
+    t = obs.shape[-2]
+    time = (torch.arange(t, dtype=obs.dtype) / horizon).expand(obs.shape[:-1]).unsqueeze(-1)
     return torch.cat([obs, obs ** 2, obs ** 3, time, time ** 2, time ** 3,
                       torch.ones_like(time)], -1)
 
 
 def ridge_values(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
                  reg: float = RIDGE) -> torch.Tensor:
-    """Fit V(s, t) by ridge regression on ``baseline_features`` and evaluate it, ``[R, T]``.
+    """Fit V(s, t) by ridge regression on ``baseline_features`` and evaluate it.
 
-    The fit uses the masked samples of this task only (a per-task baseline), in float64.
+    ``obs [K, R, T, S]``, ``returns`` and ``mask [K, R, T]``: one fit per task (a per-task
+    baseline) on its masked samples, in float64; a single task ``[R, T, ...]`` works too.
     """
-    x = baseline_features(obs.detach().double(), obs.shape[1])
-    m = mask.double().unsqueeze(-1)
-    xm = x * m
-    a = xm.flatten(0, 1).T @ x.flatten(0, 1) + reg * torch.eye(x.shape[-1], dtype=torch.float64)
-    b = xm.flatten(0, 1).T @ returns.detach().double().flatten()
-    w = torch.linalg.lstsq(a, b).solution
-    return (x @ w).to(returns.dtype) * mask
+    x = baseline_features(obs.detach().double(), obs.shape[-2])
+    lead = x.shape[:-3]
+    x = x.reshape(*lead, -1, x.shape[-1])  # [K, R*T, F]
+    m = mask.double().reshape(*lead, -1, 1)
+    g = returns.detach().double().reshape(*lead, -1, 1)
+    a = (x * m).transpose(-1, -2) @ x + reg * torch.eye(x.shape[-1], dtype=torch.float64)
+    b = (x * m).transpose(-1, -2) @ g
+    w = torch.linalg.solve(a, b)
+    return (x @ w).reshape(returns.shape).to(returns.dtype) * mask
 
 
 def true_advantages(data: TaskData, gamma: float) -> torch.Tensor:
-    """Discounted return minus the per-task ridge baseline, ``[R, T]`` (no gradient)."""
+    """Discounted return minus the per-task ridge baseline, ``[..., R, T]`` (no gradient)."""
     returns = discounted_returns(data.rewards.detach(), data.mask, gamma)
     return (returns - ridge_values(data.obs, returns, data.mask)) * data.mask
 

@@ -141,6 +141,12 @@ def collect(model: NoRMLModel, params: list[dict[str, torch.Tensor]], angles: np
     return TaskData(*(torch.stack(out[name], 2) for name in TaskData._fields))
 
 
+def _split(params: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """Name -> ``[K, ...]`` into K detached parameter dicts."""
+    k = next(iter(params.values())).shape[0]
+    return [{n: v[i].detach() for n, v in params.items()} for i in range(k)]
+
+
 def task(batch: TaskData, k: int) -> TaskData:
     """The data of task ``k`` of a batched ``TaskData``."""
     return TaskData(*(x[k] for x in batch))
@@ -157,8 +163,7 @@ def evaluate(model: NoRMLModel, angles: np.ndarray, rollouts: int, sparse: bool,
     gen = torch.Generator().manual_seed(seed)
     theta = {k: v.detach() for k, v in model.theta().items()}
     pre = collect(model, [theta] * len(angles), angles, rollouts, sparse, gen)
-    adapted = [{n: v.detach() for n, v in model.adapt(task(pre, i), gamma, False).items()}
-               for i in range(len(angles))]
+    adapted = _split(model.adapt_tasks(pre, gamma, create_graph=False))
     post = collect(model, adapted, angles, rollouts, sparse, gen)
     return {"pre": episode_returns(pre).mean(1).numpy(),
             "post": episode_returns(post).mean(1).numpy()}
@@ -210,10 +215,9 @@ class MetaTrainer:
         angles = sample_angles(self.rng, c.tasks)
         theta = model.theta()
         train = collect(model, [theta] * c.tasks, angles, c.rollouts, c.sparse, self.generator)
-        adapted = [model.adapt(task(train, k), c.gamma) for k in range(c.tasks)]
-        test = collect(model, adapted, angles, c.rollouts, c.sparse, self.generator)
-        loss = torch.stack([model.outer_loss(adapted[k], task(test, k), c.gamma)
-                            for k in range(c.tasks)]).mean()
+        adapted = model.adapt_tasks(train, c.gamma)
+        test = collect(model, _split(adapted), angles, c.rollouts, c.sparse, self.generator)
+        loss = model.outer_loss(adapted, test, c.gamma)
         self.optimizer.zero_grad()
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(

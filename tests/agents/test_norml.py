@@ -23,10 +23,14 @@ from agents.norml.train import collect, task
 from envs.point import PointRotationEnv
 
 
-def _data(seed: int = 0, rollouts: int = 6, steps: int = 10) -> TaskData:
+def _batch(seed: int = 0, rollouts: int = 6, angles=(0.7, -2.0)) -> TaskData:
     model = NoRMLModel(2, 2, NoRMLConfig.variant("dr"))
     gen = torch.Generator().manual_seed(seed)
-    return task(collect(model, [model.theta()], np.array([0.7]), rollouts, False, gen), 0)
+    return collect(model, [model.theta()] * len(angles), np.array(angles), rollouts, False, gen)
+
+
+def _data(seed: int = 0) -> TaskData:
+    return task(_batch(seed, angles=(0.7,)), 0)
 
 
 def _model(variant: str, seed: int = 0) -> NoRMLModel:
@@ -64,8 +68,8 @@ def test_variants_without_learned_advantage_use_the_rewards(variant):
 
 @pytest.mark.parametrize("variant", ["norml", "norml-no-offset", "norml-no-apsi", "maml"])
 def test_meta_gradient_reaches_every_meta_parameter(variant):
-    model, data, test_data = _model(variant), _data(0), _data(1)
-    adapted = model.adapt(data)
+    model, data, test_data = _model(variant), _batch(0), _batch(1)
+    adapted = model.adapt_tasks(data)
     model.outer_loss(adapted, test_data, 0.9).backward()
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
     if variant.startswith("norml") and "apsi" not in variant:
@@ -89,8 +93,18 @@ def test_domain_randomisation_leaves_parameters_unchanged():
     assert model.advantage is None and model.offset is None
     theta = model.theta()
     adapted = model.adapt(_data())
-    assert all(adapted[k] is theta[k] for k in theta)
+    assert all(torch.equal(adapted[k], theta[k]) for k in theta)
     assert not any(p.requires_grad for p in model.alpha.values())
+
+
+@pytest.mark.parametrize("variant", ["norml", "maml"])
+def test_batched_inner_step_equals_one_task_at_a_time(variant):
+    model, batch = _model(variant), _batch()
+    together = model.adapt_tasks(batch, create_graph=False)
+    for k in range(2):
+        alone = model.adapt(task(batch, k), create_graph=False)
+        for name, value in alone.items():
+            torch.testing.assert_close(together[name][k], value)
 
 
 def test_zero_step_and_zero_offset_reproduce_theta():
