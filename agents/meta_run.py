@@ -7,11 +7,15 @@ length field may grow). Optimiser states are stored as plain tensors in ``state.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from agents.checkpoint import CheckpointMeta, save_checkpoint
 
 
 def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
@@ -62,4 +66,25 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     optimizer.load_state_dict({"state": state, "param_groups": param_groups})
 
 
-__all__ = ["check_run_config", "optimizer_tensors", "restore_optimizer"]
+def save_loadable(path: Path | str, tensors: Mapping[str, torch.Tensor],
+                  meta: CheckpointMeta) -> Path:
+    """``save_checkpoint``, padding the metadata until the file's first bytes are not mistaken
+    for a pickle.
+
+    ``load_checkpoint`` refuses files that begin with ``PK`` or ``0x80``, but a safetensors
+    file begins with its header length (little-endian), so a header of 128 bytes modulo 256, or
+    of 19280-19535 bytes, would be refused although it is valid. A padding entry in
+    ``meta.extra`` changes the length until the file is accepted.
+    """
+    written = save_checkpoint(path, tensors, meta)
+    for pad in range(1, 16):
+        with open(written, "rb") as handle:
+            head = handle.read(2)
+        if head[:2] != b"PK" and head[:1] != b"\x80":
+            break
+        meta = dataclasses.replace(meta, extra={**meta.extra, "pad": "." * pad})
+        written = save_checkpoint(path, tensors, meta)
+    return written
+
+
+__all__ = ["check_run_config", "optimizer_tensors", "restore_optimizer", "save_loadable"]

@@ -31,10 +31,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
-from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
+from agents.meta_run import (
+    check_run_config,
+    optimizer_tensors,
+    restore_optimizer,
+    save_loadable,
+)
 from agents.norml.agent import save_norml
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from envs.point import ENV_ID, PointRotationVectorEnv, sample_angles
@@ -259,7 +264,7 @@ class MetaTrainer:
         meta = self.meta(STATE_KIND)
         extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
                  "param_groups": groups, "env_steps": self.env_steps}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+        return save_loadable(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
     def _load_state(self) -> None:

@@ -29,10 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
-from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
+from agents.meta_run import (
+    check_run_config,
+    optimizer_tensors,
+    restore_optimizer,
+    save_loadable,
+)
 from agents.ppo import PPO, PPOConfig
 from agents.rl2.core import RL2Config, RL2Policy, save_rl2
 from agents.sampler import Rollout
@@ -263,7 +268,7 @@ class RL2Trainer:
         tensors["rng.torch"] = self.generator.get_state()
         meta = self.meta(STATE_KIND)
         extra = {**meta.extra, "param_groups": groups}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+        return save_loadable(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
     def _load_state(self) -> None:

@@ -210,3 +210,24 @@ def test_meta_training_resumes_where_it_stopped(tmp_path):
     for (k, v), w in zip(full.model.state_dict().items(), resumed.model.state_dict().values(),
                          strict=True):
         torch.testing.assert_close(v, w, msg=k)
+
+
+def test_arena_train_norml_command_trains_and_resumes(tmp_path, capsys):
+    import argparse
+
+    from arena.meta_cli import add_norml_parser
+
+    parser = argparse.ArgumentParser()
+    add_norml_parser(parser.add_subparsers(dest="algorithm"))
+    argv = ["norml", "--variant", "norml-no-offset", "--iterations", "2", "--tasks", "2",
+            "--rollouts", "2", "--alpha", "0.5", "--run-dir", str(tmp_path / "run"),
+            "--no-progress", "--no-tensorboard"]
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    assert "2 meta-iterations" in capsys.readouterr().out
+    model, _ = load_norml(tmp_path / "run" / "lineage" / "run" / "v0002.safetensors")
+    assert model.offset is None and model.config.alpha == 0.5
+    args = parser.parse_args([*argv[:4], "3", *argv[5:]])
+    assert args.func(args) == 0 and "resuming" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["norml", "--variant", "reptile"])

@@ -146,3 +146,30 @@ def test_config_errors_say_what_is_accepted():
         RL2TrainConfig(episodes=3, episode_steps=7)
     with pytest.raises(ValueError, match="reward_scale must be positive"):
         RL2Config(reward_scale=0.0)
+
+
+def test_arena_train_rl2_command_trains(tmp_path, capsys):
+    import argparse
+
+    from arena.meta_cli import add_rl2_parser
+
+    parser = argparse.ArgumentParser()
+    add_rl2_parser(parser.add_subparsers(dest="algorithm"))
+    args = parser.parse_args(["rl2", "--total-steps", "10", "--num-envs", "2", "--episodes", "2",
+                              "--epochs", "1", "--minibatches", "2", "--run-dir",
+                              str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
+    assert args.func(args) == 0
+    assert "1 iterations" in capsys.readouterr().out
+    policy, meta = load_rl2(tmp_path / "run" / "lineage" / "run" / "v0001.safetensors")
+    assert meta.kind == "rl2" and meta.body == "bug" and policy.input_dim == 37 + 12 + 2
+
+
+def test_saved_checkpoints_are_never_mistaken_for_pickles(tmp_path):
+    from agents.checkpoint import load_checkpoint
+    from agents.meta_run import save_loadable
+
+    tensors = {"w": torch.zeros(2)}
+    for n in range(260):  # header lengths through every residue modulo 256
+        meta = CheckpointMeta(kind="rl2", body=None, env_id=None, config={"x": "a" * n})
+        path = save_loadable(tmp_path / "c.safetensors", tensors, meta)
+        load_checkpoint(path)

@@ -1,0 +1,152 @@
+"""``arena train rl2`` and ``arena train norml``: the recurrent and the no-reward meta-learners.
+
+``add_rl2_parser(algos)`` and ``add_norml_parser(algos)`` add the two algorithms to the
+subparsers of ``arena train``. Runs are resumable: the same command continues a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+LOCOMOTION_IDS = tuple(f"NonstationaryLocomotion-{b}-v0" for b in ("Bug", "Ant", "Spider"))
+
+
+def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
+    """Add ``rl2``: RL^2 with PPO and truncated BPTT on nonstationary-locomotion trials."""
+    p = algos.add_parser(
+        "rl2", help="RL^2: an LSTM that adapts in its memory across the episodes of a trial",
+        description="RL^2 on nonstationary locomotion: every trial is one damage chain (a leg "
+                    "pair losing torque over 7 episodes); the LSTM sees the observation, the "
+                    "previous action, reward and done flag, and keeps its state for the whole "
+                    "trial. PPO with truncated BPTT; snapshots form a lineage.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--env", choices=LOCOMOTION_IDS, default=LOCOMOTION_IDS[0])
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="run directory (default: runs/<env>-rl2-s<seed>)")
+    p.add_argument("--total-steps", type=int, default=2_000_000)
+    p.add_argument("--num-envs", type=int, default=12, help="trials run in parallel")
+    p.add_argument("--episodes", type=int, default=7, help="episodes per trial")
+    p.add_argument("--split", choices=("train", "test", "all"), default="train",
+                   help="leg pairs to train on (train: the paper's 12 for the bug)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=64, help="embedding and LSTM width")
+    p.add_argument("--reward-scale", type=float, default=1.0,
+                   help="the previous-reward input is clip(reward * scale, -5, 5)")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr-anneal", action="store_true", help="decay the learning rate to 0")
+    p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument("--lam", type=float, default=0.95)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--minibatches", type=int, default=8)
+    p.add_argument("--bptt", type=int, default=10, help="truncated-BPTT length")
+    p.add_argument("--snapshot-every", type=int, default=10, help="iterations between snapshots")
+    p.add_argument("--nthread", type=int, default=0, help="physics threads (0: all cores)")
+    _common(p)
+    p.set_defaults(func=run_rl2)
+
+
+def add_norml_parser(algos: argparse._SubParsersAction) -> None:
+    """Add ``norml``: NoRML (or one of its ablations) meta-trained on the rotated point agent."""
+    from agents.norml.core import VARIANTS
+
+    p = algos.add_parser(
+        "norml", help="NoRML: adapt in one step from state transitions alone (point agent)",
+        description="Meta-train NoRML on PointRotation-v0: a learned advantage A_psi(s, a, s') "
+                    "and a learned offset drive one reward-free inner step. --variant picks "
+                    "the paper's ablations (maml: true advantage with Meta-SGD step sizes; dr: "
+                    "domain randomisation).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--variant", choices=tuple(VARIANTS), default="norml")
+    p.add_argument("--sparse", action="store_true",
+                   help="sparse reward (-1 per step, 100 steps, ends at the goal)")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="run directory (default: runs/point-<reward>-<variant>-s<seed>)")
+    p.add_argument("--iterations", type=int, default=300, help="meta-iterations")
+    p.add_argument("--tasks", type=int, default=10, help="tasks per meta-batch")
+    p.add_argument("--rollouts", type=int, default=25, help="episodes per task and phase")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="initial inner step size (default: the variant's)")
+    p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
+                   help="meta-learn the step size (default: the variant's)")
+    p.add_argument("--lr", type=float, default=3e-3, help="initial outer Adam learning rate")
+    p.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant")
+    p.add_argument("--gamma", type=float, default=0.9)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snapshot-every", type=int, default=50, help="iterations between snapshots")
+    _common(p)
+    p.set_defaults(func=run_norml)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fresh", action="store_true",
+                   help="refuse to resume: fail if the run directory already holds a run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-tensorboard", action="store_true", help="CSV metrics only")
+
+
+def rl2_config_from_args(args: argparse.Namespace):
+    """The ``RL2TrainConfig`` of parsed ``arena train rl2`` arguments."""
+    from agents.ppo import PPOConfig
+    from agents.rl2 import RL2Config, RL2TrainConfig
+
+    return RL2TrainConfig(
+        env=args.env, total_steps=args.total_steps, num_envs=args.num_envs,
+        episodes=args.episodes, split=args.split, seed=args.seed, lr_anneal=args.lr_anneal,
+        snapshot_every=args.snapshot_every, nthread=args.nthread,
+        rl2=RL2Config(hidden=args.hidden, reward_scale=args.reward_scale),
+        ppo=PPOConfig(lr=args.lr, gamma=args.gamma, lam=args.lam, epochs=args.epochs,
+                      minibatches=args.minibatches, bptt=args.bptt))
+
+
+def norml_config_from_args(args: argparse.Namespace):
+    """The ``MetaTrainConfig`` of parsed ``arena train norml`` arguments."""
+    from agents.norml import MetaTrainConfig, NoRMLConfig
+
+    overrides = {k: v for k, v in (("alpha", args.alpha), ("learn_alpha", args.learn_alpha))
+                 if v is not None}
+    return MetaTrainConfig(
+        sparse=args.sparse, iterations=args.iterations, tasks=args.tasks,
+        rollouts=args.rollouts, gamma=args.gamma, lr=args.lr, lr_decay=not args.no_lr_decay,
+        seed=args.seed, snapshot_every=args.snapshot_every,
+        model=NoRMLConfig.variant(args.variant, **overrides))
+
+
+def run_rl2(args: argparse.Namespace) -> int:
+    """``arena train rl2``: train (or resume) and report where the snapshots are."""
+    from agents.rl2 import RL2Trainer
+
+    config = rl2_config_from_args(args)
+    run_dir = args.run_dir or Path("runs") / f"{config.env}-rl2-s{config.seed}"
+    trainer = RL2Trainer(config, run_dir, resume=not args.fresh,
+                         tensorboard=not args.no_tensorboard)
+    if trainer.iteration:
+        print(f"resuming {run_dir} at iteration {trainer.iteration} "
+              f"({trainer.env_steps:,} steps)")
+    trainer.run(progress=not args.no_progress)
+    latest = trainer.lineage.latest()
+    print(f"done: {trainer.env_steps:,} steps in {trainer.iteration} iterations; metrics in "
+          f"{run_dir / 'metrics.csv'}; latest snapshot {trainer.lineage.path(latest)}")
+    return 0
+
+
+def run_norml(args: argparse.Namespace) -> int:
+    """``arena train norml``: meta-train (or resume) and report where the snapshots are."""
+    from agents.norml import MetaTrainer
+
+    config = norml_config_from_args(args)
+    reward = "sparse" if config.sparse else "shaped"
+    run_dir = args.run_dir or Path("runs") / f"point-{reward}-{args.variant}-s{config.seed}"
+    trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
+                          tensorboard=not args.no_tensorboard)
+    if trainer.iteration:
+        print(f"resuming {run_dir} at iteration {trainer.iteration}")
+    trainer.run(progress=not args.no_progress)
+    latest = trainer.lineage.latest()
+    print(f"done: {trainer.iteration} meta-iterations; metrics in {run_dir / 'metrics.csv'}; "
+          f"latest snapshot {trainer.lineage.path(latest)}")
+    return 0
+
+
+__all__ = ["add_norml_parser", "add_rl2_parser", "norml_config_from_args",
+           "rl2_config_from_args", "run_norml", "run_rl2"]
