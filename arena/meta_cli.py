@@ -16,12 +16,23 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
     """Add ``rl2``: RL^2 with PPO and truncated BPTT on nonstationary-locomotion trials."""
     p = algos.add_parser(
         "rl2", help="RL^2: an LSTM that adapts in its memory across the episodes of a trial",
-        description="RL^2 on nonstationary locomotion: every trial is one damage chain (a leg "
-                    "pair losing torque over 7 episodes); the LSTM sees the observation, the "
-                    "previous action, reward and done flag, and keeps its state for the whole "
-                    "trial. PPO with truncated BPTT; snapshots form a lineage.",
+        description="RL^2 on nonstationary locomotion (every trial is one damage chain: a leg "
+                    "pair losing torque over 7 episodes) or in RoboSumo (every trial is "
+                    "--episodes bouts against one version of the --opponents lineage). The LSTM "
+                    "sees the observation, the previous action, reward and done flag, and keeps "
+                    "its state for the whole trial. PPO with truncated BPTT; snapshots form a "
+                    "lineage.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--env", choices=LOCOMOTION_IDS, default=LOCOMOTION_IDS[0])
+    p.add_argument("--env", default=LOCOMOTION_IDS[0],
+                   help="NonstationaryLocomotion-{Bug,Ant,Spider}-v0 or RoboSumo-X-vs-Y-v0")
+    p.add_argument("--opponents", default=None,
+                   help="RoboSumo: the opponents' lineage directory, e.g. agents/zoo/selfplay-ant")
+    p.add_argument("--rollout", type=int, default=500,
+                   help="RoboSumo: steps per arena per iteration")
+    p.add_argument("--episode-steps", type=int, default=None,
+                   help="steps per episode (default: the env's, 100 locomotion, 500 RoboSumo)")
+    p.add_argument("--learn-reward-scale", type=float, default=None,
+                   help="reward multiplier for learning (default 0.01 for RoboSumo, else 1)")
     p.add_argument("--run-dir", type=Path, default=None,
                    help="run directory (default: runs/<env>-rl2-s<seed>)")
     p.add_argument("--total-steps", type=int, default=2_000_000)
@@ -31,8 +42,9 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
                    help="leg pairs to train on (train: the paper's 12 for the bug)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, default=64, help="embedding and LSTM width")
-    p.add_argument("--reward-scale", type=float, default=1.0,
-                   help="the previous-reward input is clip(reward * scale, -5, 5)")
+    p.add_argument("--reward-scale", type=float, default=None,
+                   help="the previous-reward input is clip(reward * scale, -5, 5) (default "
+                        "0.01 for RoboSumo, else 1)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--lr-anneal", action="store_true", help="decay the learning rate to 0")
     p.add_argument("--gamma", type=float, default=0.99)
@@ -90,11 +102,19 @@ def rl2_config_from_args(args: argparse.Namespace):
     from agents.ppo import PPOConfig
     from agents.rl2 import RL2Config, RL2TrainConfig
 
+    sumo = args.env.startswith("RoboSumo-")
+    default_scale = 0.01 if sumo else 1.0
+
+    def pick(value: float | None) -> float:
+        return default_scale if value is None else value
+
     return RL2TrainConfig(
         env=args.env, total_steps=args.total_steps, num_envs=args.num_envs,
-        episodes=args.episodes, split=args.split, seed=args.seed, lr_anneal=args.lr_anneal,
-        snapshot_every=args.snapshot_every, nthread=args.nthread,
-        rl2=RL2Config(hidden=args.hidden, reward_scale=args.reward_scale),
+        episodes=args.episodes, episode_steps=args.episode_steps, opponents=args.opponents,
+        rollout=args.rollout, reward_scale=pick(args.learn_reward_scale), split=args.split,
+        seed=args.seed, lr_anneal=args.lr_anneal, snapshot_every=args.snapshot_every,
+        nthread=args.nthread,
+        rl2=RL2Config(hidden=args.hidden, reward_scale=pick(args.reward_scale)),
         ppo=PPOConfig(lr=args.lr, gamma=args.gamma, lam=args.lam, epochs=args.epochs,
                       minibatches=args.minibatches, bptt=args.bptt))
 
@@ -116,7 +136,10 @@ def run_rl2(args: argparse.Namespace) -> int:
     """``arena train rl2``: train (or resume) and report where the snapshots are."""
     from agents.rl2 import RL2Trainer
 
-    config = rl2_config_from_args(args)
+    try:
+        config = rl2_config_from_args(args)
+    except ValueError as err:
+        raise SystemExit(f"arena train rl2: {err}") from None
     run_dir = args.run_dir or Path("runs") / f"{config.env}-rl2-s{config.seed}"
     trainer = RL2Trainer(config, run_dir, resume=not args.fresh,
                          tensorboard=not args.no_tensorboard)
@@ -134,7 +157,10 @@ def run_norml(args: argparse.Namespace) -> int:
     """``arena train norml``: meta-train (or resume) and report where the snapshots are."""
     from agents.norml import MetaTrainer
 
-    config = norml_config_from_args(args)
+    try:
+        config = norml_config_from_args(args)
+    except ValueError as err:
+        raise SystemExit(f"arena train norml: {err}") from None
     reward = "sparse" if config.sparse else "shaped"
     run_dir = args.run_dir or Path("runs") / f"point-{reward}-{args.variant}-s{config.seed}"
     trainer = MetaTrainer(config, run_dir, resume=not args.fresh,

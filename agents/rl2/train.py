@@ -1,4 +1,8 @@
-"""Training RL^2 on nonstationary locomotion: one trial = one damage chain of 7 episodes.
+"""Training RL^2: locomotion trials (one damage chain of 7 episodes), or RoboSumo trials.
+
+RoboSumo ids (``RoboSumo-X-vs-Y-v0``) train player_0 against an opponent lineage, a trial
+being ``episodes`` bouts against one version (``agents.rl2.sumo``); the rest of this docstring
+is about locomotion.
 
 Every iteration runs one trial in each of ``num_envs`` simulations of ``LocomotionVectorEnv``:
 simulation ``i`` follows a ``TaskChain`` on a leg pair drawn from the training pairs, its damage
@@ -44,18 +48,27 @@ from agents.sampler import Rollout
 
 STATE_KIND = "rl2-train-state"
 LOCOMOTION_ID = re.compile(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$")
+SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
 
 
 @dataclass(frozen=True)
 class RL2TrainConfig:
-    """An RL^2 training run on nonstationary locomotion.
+    """An RL^2 training run on nonstationary locomotion or in RoboSumo.
 
     Attributes:
-        env: ``NonstationaryLocomotion-{Bug,Ant,Spider}-v0``.
+        env: ``NonstationaryLocomotion-{Bug,Ant,Spider}-v0``, or ``RoboSumo-X-vs-Y-v0`` (the
+            learner is player_0, the opponents come from ``opponents``).
         total_steps: environment steps to train for.
-        num_envs: simulations, i.e. trials per iteration.
-        episodes: episodes per trial (the chain length; the paper: 7).
-        episode_steps: steps per episode (the paper: 100).
+        num_envs: simulations (arenas); locomotion: trials per iteration.
+        episodes: episodes per trial (locomotion: the chain length, the paper's 7; RoboSumo:
+            bouts against one opponent version).
+        episode_steps: steps per episode (None: the env's default, 100 for locomotion, 500 for
+            RoboSumo bouts, which may end earlier).
+        opponents: RoboSumo: directory of the opponents' lineage (e.g. ``agents/zoo/
+            selfplay-ant``); each trial draws one of its versions uniformly.
+        rollout: RoboSumo: steps per arena per iteration (a multiple of ``ppo.bptt``).
+        reward_scale: rewards are multiplied by this for learning (0.01 suits RoboSumo's +-2000
+            outcomes); the reward input of the policy has its own scale (``rl2``).
         split: leg pairs to train on: ``train`` (the paper's 12 for the bug), ``test``, ``all``.
         seed: seed of everything.
         lr_anneal: decay the learning rate linearly to 0 over the run.
@@ -69,7 +82,10 @@ class RL2TrainConfig:
     total_steps: int = 2_000_000
     num_envs: int = 12
     episodes: int = 7
-    episode_steps: int = 100
+    episode_steps: int | None = None
+    opponents: str | None = None
+    rollout: int = 500
+    reward_scale: float = 1.0
     split: str = "train"
     seed: int = 0
     lr_anneal: bool = False
@@ -79,25 +95,38 @@ class RL2TrainConfig:
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(minibatches=8, epochs=5))
 
     def __post_init__(self) -> None:
-        if LOCOMOTION_ID.match(self.env) is None:
-            raise ValueError(f"RL^2 trains on NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0, "
-                             f"got {self.env!r}")
-        for name in ("total_steps", "num_envs", "episode_steps", "snapshot_every"):
+        if LOCOMOTION_ID.match(self.env) is None and SUMO_ID.match(self.env) is None:
+            raise ValueError(f"RL^2 trains on NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0 or "
+                             f"RoboSumo-X-vs-Y-v0, got {self.env!r}")
+        for name in ("total_steps", "num_envs", "snapshot_every", "rollout"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.episodes < 2:
+        if self.episode_steps is not None and self.episode_steps < 1:
+            raise ValueError(f"episode_steps must be >= 1 or None, got {self.episode_steps!r}")
+        if self.episodes < (1 if self.is_sumo else 2):
             raise ValueError(f"episodes must be >= 2 (a chain), got {self.episodes!r}")
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
+        if self.is_sumo and not self.opponents:
+            raise ValueError("RoboSumo training needs opponents= (a lineage directory)")
         if self.trial_steps % self.ppo.bptt:
-            raise ValueError(f"a trial's {self.trial_steps} steps must be a multiple of bptt "
+            raise ValueError(f"a rollout's {self.trial_steps} steps must be a multiple of bptt "
                              f"({self.ppo.bptt})")
 
     @property
+    def is_sumo(self) -> bool:
+        return SUMO_ID.match(self.env) is not None
+
+    @property
     def body(self) -> str:
-        return LOCOMOTION_ID.match(self.env).group(1).lower()
+        return (SUMO_ID.match(self.env) or LOCOMOTION_ID.match(self.env)).group(1).lower()
 
     @property
     def trial_steps(self) -> int:
-        return self.episodes * self.episode_steps
+        """Steps per simulation per iteration: a whole trial (locomotion) or ``rollout``."""
+        if self.is_sumo:
+            return self.rollout
+        return self.episodes * (self.episode_steps or 100)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -191,11 +220,20 @@ class RL2Trainer:
         check_run_config(self.run_dir, config.to_dict(), resume, "total_steps")
         torch.set_num_threads(1)  # small networks; threads waiting on busy cores cost more
         torch.manual_seed(config.seed)
-        self.envs = LocomotionVectorEnv(config.num_envs, config.body,
-                                        max_steps=config.episode_steps, nthread=config.nthread,
-                                        autoreset_mode=AutoresetMode.SAME_STEP)
-        obs_dim = self.envs.single_observation_space.shape[0]
-        act_dim = self.envs.single_action_space.shape[0]
+        steps = {} if config.episode_steps is None else {"max_steps": config.episode_steps}
+        if config.is_sumo:
+            from envs.robosumo import SumoVectorEnv
+
+            m = SUMO_ID.match(config.env)
+            self.envs = SumoVectorEnv(config.num_envs, (m.group(1).lower(), m.group(2).lower()),
+                                      nthread=config.nthread, **steps)
+            obs_dim = self.envs.observation_spaces["player_0"].shape[0]
+            act_dim = self.envs.action_spaces["player_0"].shape[0]
+        else:
+            self.envs = LocomotionVectorEnv(config.num_envs, config.body, nthread=config.nthread,
+                                            autoreset_mode=AutoresetMode.SAME_STEP, **steps)
+            obs_dim = self.envs.single_observation_space.shape[0]
+            act_dim = self.envs.single_action_space.shape[0]
         self.policy = RL2Policy(obs_dim, act_dim, config.rl2)
         self.ppo = PPO(self.policy.core, config.ppo)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
@@ -205,8 +243,16 @@ class RL2Trainer:
             self._load_state()
         # fresh trials (and task draws) after a resume, as agents.train does
         seed = config.seed + 1000 * self.iteration
-        self.sampler = TrialSampler(self.envs, self.policy, TaskSampler(
-            config.body, config.split, config.episodes, seed), seed)
+        if config.is_sumo:
+            from agents.rl2.sumo import SumoTrialSampler
+
+            path = Path(config.opponents)
+            self.sampler: Any = SumoTrialSampler(self.envs, self.policy,
+                                                 Lineage(path.parent, path.name),
+                                                 config.episodes, config.rollout, seed)
+        else:
+            self.sampler = TrialSampler(self.envs, self.policy, TaskSampler(
+                config.body, config.split, config.episodes, seed), seed)
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
 
@@ -225,7 +271,8 @@ class RL2Trainer:
             while self.env_steps < c.total_steps:
                 row = self.iterate()
                 bar.update(self.steps_per_iteration)
-                bar.set_postfix(trial_return=f"{row['trial_return']:.3g}")
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("trial_return", "win_rate")
+                                 if k in row})
         finally:
             bar.close()
             self.logger.close()
@@ -238,7 +285,7 @@ class RL2Trainer:
         start = time.perf_counter()
         rollout, stats = self.sampler.collect()
         collected = time.perf_counter()
-        losses = self.ppo.update(rollout, self.generator)
+        losses = self.ppo.update(rollout, self.generator, c.reward_scale)
         self.iteration += 1
         self.env_steps += self.steps_per_iteration
         if self.iteration % c.snapshot_every == 0 or self.env_steps >= c.total_steps:

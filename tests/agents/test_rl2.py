@@ -141,6 +141,8 @@ def test_checkpoint_round_trip_reproduces_a_game(tmp_path):
 
 def test_config_errors_say_what_is_accepted():
     with pytest.raises(ValueError, match="NonstationaryLocomotion"):
+        RL2TrainConfig(env="CartPole-v1")
+    with pytest.raises(ValueError, match="needs opponents"):
         RL2TrainConfig(env="RoboSumo-Ant-vs-Ant-v0")
     with pytest.raises(ValueError, match="multiple of bptt"):
         RL2TrainConfig(episodes=3, episode_steps=7)
@@ -173,3 +175,38 @@ def test_saved_checkpoints_are_never_mistaken_for_pickles(tmp_path):
         meta = CheckpointMeta(kind="rl2", body=None, env_id=None, config={"x": "a" * n})
         path = save_loadable(tmp_path / "c.safetensors", tensors, meta)
         load_checkpoint(path)
+
+
+def test_robosumo_trials_keep_memory_across_bouts_and_change_opponents(tmp_path):
+    from agents.lineage import Lineage
+    from agents.policy import Policy, save_policy
+    from envs.robosumo import SumoVectorEnv
+
+    probe = SumoVectorEnv(1, ("ant", "ant"))
+    obs_dim = probe.observation_spaces["player_1"].shape[0]
+    act_dim = probe.action_spaces["player_1"].shape[0]
+    probe.close()
+    lineage = Lineage(tmp_path / "zoo", "opp")
+    for version in (1, 2):
+        meta = CheckpointMeta(kind="ppo-mlp", body="ant", env_id=None, config={},
+                              lineage="opp", version=version)
+        save_policy(lineage.path(version), Policy(obs_dim, act_dim), meta)
+    config = RL2TrainConfig(env="RoboSumo-Ant-vs-Ant-v0", num_envs=2, episodes=2,
+                            episode_steps=15, rollout=70, total_steps=140, reward_scale=0.01,
+                            opponents=str(lineage.directory), snapshot_every=1,
+                            ppo=PPOConfig(epochs=1, minibatches=2))
+    trainer = RL2Trainer(config, tmp_path / "run", tensorboard=False)
+    rollout, stats = trainer.sampler.collect()
+    assert stats["bouts"] >= 8  # bouts of at most 15 steps in 70 steps, 2 arenas
+    ends, starts, done_in = rollout.terminated, rollout.starts, rollout.obs[:, :, -1]
+    for i in range(2):
+        trial_ends = np.flatnonzero(ends[:, i].numpy()).tolist()
+        bout_starts = np.flatnonzero(done_in[:, i].numpy()).tolist()
+        assert len(bout_starts) >= 2 * len(trial_ends) >= 2
+        # starts only right after trial ends; bouts starting inside a trial keep the state
+        assert np.flatnonzero(starts[:, i].numpy()).tolist() == [0] + [t + 1 for t in trial_ends
+                                                                  if t + 1 < 70]
+        inner = [t for t in bout_starts if starts[t, i] == 0]
+        assert inner and all(rollout.states[t, :, i].abs().sum() > 0 for t in inner)
+    row = trainer.iterate()
+    assert row["env_steps"] == 140 and "value" in row
