@@ -56,11 +56,15 @@ class AdaptConfig:
     normalize_advantages: bool = True
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.steps, int) and self.steps >= 1):
+        if not (isinstance(self.steps, int) and not isinstance(self.steps, bool)
+                and self.steps >= 1):
             raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
         if not self.max_weight >= 1.0:
             raise ValueError(f"max_weight must be >= 1 (1 means no importance correction "
                              f"above on-policy), got {self.max_weight!r}")
+        if not self.step_size >= 0 or not self.value_coef >= 0:
+            raise ValueError(f"step_size and value_coef must be >= 0, got {self.step_size!r}, "
+                             f"{self.value_coef!r}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
 

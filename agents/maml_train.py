@@ -61,7 +61,10 @@ class MetaConfig:
         vf_coef: weight of the outer value loss.
         sf_coef: weight of the score-function term of the pre-adaptation episodes.
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
-        init_from: a PPO checkpoint to start theta (and observation statistics) from.
+        init_from: a PPO checkpoint to start theta (and observation statistics) from. The
+            observation statistics are not updated during meta-training: adapted and
+            unadapted policies must see the same inputs (without ``init_from`` they stay at
+            zero mean and unit variance, so observations are only clipped to +-5).
         policy: architecture when not starting from a checkpoint.
         snapshot_every: iterations between saved snapshots.
     """
@@ -217,6 +220,7 @@ class MetaTrainer:
         post = self._collect([p[1] for p in pairs], phis, seed + 1)
         sampled = time.perf_counter()
         stats = self._meta_update(pre, post)
+        updated = time.perf_counter()
         self.iteration += 1
         if self.iteration % c.snapshot_every == 0 or self.iteration == c.iterations:
             self.snapshot()
@@ -224,7 +228,7 @@ class MetaTrainer:
                "env_steps": self.iteration * 2 * c.meta_batch * c.episodes * self.envs.max_steps,
                "pre_return": float(pre.returns().mean()),
                "post_return": float(post.returns().mean()), **stats,
-               "sample_s": sampled - start, "update_s": time.perf_counter() - sampled}
+               "sample_s": sampled - start, "update_s": updated - sampled}
         row["adaptation_gain"] = row["post_return"] - row["pre_return"]
         for m, alpha in enumerate(self.step_sizes.alphas):
             values = alpha.values() if self.step_sizes.per_parameter else [alpha]
