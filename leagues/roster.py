@@ -141,7 +141,8 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
     """Validate a spec and return what a league records of it: body, kind, checkpoint hash.
 
     Raises:
-        ValueError: unknown agent, body or lineage; a checkpoint that is refused; a body mismatch.
+        ValueError: unknown agent, body or lineage; a checkpoint that is refused or of a kind no
+            loader is registered for; a body mismatch.
     """
     path = checkpoint_path(spec)
     if path is None:
@@ -150,6 +151,9 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
                              f"(ant, bug or spider)")
         return {"body": spec.body, "kind": spec.kind or spec.ref, "sha256": None}
     _, meta = load_checkpoint(path)
+    if meta.kind not in agents.LOADERS:
+        raise ValueError(f"{path}: no loader for agent kind {meta.kind!r}; known kinds: "
+                         f"{', '.join(sorted(agents.LOADERS))}")
     if spec.body is not None and meta.body is not None and meta.body != spec.body:
         raise ValueError(f"{spec.ref} controls a {meta.body}, not a {spec.body}")
     body = spec.body or meta.body

@@ -7,9 +7,11 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 import leagues.games as games_module
 from agents.base import IdleAgent
+from agents.checkpoint import CheckpointMeta, save_checkpoint
 from leagues.games import GameConfig, GameSpec, episode_seed, play_game
 from leagues.roster import AgentSpec, describe, version_for_round, with_body
 from leagues.rules import LOSS, WIN
@@ -134,6 +136,14 @@ def test_bad_specs_are_refused_with_what_is_accepted(tmp_path):
         describe(AgentSpec("random"))
     with pytest.raises(ValueError, match="not a built-in"):
         describe(AgentSpec(str(tmp_path / "missing.safetensors")))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x80\x04 not a checkpoint")
+    with pytest.raises(ValueError, match="never loaded"):
+        describe(AgentSpec(str(junk)))
+    mystery = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(1)},
+                              CheckpointMeta(kind="mystery", body="ant", env_id=None, config={}))
+    with pytest.raises(ValueError, match="no loader for agent kind 'mystery'; known kinds: "):
+        describe(AgentSpec(str(mystery)))
     with pytest.raises(ValueError, match="no lineage"):
         describe(AgentSpec(str(tmp_path), evolving=True))
     with pytest.raises(ValueError, match="evolving specs only"):
