@@ -192,6 +192,14 @@ class LeagueDB:
         rows = self.conn.execute("SELECT id, spec FROM games WHERE status='pending' ORDER BY id")
         return [(int(r["id"]), GameSpec.from_dict(json.loads(r["spec"]))) for r in rows]
 
+    def game_spec(self, game_id: int) -> GameSpec:
+        """The full spec of a scheduled game: ``play_game`` on it replays every episode exactly."""
+        row = self.conn.execute("SELECT spec FROM games WHERE id=?", (game_id,)).fetchone()
+        if row is None:
+            last = self.conn.execute("SELECT MAX(id) FROM games").fetchone()[0]
+            raise StorageError(f"{self.path} has no game {game_id}; games are 1..{last or 0}")
+        return GameSpec.from_dict(json.loads(row["spec"]))
+
     def reopen_void(self, batch: int) -> int:
         """Mark the void games of a batch (their worker kept dying) pending again; how many."""
         with self.transaction() as c:

@@ -92,6 +92,20 @@ def test_a_game_is_never_recorded_twice(tmp_path, tiny_game):
     assert t.db.counts()["done"] == 1 and len(rating_history(t.db)) == 2
 
 
+def test_a_stored_game_replays_exactly(tmp_path, tiny_game, lineage):
+    entrants = [AgentSpec(str(lineage.path(1))), AgentSpec("random", body="ant")]
+    t = Tournament(tmp_path / "t.db", entrants, TournamentConfig(game=tiny_game))
+    t.run()
+    game_id = t.db.results()[0]["id"]
+    replay = play_game(t.db.game_spec(game_id))
+    stored = t.db.conn.execute("SELECT round, episode, seed, a_player, outcome, steps, return_a, "
+                               "return_b FROM episodes WHERE game=? ORDER BY round, episode",
+                               (game_id,)).fetchall()
+    assert [tuple(r) for r in stored] == [dataclasses.astuple(e) for e in replay.episodes]
+    with pytest.raises(StorageError, match=r"no game 99; games are 1\.\.1"):
+        t.db.game_spec(99)
+
+
 def test_reopening_checks_kind_config_and_agents(tmp_path, tiny_game):
     path = tmp_path / "t.db"
     config = TournamentConfig(game=tiny_game)
