@@ -108,6 +108,7 @@ def measure(local: Executor, ray: RayExecutor, jobs: list, repeats: int
 
 
 def main() -> None:
+    """Measure every setting and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--games", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)

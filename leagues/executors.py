@@ -71,6 +71,7 @@ class InProcessExecutor(Executor):
         self.play = play
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Outcome]]:
+        """Play the jobs in order, torch single-threaded; a game that raises comes back void."""
         import torch
 
         previous = single_threaded_torch()

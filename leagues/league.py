@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +82,7 @@ class League(Competition):
             self.db.schedule(batch, games, conn=conn)
         return True
 
-    def _add_snapshots(self, batch: int, conn) -> None:
+    def _add_snapshots(self, batch: int, conn: sqlite3.Connection) -> None:
         names = {r["name"] for r in self.db.agents()}
         for agent_id in [int(r["id"]) for r in self.db.agents()]:
             spec = self.db.agent_spec(agent_id)

@@ -72,6 +72,7 @@ class RayExecutor(Executor):
         self._remote = ray.remote(num_cpus=1, max_retries=max_retries)(_play_on_worker)
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Outcome]]:
+        """Submit up to ``max_in_flight`` games at a time; yield each as it finishes."""
         ray = self._ray
         queue = list(jobs)[::-1]
         in_flight: dict[Any, int] = {}
