@@ -121,6 +121,9 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--db", type=Path, required=True, help="league file (SQLite)")
         if name == "report":
             p.add_argument("--out", type=Path, default=None, help="also write it to this file")
+            p.add_argument("--history", type=Path, default=None,
+                           help="write every rating update (game, agent, mu, sigma, ordinal, elo) "
+                                "to this CSV file, for plots")
         p.set_defaults(func=league_status if name == "status" else league_report)
 
 
@@ -282,9 +285,20 @@ def _report_text(db: Any, short: bool = False) -> str:
 
 def league_report(args: argparse.Namespace) -> int:
     """``arena league report``: leaderboard, payoff table and population shares in Markdown."""
+    import csv
+
+    from leagues.report import rating_history
+
     with _storage_errors(), _open_existing(args.db) as db:
         text = _report_text(db)
+        history = rating_history(db) if args.history is not None else []
     print(text)
+    if args.history is not None:
+        args.history.parent.mkdir(parents=True, exist_ok=True)
+        with args.history.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, ["game", "name", "mu", "sigma", "ordinal", "elo"])
+            writer.writeheader()
+            writer.writerows(history)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")

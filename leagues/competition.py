@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from leagues.executors import Executor, InProcessExecutor, Outcome, play_pending
 from leagues.games import GameConfig, GameSpec, derive_seed
 from leagues.ratings import RatingConfig
-from leagues.roster import AgentSpec, describe
+from leagues.roster import AgentSpec, absolute, describe
 from leagues.storage import LeagueDB, StorageError
 
 
@@ -94,6 +94,7 @@ class Competition(ABC):
         if len(set(names)) != len(names):
             raise ValueError(f"agent names must be unique, got {names}; give duplicates name=")
         self.check_entrants(agents, config)
+        agents = [absolute(a) for a in agents]
         infos = [describe(a) for a in agents]  # validates every entrant before anything is written
         with self.db.transaction() as conn:
             self.db.set_meta("kind", self.kind, conn)

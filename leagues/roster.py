@@ -162,6 +162,15 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
     return {"body": body, "kind": spec.kind or meta.kind, "sha256": file_sha256(path)}
 
 
+def absolute(spec: AgentSpec) -> AgentSpec:
+    """The spec with a relative checkpoint or lineage path made absolute (workers may run
+    elsewhere); built-ins and zoo references are kept."""
+    if spec.ref in agents.BUILTINS or spec.ref.startswith("zoo:"):
+        return spec
+    path, at, version = spec.ref.partition("@") if spec.evolving else (spec.ref, "", "")
+    return dataclasses.replace(spec, ref=str(Path(path).absolute()) + at + version)
+
+
 def with_body(spec: AgentSpec) -> AgentSpec:
-    """The spec with its body filled in from the checkpoint, validated."""
-    return dataclasses.replace(spec, body=describe(spec)["body"])
+    """The spec, validated, with its body filled in from the checkpoint and its path absolute."""
+    return dataclasses.replace(absolute(spec), body=describe(spec)["body"])

@@ -153,6 +153,15 @@ def test_bad_specs_are_refused_with_what_is_accepted(tmp_path):
             GameConfig(**bad)
 
 
+def test_paths_are_made_absolute(lineage, monkeypatch):
+    monkeypatch.chdir(lineage.root)
+    spec = with_body(AgentSpec("selfplay-ant/v0002.safetensors"))
+    assert spec.ref == str(lineage.path(2)) and spec.body == "ant"
+    evolving = with_body(AgentSpec("selfplay-ant@2", evolving=True))
+    assert evolving.ref == f"{lineage.directory}@2"
+    assert with_body(AgentSpec("idle", body="bug")).ref == "idle"
+
+
 def test_play_game_needs_bodies(tiny_game):
     with pytest.raises(ValueError, match="with_body"):
         play_game(GameSpec(AgentSpec("zoo:x"), AgentSpec("idle", body="ant"), tiny_game, 0))

@@ -52,8 +52,12 @@ def test_tournament_runs_resumes_and_reports(tmp_path, capsys):
     assert arena(["league", "status", "--db", db]) == 0
     assert "tournament with 3 agents; games: 3 done, 0 pending, 0 void" in capsys.readouterr().out
     report = tmp_path / "report.md"
-    assert arena(["league", "report", "--db", db, "--out", str(report)]) == 0
+    history = tmp_path / "history.csv"
+    assert arena(["league", "report", "--db", db, "--out", str(report), "--history",
+                  str(history)]) == 0
     assert "## Payoff table" in report.read_text()
+    lines = history.read_text().splitlines()
+    assert lines[0] == "game,name,mu,sigma,ordinal,elo" and len(lines) == 1 + 2 * 3
 
 
 def test_league_run_and_resume_and_evolution(tmp_path, capsys):
