@@ -36,7 +36,7 @@ import torch
 from agents.checkpoint import CheckpointMeta
 from agents.lineage import Lineage
 from agents.policy import Policy
-from leagues.executors import Executor, InProcessExecutor
+from leagues.executors import Executor, InProcessExecutor, RayConfig
 from leagues.games import GameConfig, GameResult, GameSpec
 from leagues.ray_executor import RayExecutor
 from leagues.roster import AgentSpec, with_body
@@ -127,7 +127,7 @@ def main() -> None:
         local = InProcessExecutor()
         timed(local, overhead_jobs[:2])
         start = time.perf_counter()
-        ray = RayExecutor(workers=2)
+        ray = RayExecutor(RayConfig(workers=2))
         init = time.perf_counter() - start
         try:
             timed(ray, overhead_jobs[:8])

@@ -12,7 +12,7 @@ Only ``leagues.ray_executor`` imports ray, and only when a Ray executor is made.
 """
 
 from leagues.evolution import Evolution, EvolutionConfig, population_shares
-from leagues.executors import Executor, GameFailure, InProcessExecutor, make_executor
+from leagues.executors import Executor, GameFailure, InProcessExecutor, RayConfig, make_executor
 from leagues.games import GameConfig, GameResult, GameSpec, play_game
 from leagues.league import League, LeagueConfig
 from leagues.ratings import Rating, RatingConfig, rate_game
@@ -35,6 +35,7 @@ __all__ = [
     "LeagueDB",
     "Rating",
     "RatingConfig",
+    "RayConfig",
     "StorageError",
     "Tournament",
     "TournamentConfig",

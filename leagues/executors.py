@@ -33,6 +33,38 @@ class GameFailure:
 
 Outcome = GameResult | GameFailure
 
+# Results are small; Ray refuses an object store under 75 MB.
+DEFAULT_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """How the Ray executor runs (it lives in ``ray_executor``; this module never imports ray).
+
+    Attributes:
+        workers: CPUs of a local Ray, one game each; ignored when joining a cluster.
+        address: a running cluster ("auto" or "host:port"); None starts a local Ray.
+        max_retries: times a game is retried after its worker died.
+        object_store_memory: bytes of a local Ray's object store.
+        temp_dir: a local Ray's session directory (None: a fresh one under /tmp, removed on
+            close; Ray's unix sockets need a short path).
+        max_in_flight: most games submitted at once (None: twice the cluster's CPUs).
+    """
+
+    workers: int = 1
+    address: str | None = None
+    max_retries: int = 3
+    object_store_memory: int = DEFAULT_OBJECT_STORE_BYTES
+    temp_dir: str | None = None
+    max_in_flight: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {self.workers!r}")
+        if self.max_retries < 0 or (self.max_in_flight is not None and self.max_in_flight < 1):
+            raise ValueError(f"max_retries must be >= 0 and max_in_flight >= 1, got "
+                             f"{self.max_retries} and {self.max_in_flight}")
+
 
 class Executor(ABC):
     """Plays games somewhere; use as a context manager so that resources are released."""
@@ -95,10 +127,11 @@ def _make_local(workers: int = 1, address: str | None = None, **kwargs: Any) -> 
     return InProcessExecutor(**kwargs)
 
 
-def _make_ray(workers: int = 1, address: str | None = None, **kwargs: Any) -> Executor:
+def _make_ray(workers: int = 1, address: str | None = None, play: PlayFn = play_game,
+              **kwargs: Any) -> Executor:
     from leagues.ray_executor import RayExecutor
 
-    return RayExecutor(workers=workers, address=address, **kwargs)
+    return RayExecutor(RayConfig(workers=workers, address=address, **kwargs), play=play)
 
 
 EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _make_local, "ray": _make_ray}
@@ -112,7 +145,7 @@ def make_executor(backend: str = "local", workers: int = 1, address: str | None 
         backend: "local" (in-process) or "ray".
         workers: parallel games (Ray only).
         address: a running Ray cluster to join (Ray only; default: start a local one).
-        **kwargs: passed to the executor's constructor.
+        **kwargs: ``play`` for either; other ``RayConfig`` fields for Ray.
 
     Raises:
         ValueError: for an unknown backend (the message lists the known ones) or bad options.

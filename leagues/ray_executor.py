@@ -19,13 +19,18 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from leagues.executors import Executor, GameFailure, Job, Outcome, PlayFn, single_threaded_torch
+from leagues.executors import (
+    Executor,
+    GameFailure,
+    Job,
+    Outcome,
+    PlayFn,
+    RayConfig,
+    single_threaded_torch,
+)
 from leagues.games import GameResult, GameSpec, play_game
 
 log = logging.getLogger(__name__)
-
-# Results are small; Ray refuses an object store under 75 MB.
-DEFAULT_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 
 
 def _play_on_worker(spec: GameSpec, play: PlayFn) -> GameResult:
@@ -34,42 +39,39 @@ def _play_on_worker(spec: GameSpec, play: PlayFn) -> GameResult:
 
 
 class RayExecutor(Executor):
-    """Plays games as Ray tasks.
+    """Plays games as Ray tasks; joins the Ray of this process if one is running.
 
     Args:
-        workers: CPUs of the local Ray (one game each); ignored when joining a cluster.
-        address: a running cluster ("auto" or "host:port"); default: start a local Ray.
+        config: workers or cluster address, retries, object store, session directory.
         play: the game function (``play_game``; tests substitute others).
-        max_retries: times a game is retried after its worker died.
-        object_store_memory: bytes of the local object store.
-        temp_dir: Ray's session directory for a local Ray (default: a fresh one under /tmp,
-            removed on close).
-        max_in_flight: most games submitted at once (default: twice the cluster's CPUs).
+
+    Attributes:
+        max_in_flight: most games submitted at once (may be changed between runs).
     """
 
-    def __init__(self, workers: int = 1, address: str | None = None, play: PlayFn = play_game,
-                 max_retries: int = 3, object_store_memory: int = DEFAULT_OBJECT_STORE_BYTES,
-                 temp_dir: str | None = None, max_in_flight: int | None = None) -> None:
+    def __init__(self, config: RayConfig | None = None, play: PlayFn = play_game) -> None:
+        config = config or RayConfig()
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         import ray
 
         self._ray = ray
-        self.play = play
+        self.config, self.play = config, play
         self._owns = False
         self._temp_dir: str | None = None
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"log_to_driver": False}
-            if address is not None:
-                ray.init(address=address, **kwargs)
+            if config.address is not None:
+                ray.init(address=config.address, **kwargs)
             else:
+                temp_dir = config.temp_dir
                 if temp_dir is None:
                     temp_dir = self._temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
-                ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=temp_dir,
-                         object_store_memory=object_store_memory, **kwargs)
+                ray.init(num_cpus=config.workers, include_dashboard=False, _temp_dir=temp_dir,
+                         object_store_memory=config.object_store_memory, **kwargs)
             self._owns = True
-        cpus = int(ray.cluster_resources().get("CPU", workers))
-        self.max_in_flight = max_in_flight or max(2, 2 * cpus)
-        self._remote = ray.remote(num_cpus=1, max_retries=max_retries)(_play_on_worker)
+        cpus = int(ray.cluster_resources().get("CPU", config.workers))
+        self.max_in_flight = config.max_in_flight or max(2, 2 * cpus)
+        self._remote = ray.remote(num_cpus=1, max_retries=config.max_retries)(_play_on_worker)
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Outcome]]:
         """Submit up to ``max_in_flight`` games at a time; yield each as it finishes."""

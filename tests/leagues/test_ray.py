@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("ray")
 
 from leagues import AgentSpec, InProcessExecutor, Tournament, TournamentConfig
-from leagues.executors import GameFailure
+from leagues.executors import GameFailure, RayConfig, make_executor
 from leagues.games import GameSpec, play_game
 from leagues.ray_executor import RayExecutor
 from leagues.report import rating_history, standings
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def ray_executor():
-    executor = RayExecutor(workers=2)
+    executor = RayExecutor(RayConfig(workers=2))
     yield executor
     executor.close()
 
@@ -80,7 +80,7 @@ def test_a_game_whose_worker_keeps_dying_is_void_and_the_rest_go_on(ray_executor
 
     specs = [(k, GameSpec(AgentSpec("idle", body="ant"), AgentSpec("random", body="ant"),
                           tiny_game, seed=k)) for k in range(1, 4)]
-    results = dict(RayExecutor(play=always_dies, max_retries=0).run(specs))
+    results = dict(make_executor("ray", play=always_dies, max_retries=0).run(specs))
     assert isinstance(results[2], GameFailure) and "worker died" in results[2].reason
     assert results[1] == play_game(specs[0][1]) and results[3] == play_game(specs[2][1])
 
