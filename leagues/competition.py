@@ -9,6 +9,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 from abc import ABC, abstractmethod
@@ -135,11 +136,17 @@ class Competition(ABC):
 
         Returns:
             The number of games written in this call.
+
+        Raises:
+            StorageError: if another process is running this league file.
         """
         own = executor is None
         executor = executor or InProcessExecutor()
         written = 0
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self.db.exclusive())
+            if own:
+                stack.callback(executor.close)
             last = self.db.last_batch()
             if last >= 0:
                 self.db.reopen_void(batch=last)
@@ -149,9 +156,6 @@ class Competition(ABC):
                     break
                 if on_batch is not None:
                     on_batch(self.db.last_batch())
-        finally:
-            if own:
-                executor.close()
         return written
 
     def total_games(self) -> int | None:

@@ -94,6 +94,32 @@ class LeagueDB:
         """Close the connection."""
         self.conn.close()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the file's runner lock: one process at a time plays a league's games.
+
+        The lock is an advisory ``flock`` on ``<file>.lock``; the OS releases it when the holder
+        dies, so a killed run never blocks the next one.
+
+        Raises:
+            StorageError: if another process holds it.
+        """
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, one runner per file is then the user's job
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StorageError(f"another process is running the league in {self.path}; "
+                                   f"wait for it or stop it first") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def __enter__(self) -> LeagueDB:
         return self
 

@@ -126,6 +126,14 @@ def test_reopening_checks_kind_config_and_agents(tmp_path, tiny_game):
         LeagueDB(tmp_path / "junk.db")
 
 
+def test_one_runner_at_a_time(tmp_path, tiny_game):
+    t = Tournament(tmp_path / "t.db", ENTRANTS[:2], TournamentConfig(game=tiny_game))
+    with LeagueDB(tmp_path / "t.db") as other, other.exclusive():
+        with pytest.raises(StorageError, match="another process is running the league"):
+            t.run()
+    assert t.run() == 1  # the lock is released with its holder
+
+
 def test_games_that_cannot_be_played_are_void_and_retried_on_resume(tmp_path, tiny_game):
     calls = []
 
