@@ -189,6 +189,7 @@ def _execute(competition: Any, args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from leagues.executors import make_executor
+    from leagues.report import markdown_report
 
     counts = competition.db.counts()
     total = competition.total_games()
@@ -197,7 +198,7 @@ def _execute(competition: Any, args: argparse.Namespace) -> None:
     with make_executor(args.backend, workers=args.workers, address=args.address) as executor:
         competition.run(executor, on_game=lambda game_id, outcome: bar.update())
     bar.close()
-    print(_report_text(competition.db, short=True))
+    print(markdown_report(competition.db, full=False))
 
 
 def run_tournament(args: argparse.Namespace) -> int:
@@ -264,33 +265,14 @@ def league_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_text(db: Any, short: bool = False) -> str:
-    from leagues.evolution import population_shares
-    from leagues.report import leaderboard_markdown, payoff_markdown, standings
-
-    parts = ["## Leaderboard (ranked by mu - 3 sigma)", "", leaderboard_markdown(standings(db))]
-    if not short:
-        parts += ["", "## Payoff table (row's win rate against column, games)", "",
-                  payoff_markdown(db)]
-        shares = population_shares(db)
-        if shares:
-            kinds = sorted({k for s in shares for k in s})
-            parts += ["", "## Population shares per generation", "",
-                      "| generation | " + " | ".join(kinds) + " |",
-                      "|---:|" + "---:|" * len(kinds)]
-            parts += [f"| {g} | " + " | ".join(f"{s.get(k, 0.0):.2f}" for k in kinds) + " |"
-                      for g, s in enumerate(shares)]
-    return "\n".join(parts)
-
-
 def league_report(args: argparse.Namespace) -> int:
     """``arena league report``: leaderboard, payoff table and population shares in Markdown."""
     import csv
 
-    from leagues.report import rating_history
+    from leagues.report import markdown_report, rating_history
 
     with _storage_errors(), _open_existing(args.db) as db:
-        text = _report_text(db)
+        text = markdown_report(db)
         history = rating_history(db) if args.history is not None else []
     print(text)
     if args.history is not None:

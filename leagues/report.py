@@ -112,3 +112,22 @@ def rating_history(db: LeagueDB) -> list[dict[str, Any]]:
                            "JOIN agents a ON a.id = r.agent ORDER BY r.game, a.id")
     return [dict(r) for r in rows]
 
+
+
+def markdown_report(db: LeagueDB, full: bool = True) -> str:
+    """The leaderboard and, if ``full``, the payoff table and population shares, in Markdown."""
+    from leagues.evolution import population_shares
+
+    parts = ["## Leaderboard (ranked by mu - 3 sigma)", "", leaderboard_markdown(standings(db))]
+    if not full:
+        return "\n".join(parts)
+    parts += ["", "## Payoff table (row's win rate against column, games)", "",
+              payoff_markdown(db)]
+    shares = population_shares(db)
+    if shares:
+        kinds = sorted({k for s in shares for k in s})
+        parts += ["", "## Population shares per generation", "",
+                  "| generation | " + " | ".join(kinds) + " |", "|---:|" + "---:|" * len(kinds)]
+        parts += [f"| {g} | " + " | ".join(f"{s.get(k, 0.0):.2f}" for k in kinds) + " |"
+                  for g, s in enumerate(shares)]
+    return "\n".join(parts)
