@@ -118,3 +118,7 @@ register_loader("maml", _load_maml_agent)
 
 __all__ = ["BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent", "RandomAgent",
            "load", "register_loader", "resolve", "zoo_names"]
+
+# The meta-learners register their checkpoint kinds ("rl2", "norml") when imported.
+import agents.norml  # noqa: E402
+import agents.rl2  # noqa: E402, F401

@@ -217,7 +217,10 @@ def _parse_header(where: str, data: bytes) -> dict[str, Any]:
     if not data:
         raise CheckpointError(f"{where} is empty (0 bytes): truncated or never written")
     # torch.save writes a zip archive ('PK') or, in its legacy format, a raw pickle (opcode 0x80).
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    # Those bytes can also open a valid file (they are the low bytes of the header length), so
+    # only a file whose JSON header does not start where the length field says is taken for one.
+    framed = len(data) > _PREFIX and data[_PREFIX:_PREFIX + 1] == b"{"
+    if not framed and (data[:2] == b"PK" or data[:1] == b"\x80"):
         raise CheckpointError(
             f"{where} is a pickle/torch.save file, not safetensors; pickles are never loaded "
             f"because they can execute code. Re-save it with save_checkpoint"

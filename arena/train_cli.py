@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-ALGORITHMS = ("ppo", "maml")
+from arena.meta_cli import add_norml_parser, add_rl2_parser
+
+ALGORITHMS = ("ppo", "maml", "rl2", "norml")
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train an agent (ppo)",
+    p = sub.add_parser("train", help="train an agent (ppo, maml, rl2, norml)",
                        description="Train an agent. Runs are resumable: run the same command "
                                    "again to continue from the last checkpoint.")
     algos = p.add_subparsers(dest="algorithm", required=True, metavar="ALGORITHM")
@@ -51,6 +53,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--no-tensorboard", action="store_true", help="CSV metrics only")
     ppo.set_defaults(func=run_train)
     _add_maml_parser(algos)
+    add_rl2_parser(algos)
+    add_norml_parser(algos)
 
 
 def _add_maml_parser(algos: argparse._SubParsersAction) -> None:

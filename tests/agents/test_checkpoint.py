@@ -288,3 +288,23 @@ def test_check_shapes_lists_every_problem() -> None:
 
 def test_file_sha256_matches_hashlib(saved: Path) -> None:
     assert file_sha256(saved) == hashlib.sha256(saved.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("first_bytes", [b"\x80", b"PK"])
+def test_valid_files_whose_length_field_looks_like_a_pickle_or_zip_load(tmp_path, first_bytes):
+    """The header length is little-endian: a length of 128 (mod 256) opens the file with 0x80
+    like a pickle, 0x4b50 (mod 65536) with 'PK' like a zip. Such valid checkpoints must load."""
+    import struct
+
+    def write(pad: int) -> Path:
+        meta = CheckpointMeta(kind="ppo-mlp", body=None, env_id=None, config={},
+                              extra={"pad": "x" * pad})
+        return save_checkpoint(tmp_path / "c.safetensors", {"w": torch.zeros(2)}, meta)
+
+    base = struct.unpack("<Q", write(0).read_bytes()[:8])[0]
+    want = int.from_bytes(first_bytes, "little")
+    modulus = 256 if len(first_bytes) == 1 else 65536
+    path = write((want - base) % modulus)
+    assert path.read_bytes().startswith(first_bytes)
+    tensors, meta = load_checkpoint(path)
+    assert meta.kind == "ppo-mlp" and torch.equal(tensors["w"], torch.zeros(2))
