@@ -28,6 +28,7 @@ from leagues import (
     population_shares,
 )
 from leagues.games import play_game
+from leagues.ratings import replay_ratings
 from leagues.report import rating_history, standings
 
 ENTRANTS = [AgentSpec("idle", body="ant"), AgentSpec("random", body="ant"),
@@ -66,6 +67,29 @@ def test_round_robin_tournament_records_every_game(tmp_path, tiny_game):
     assert table == sorted(table, key=lambda s: -s.ordinal)
     assert t.run() == 0  # complete: nothing is played twice
     t.close()
+
+
+class _Reversed(InProcessExecutor):
+    """Finishes games in reverse order, as a parallel executor may."""
+
+    def run(self, jobs):
+        yield from reversed(list(super().run(jobs)))
+
+
+def test_results_are_written_in_game_order_and_match_pure_ratings(tmp_path, tiny_game):
+    config = TournamentConfig(games_per_pair=2, game=tiny_game, seed=8)
+    ordered = Tournament(tmp_path / "a.db", ENTRANTS, config)
+    ordered.run()
+    shuffled = Tournament(tmp_path / "b.db", ENTRANTS, config)
+    written = []
+    shuffled.run(_Reversed(), on_game=lambda game_id, outcome: written.append(game_id))
+    assert written == sorted(written)
+    assert _snapshot(shuffled.db) == _snapshot(ordered.db)
+    names = {int(r["id"]): r["name"] for r in ordered.db.agents()}
+    games = [(names[r["a"]], names[r["b"]], r["outcome"]) for r in ordered.db.results()]
+    expected = replay_ratings(list(names.values()), games, config.ratings)
+    stored = ordered.db.ratings(config.ratings)
+    assert {names[k]: v for k, v in stored.items()} == expected
 
 
 def test_forfeits_are_recorded_and_the_tournament_goes_on(tmp_path, tiny_game, faulty):
