@@ -1,0 +1,14 @@
+"""The viewer's choices (cameras, speeds, render quality), importable without pygame or mujoco."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CAMERAS = ("tracking", "top", "side", "orbit")
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # multiples of real time
+REAL_TIME_FPS = 20  # frames per second of real time: one frame per env step, dt = 0.05 s
+# Offscreen render settings: "fast" keeps 640x480 at real time on two CPU cores (software GL).
+QUALITY: dict[str, dict[str, Any]] = {
+    "fast": {"offsamples": 0, "shadowsize": 1024, "reflection": False},
+    "high": {"offsamples": 4, "shadowsize": 4096, "reflection": True},
+}

@@ -1,0 +1,342 @@
+"""The pygame viewer: a RoboSumo scene rendered offscreen by MuJoCo, shown with a HUD.
+
+Each frame, ``mujoco.Renderer`` draws the arena into an RGB array, pygame blits it into the window
+and draws the HUD on top (agent names, bodies, lineage versions, round and episode, score, step,
+reward terms). It runs headless with ``SDL_VIDEODRIVER=dummy`` (and ``MUJOCO_GL=egl``): the window
+then lives in memory, which is how tests, recordings and report screenshots use it.
+
+Keys:
+    space        pause / resume
+    . or right   single step (pauses)
+    + / -        faster / slower (0.25x .. 8x real time)
+    c            next camera: tracking, top, side, orbit (drag with the mouse to orbit, wheel zooms)
+    s            save a screenshot (PNG) next to the working directory
+    r            restart the game
+    q or escape  quit
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame
+
+from arena.view_settings import CAMERAS, QUALITY, REAL_TIME_FPS, SPEEDS
+from envs.robosumo.render import tracking_camera
+from envs.robosumo.scene import PLAYER_RGBA
+
+_HUD_BG = (10, 12, 20, 170)
+_WHITE, _GREY, _YELLOW = (235, 235, 235), (160, 160, 170), (250, 210, 80)
+
+
+class ViewerQuit(Exception):
+    """The person watching asked to quit (q, escape or the window's close button)."""
+
+
+class ViewerRestart(Exception):
+    """The person watching asked to restart the game (r)."""
+
+
+@dataclass
+class Hud:
+    """What the HUD shows; sides are A and B, each in one player slot per episode.
+
+    Attributes:
+        names: labels of A and B.
+        bodies: bodies of A and B.
+        versions: lineage versions of A and B (None: not from a lineage).
+        a_player: the slot ("player_0" or "player_1") A has in this episode.
+        round: 0-based round; rounds: rounds in the game.
+        episode: 0-based episode in the round; episodes: episodes per round.
+        score: A's wins, losses and draws of episodes in this round.
+        rounds_score: A's wins, losses and draws of finished rounds.
+        step: steps played in this episode; max_steps: the step limit.
+        terms: reward terms of the last step, by side ("a", "b").
+        returns: episode returns so far, by side.
+        message: a line shown under the header (e.g. the result of the last episode).
+    """
+
+    names: tuple[str, str]
+    bodies: tuple[str, str]
+    versions: tuple[int | None, int | None] = (None, None)
+    a_player: str = "player_0"
+    round: int = 0
+    rounds: int = 1
+    episode: int = 0
+    episodes: int = 1
+    score: tuple[int, int, int] = (0, 0, 0)
+    rounds_score: tuple[int, int, int] = (0, 0, 0)
+    step: int = 0
+    max_steps: int = 500
+    terms: dict[str, Mapping[str, float]] = field(default_factory=dict)
+    returns: dict[str, float] = field(default_factory=lambda: {"a": 0.0, "b": 0.0})
+    message: str = ""
+
+
+@dataclass
+class ViewState:
+    """Everything the keys and the mouse change."""
+
+    paused: bool = False
+    step_pending: bool = False
+    speed_index: int = SPEEDS.index(1.0)
+    camera: str = "tracking"
+    quit: bool = False
+    restart: bool = False
+    screenshot: bool = False
+    orbit: list[float] = field(default_factory=lambda: [90.0, -25.0, 6.0])  # azimuth, elev, dist
+    dragging: bool = False
+
+    @property
+    def speed(self) -> float:
+        """Playback speed as a multiple of real time."""
+        return SPEEDS[self.speed_index]
+
+
+def apply_event(state: ViewState, event: pygame.event.Event) -> None:
+    """Update the view state for one pygame event (keys, mouse, window close)."""
+    if event.type == pygame.QUIT:
+        state.quit = True
+    elif event.type == pygame.KEYDOWN:
+        key = event.key
+        if key in (pygame.K_q, pygame.K_ESCAPE):
+            state.quit = True
+        elif key == pygame.K_SPACE:
+            state.paused = not state.paused
+        elif key in (pygame.K_PERIOD, pygame.K_RIGHT):
+            state.paused, state.step_pending = True, True
+        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS, pygame.K_UP):
+            state.speed_index = min(state.speed_index + 1, len(SPEEDS) - 1)
+        elif key in (pygame.K_MINUS, pygame.K_KP_MINUS, pygame.K_DOWN):
+            state.speed_index = max(state.speed_index - 1, 0)
+        elif key == pygame.K_c:
+            state.camera = CAMERAS[(CAMERAS.index(state.camera) + 1) % len(CAMERAS)]
+        elif key == pygame.K_r:
+            state.restart = True
+        elif key == pygame.K_s:
+            state.screenshot = True
+    elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+        state.dragging = True
+    elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
+        state.dragging = False
+    elif event.type == pygame.MOUSEMOTION and state.dragging:
+        state.camera = "orbit"
+        dx, dy = event.rel
+        state.orbit[0] = (state.orbit[0] - 0.4 * dx) % 360.0
+        state.orbit[1] = float(np.clip(state.orbit[1] - 0.4 * dy, -89.0, -2.0))
+    elif event.type == pygame.MOUSEWHEEL:
+        state.orbit[2] = float(np.clip(state.orbit[2] * (0.9 ** event.y), 2.0, 20.0))
+
+
+class Viewer:
+    """A pygame window (or an in-memory one, headless) showing RoboSumo frames with a HUD.
+
+    Args:
+        width: window width in pixels.
+        height: window height in pixels.
+        camera: the first camera, one of ``CAMERAS``.
+        quality: offscreen render settings, a key of ``QUALITY``.
+        paused: start paused.
+        realtime: pace frames to the playback speed (default: only with a real display).
+        on_frame: called with every finished frame (H x W x 3 uint8), e.g. a recorder.
+        title: window title.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, camera: str = "tracking",
+                 quality: str = "fast", paused: bool = False, realtime: bool | None = None,
+                 on_frame: Callable[[np.ndarray], None] | None = None,
+                 title: str = "RoboSumo arena") -> None:
+        if camera not in CAMERAS:
+            raise ValueError(f"unknown camera {camera!r}; cameras are {', '.join(CAMERAS)}")
+        if quality not in QUALITY:
+            raise ValueError(f"unknown quality {quality!r}; choose {' or '.join(QUALITY)}")
+        if width < 64 or height < 64:
+            raise ValueError(f"the window must be at least 64x64 pixels, got {width}x{height}")
+        self.width, self.height, self.quality = width, height, quality
+        self.state = ViewState(paused=paused, camera=camera)
+        headless = os.environ.get("SDL_VIDEODRIVER") == "dummy"
+        self.realtime = (not headless) if realtime is None else realtime
+        self.on_frame = on_frame
+        self.frames = 0
+        pygame.display.init()
+        pygame.font.init()
+        pygame.display.set_caption(title)
+        self.screen = pygame.display.set_mode((width, height))
+        self.font = pygame.font.Font(None, 20)
+        self.small = pygame.font.Font(None, 17)
+        self.clock = pygame.time.Clock()
+        self.camera = mujoco.MjvCamera()
+        self._renderers: dict[int, mujoco.Renderer] = {}
+        self.last_frame: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ events
+
+    def pump(self) -> None:
+        """Handle the pending pygame events; raise if they ask to quit or restart.
+
+        Raises:
+            ViewerQuit: on q, escape or closing the window.
+            ViewerRestart: on r.
+        """
+        for event in pygame.event.get():
+            apply_event(self.state, event)
+        if self.state.screenshot:
+            self.state.screenshot = False
+            if self.last_frame is not None:
+                save_png(self.last_frame, Path(f"arena-{self.frames:06d}.png"))
+        if self.state.quit:
+            raise ViewerQuit
+        if self.state.restart:
+            self.state.restart = False
+            raise ViewerRestart
+
+    def wait(self, redraw: Callable[[], None]) -> None:
+        """Return when the next step may be played: at once, or after a pause or single step.
+
+        ``redraw`` is called while paused, so that camera changes show.
+        """
+        self.pump()
+        while self.state.paused and not self.state.step_pending:
+            redraw()
+            self.clock.tick(30)
+            self.pump()
+        self.state.step_pending = False
+        if self.realtime:
+            self.clock.tick(REAL_TIME_FPS * self.state.speed)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _renderer(self, model: mujoco.MjModel) -> mujoco.Renderer:
+        renderer = self._renderers.get(id(model))
+        if renderer is None:
+            settings = QUALITY[self.quality]
+            # Visual settings only: they are read when the offscreen buffers are made.
+            model.vis.quality.offsamples = settings["offsamples"]
+            model.vis.quality.shadowsize = settings["shadowsize"]
+            renderer = mujoco.Renderer(model, self.height, self.width)
+            renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = settings["reflection"]
+            self._renderers[id(model)] = renderer
+        return renderer
+
+    def forget_scenes(self) -> None:
+        """Free the renderers of past envs (call when a game's envs are closed)."""
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
+
+    def _aim(self, torsos: Sequence[np.ndarray]) -> None:
+        if self.state.camera != "orbit":
+            tracking_camera(self.camera, torsos, self.state.camera)
+            return
+        mid = (np.asarray(torsos[0]) + np.asarray(torsos[1])) / 2
+        self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        self.camera.lookat[:] = (mid[0], mid[1], 0.8)
+        self.camera.azimuth, self.camera.elevation, self.camera.distance = self.state.orbit
+
+    def render_scene(self, env: Any) -> np.ndarray:
+        """The env's current scene from the current camera, H x W x 3 uint8."""
+        renderer = self._renderer(env.model)
+        self._aim([env.torso_xyz(0), env.torso_xyz(1)])
+        renderer.update_scene(env.data, self.camera)
+        return renderer.render()
+
+    def show(self, env: Any, hud: Hud | None, record: bool = True) -> np.ndarray:
+        """Render the scene, draw the HUD, update the window; the frame as shown (H x W x 3).
+
+        Args:
+            env: a RoboSumo ``SumoEnv``.
+            hud: what the HUD shows (None: no HUD).
+            record: count the frame and hand it to ``on_frame`` (False for redraws while paused).
+        """
+        image = self.render_scene(env)
+        self.screen.blit(pygame.surfarray.make_surface(image.swapaxes(0, 1)), (0, 0))
+        if hud is not None:
+            self._draw_hud(hud)
+        pygame.display.flip()
+        frame = pygame.surfarray.array3d(self.screen).swapaxes(0, 1)
+        self.last_frame = frame
+        if record:
+            self.frames += 1
+            if self.on_frame is not None:
+                self.on_frame(frame)
+        return frame
+
+    def _text(self, text: str, pos: tuple[int, int], color: tuple[int, int, int] = _WHITE,
+              small: bool = False) -> int:
+        surface = (self.small if small else self.font).render(text, True, color)
+        self.screen.blit(surface, pos)
+        return surface.get_width()
+
+    def _panel(self, rect: tuple[int, int, int, int]) -> None:
+        panel = pygame.Surface(rect[2:], pygame.SRCALPHA)
+        panel.fill(_HUD_BG)
+        self.screen.blit(panel, rect[:2])
+
+    def _draw_hud(self, hud: Hud) -> None:
+        self._panel((0, 0, self.width, 62))
+        colors = {p: tuple(int(255 * c) for c in rgba[:3]) for p, rgba in
+                  zip(("player_0", "player_1"), PLAYER_RGBA, strict=True)}
+        b_player = "player_1" if hud.a_player == "player_0" else "player_0"
+        x = 8
+        for side, player, k in (("A", hud.a_player, 0), ("B", b_player, 1)):
+            pygame.draw.rect(self.screen, colors[player], (x, 7, 12, 12))
+            version = f" v{hud.versions[k]}" if hud.versions[k] is not None else ""
+            x += 18 + self._text(f"{side}: {hud.names[k]}{version} ({hud.bodies[k]})", (x + 18, 6))
+            if k == 0:
+                x += 12 + self._text("vs", (x + 12, 6), _GREY) + 12
+        w, lo, d = hud.score
+        rw, rl, rd = hud.rounds_score
+        self._text(f"round {hud.round + 1}/{hud.rounds}   episode {hud.episode + 1}/"
+                   f"{hud.episodes}   round score A {w}-{lo}-{d} (W-L-D)   rounds A {rw}-{rl}-{rd}",
+                   (8, 25))
+        status = "PAUSED" if self.state.paused else f"{self.state.speed:g}x"
+        self._text(f"step {hud.step}/{hud.max_steps}   {status}   camera {self.state.camera}",
+                   (8, 43), _YELLOW if self.state.paused else _GREY)
+        if hud.message:
+            self._text(hud.message, (self.width // 2, 43), _YELLOW)
+        self._draw_terms(hud)
+        self._text("space pause  . step  +/- speed  c camera  drag orbit  s shot  r restart  "
+                   "q quit",
+                   (8, self.height - 16), _GREY, small=True)
+
+    def _draw_terms(self, hud: Hud) -> None:
+        names = sorted({k for t in hud.terms.values() for k in t})
+        if not names:
+            return
+        top = self.height - 38 - 15 * (len(names) + 1)
+        self._panel((0, top - 4, 250, 15 * (len(names) + 2) + 8))
+        self._text("reward term", (8, top), _GREY, small=True)
+        self._text("A", (160, top), _GREY, small=True)
+        self._text("B", (210, top), _GREY, small=True)
+        for i, name in enumerate(names, 1):
+            y = top + 15 * i
+            self._text(name.removeprefix("reward_"), (8, y), small=True)
+            for side, x in (("a", 150), ("b", 200)):
+                value = hud.terms.get(side, {}).get(name)
+                self._text("-" if value is None else f"{value:+.3f}", (x, y), small=True)
+        y = top + 15 * (len(names) + 1)
+        self._text("episode return", (8, y), _YELLOW, small=True)
+        for side, x in (("a", 150), ("b", 200)):
+            self._text(f"{hud.returns.get(side, 0.0):+.2f}", (x, y), _YELLOW, small=True)
+
+    def close(self) -> None:
+        """Free the renderers and close the window."""
+        self.forget_scenes()
+        pygame.display.quit()
+
+
+def save_png(frame: np.ndarray, path: Path) -> Path:
+    """Write an H x W x 3 uint8 frame as a PNG file."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame).save(path)
+    return path

@@ -1,0 +1,305 @@
+"""``arena watch`` and ``arena replay``: iterated games shown in the pygame viewer.
+
+The viewer is the observer of ``leagues.games.play_game``: the game is played exactly as a league
+plays it (same seeds, same side swapping, same adaptation between rounds), so a stored episode is
+replayed by replaying its game and showing only that episode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arena.view_settings import CAMERAS, QUALITY
+
+if TYPE_CHECKING:  # pygame and mujoco are imported when a game is shown, not at start-up
+    from arena.viewer import Viewer
+
+ROUND_WORDS = {1: "A wins", 0: "draw", -1: "B wins"}
+
+
+class _Stop(Exception):
+    """Enough has been shown (``--max-steps`` reached, or the replayed episode is over)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeSeen:
+    """An episode as the viewer saw it end: A's outcome and the steps it took."""
+
+    outcome: int
+    steps: int
+
+
+def _lineage_version(spec: Any) -> int | None:
+    """The lineage version of a non-evolving checkpoint agent (None for built-ins)."""
+    from agents.checkpoint import load_checkpoint
+    from leagues.roster import checkpoint_path
+
+    path = checkpoint_path(spec)
+    return None if path is None else load_checkpoint(path)[1].version
+
+
+class GameView:
+    """Plays a game with a viewer as its observer.
+
+    Args:
+        viewer: the viewer.
+        spec: the game (``leagues.games.GameSpec``, bodies filled in).
+        max_steps: stop after showing this many steps in all (None: the whole game).
+        only: (round, episode), 0-based: play the game up to this episode without showing
+            anything, show it, and stop when it ends.
+    """
+
+    def __init__(self, viewer: Viewer, spec: Any, max_steps: int | None = None,
+                 only: tuple[int, int] | None = None) -> None:
+        self.viewer, self.spec, self.max_steps, self.only = viewer, spec, max_steps, only
+        self.fixed_versions = (None if spec.a.evolving else _lineage_version(spec.a),
+                               None if spec.b.evolving else _lineage_version(spec.b))
+        self.seen: dict[tuple[int, int], EpisodeSeen] = {}
+        self.shown = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        from arena.viewer import Hud
+
+        cfg = self.spec.config
+        self.hud = Hud((self.spec.a.label, self.spec.b.label), (self.spec.a.body, self.spec.b.body),
+                       rounds=cfg.rounds, episodes=cfg.episodes, max_steps=cfg.max_steps)
+        self.at: tuple[int, int] | None = None
+        self.round_outcomes: list[int] = []
+        self.last: dict[int, tuple[dict, dict]] = {}
+        self.seen.clear()
+        self.shown = 0
+
+    def _capture(self, env: Any) -> None:
+        """Keep each step's rewards and infos (the observer is handed the env only)."""
+        step = env.step
+
+        def recording_step(actions: dict) -> tuple:
+            out = step(actions)
+            self.last[id(env)] = (out[1], out[4])
+            return out
+
+        env.step = recording_step
+        self.last[id(env)] = ({}, {})
+
+    def _start_episode(self, round_index: int, episode: int) -> None:
+        from leagues import rules
+        from leagues.roster import version_for_round
+
+        hud, cfg = self.hud, self.spec.config
+        if hud.round != round_index:
+            hud.score = (0, 0, 0)
+        hud.round, hud.episode, hud.step = round_index, episode, 0
+        hud.a_player = rules.a_player(round_index, episode, cfg.episodes, self.spec.a_starts)
+        hud.versions = tuple(version_for_round(s, round_index) if s.evolving else v for s, v in
+                             zip((self.spec.a, self.spec.b), self.fixed_versions, strict=True))
+        hud.returns, hud.terms = {"a": 0.0, "b": 0.0}, {}
+        self.at = (round_index, episode)
+
+    def _end_episode(self, winner: str | None) -> None:
+        from leagues import rules
+
+        hud = self.hud
+        outcome = rules.episode_outcome(winner, hud.a_player)
+        self.seen[(hud.round, hud.episode)] = EpisodeSeen(outcome, hud.step)
+        w, lo, d = hud.score
+        hud.score = (w + (outcome == 1), lo + (outcome == -1), d + (outcome == 0))
+        hud.message = f"episode {hud.episode + 1}: {ROUND_WORDS[outcome]}"
+        if hud.episode + 1 == self.spec.config.episodes:
+            result = rules.majority([1] * hud.score[0] + [-1] * hud.score[1] + [0] * hud.score[2])
+            self.round_outcomes.append(result)
+            rw, rl, rd = hud.rounds_score
+            hud.rounds_score = (rw + (result == 1), rl + (result == -1), rd + (result == 0))
+            hud.message = f"round {hud.round + 1}: {ROUND_WORDS[result]}"
+
+    def __call__(self, round_index: int, episode: int, env: Any) -> None:
+        """The observer: called by ``play_game`` after every step."""
+        if id(env) not in self.last:
+            self._capture(env)
+        if self.at != (round_index, episode):
+            self._start_episode(round_index, episode)
+        hud = self.hud
+        hud.step += 1
+        rewards, infos = self.last[id(env)]
+        player_of = {"a": hud.a_player,
+                     "b": "player_1" if hud.a_player == "player_0" else "player_0"}
+        if infos:
+            hud.terms = {s: {k: v for k, v in infos[p].items() if k.startswith("reward_")}
+                         for s, p in player_of.items()}
+            for s, p in player_of.items():
+                hud.returns[s] += float(rewards[p])
+        done = not env.agents
+        if done:
+            self._end_episode(infos["player_0"]["winner"] if infos else None)
+        if self.only is not None and (round_index, episode) != self.only:
+            return
+        self.viewer.show(env, hud)
+        self.shown += 1
+        if done and self.only is not None:
+            raise _Stop
+        if self.max_steps is not None and self.shown >= self.max_steps:
+            raise _Stop
+        self.viewer.wait(lambda: self.viewer.show(env, hud, record=False))
+
+    def play(self) -> Any:
+        """Play (restarting on r) until the game ends, enough is shown, or the person quits.
+
+        Returns:
+            The ``GameResult`` if the game was played to its end, else None.
+        """
+        from arena.viewer import ViewerQuit, ViewerRestart
+        from leagues.games import play_game
+
+        while True:
+            self._reset()
+            try:
+                return play_game(self.spec, observer=self)
+            except ViewerRestart:
+                continue
+            except (_Stop, ViewerQuit):
+                return None
+            finally:
+                self.viewer.forget_scenes()
+
+
+def add_view_options(p: argparse.ArgumentParser) -> None:
+    """Options of the viewer and of recording, shared by watch and replay."""
+    v = p.add_argument_group("viewer")
+    v.add_argument("--camera", choices=CAMERAS, default="tracking", help="first camera")
+    v.add_argument("--quality", choices=tuple(QUALITY), default="fast",
+                   help="render quality: fast (real time on a CPU) or high (shadows, "
+                        "reflections, anti-aliasing)")
+    v.add_argument("--size", nargs=2, type=int, default=(640, 480), metavar=("W", "H"),
+                   help="window size in pixels (default 640 480)")
+    v.add_argument("--paused", action="store_true", help="start paused")
+    v.add_argument("--record", type=Path, default=None, metavar="FILE.gif|DIR",
+                   help="record what is shown: an animated GIF, or PNG frames into a directory")
+    v.add_argument("--record-every", type=int, default=1, metavar="K",
+                   help="record every K-th frame (default 1)")
+    v.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="stop after showing N steps in all")
+
+
+def open_viewer(args: argparse.Namespace) -> tuple[Viewer, Any]:
+    """The viewer (and recorder, or None) the options ask for."""
+    from arena.recording import Recorder
+    from arena.viewer import Viewer
+
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
+    recorder = Recorder(args.record, every=args.record_every) if args.record else None
+    viewer = Viewer(*args.size, camera=args.camera, quality=args.quality, paused=args.paused,
+                    on_frame=recorder)
+    return viewer, recorder
+
+
+def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None = None
+              ) -> GameView:
+    """Show a game in a viewer made from ``args``; write the recording; the finished view."""
+    from leagues.executors import single_threaded_torch
+
+    single_threaded_torch()
+    viewer, recorder = open_viewer(args)
+    try:
+        view = GameView(viewer, spec, args.max_steps, only)
+        view.play()
+    finally:
+        viewer.close()
+        written = recorder.close() if recorder is not None else None
+    if written is not None:
+        print(f"recorded {recorder.written} frames to {written}")
+    return view
+
+
+def add_watch_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``arena watch``."""
+    from arena.league_cli import AGENT_HELP
+
+    p = sub.add_parser("watch", help="watch an iterated game between two agents in a window",
+                       description="Watch an iterated adaptation game in a pygame window: the "
+                                   "MuJoCo scene with a HUD. Keys: space pause, . step, +/- speed, "
+                                   "c camera (drag the mouse to orbit), s screenshot, r restart, "
+                                   "q quit. Headless (SDL_VIDEODRIVER=dummy) it renders off "
+                                   "screen: use --record and --max-steps.")
+    p.add_argument("a", metavar="A", help=AGENT_HELP)
+    p.add_argument("b", metavar="B", help="the opponent, same syntax")
+    p.add_argument("--bodies", nargs=2, default=None, metavar=("BODY_A", "BODY_B"),
+                   help="bodies of A and B (required for built-ins; read from checkpoints)")
+    p.add_argument("--opponent-lineage", action="store_true",
+                   help="B is a lineage (zoo:<name>[@<start>] or a directory of snapshots) that "
+                        "advances one version per round, as if it kept training")
+    p.add_argument("--rounds", type=int, default=1, help="rounds of the game (default 1)")
+    p.add_argument("--episodes", type=int, default=3, help="episodes per round (default 3)")
+    p.add_argument("--episode-steps", type=int, default=500,
+                   help="step limit of an episode, then a draw (default 500)")
+    p.add_argument("--seed", type=int, default=0, help="game seed (default 0)")
+    add_view_options(p)
+    p.set_defaults(func=run_watch)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """``arena watch``: show a game between two agents."""
+    from arena.match import resolve_pair
+    from leagues.games import GameConfig, GameSpec
+
+    a, b = resolve_pair(args.a, args.b, args.bodies, evolve_b=args.opponent_lineage)
+    config = GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.episode_steps)
+    view = show_game(GameSpec(a, b, config, args.seed), args)
+    print(f"{a.label} ({a.body}) vs {b.label} ({b.body}): {len(view.seen)} episodes shown, "
+          f"A {view.hud.rounds_score[0]}-{view.hud.rounds_score[1]}-{view.hud.rounds_score[2]} "
+          f"in finished rounds (W-L-D)")
+    return 0
+
+
+def add_replay_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``arena replay``."""
+    p = sub.add_parser("replay", help="replay an episode of a league file exactly",
+                       description="Replay one stored episode of a league file in the viewer. "
+                                   "The game is replayed from its seeds up to that episode (the "
+                                   "earlier rounds off screen, so that each side has adapted as "
+                                   "it had), and the replayed outcome is checked against the "
+                                   "stored one.")
+    p.add_argument("--db", type=Path, required=True, help="league file (SQLite)")
+    p.add_argument("--game", type=int, required=True, help="game id (see arena league report)")
+    p.add_argument("--round", type=int, default=1, help="round, from 1 (default 1)")
+    p.add_argument("--episode", type=int, default=1, help="episode in the round, from 1")
+    add_view_options(p)
+    p.set_defaults(func=run_replay)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``arena replay``: show one stored episode and check that it replays as stored."""
+    from leagues.storage import LeagueDB, StorageError
+
+    if not args.db.is_file():
+        raise ValueError(f"no league file at {args.db}")
+    try:
+        with LeagueDB(args.db) as db:
+            spec = db.game_spec(args.game)
+            stored = db.conn.execute("SELECT outcome, steps FROM episodes WHERE game=? AND "
+                                     "round=? AND episode=?",
+                                     (args.game, args.round - 1, args.episode - 1)).fetchone()
+    except StorageError as err:
+        raise ValueError(str(err)) from None
+    cfg = spec.config
+    if not (1 <= args.round <= cfg.rounds and 1 <= args.episode <= cfg.episodes):
+        raise ValueError(f"game {args.game} has rounds 1..{cfg.rounds} and episodes "
+                         f"1..{cfg.episodes}; got round {args.round}, episode {args.episode}")
+    if stored is None:
+        raise ValueError(f"game {args.game} has no stored round {args.round} episode "
+                         f"{args.episode} (not played yet, or the game ended early by a forfeit)")
+    view = show_game(spec, args, only=(args.round - 1, args.episode - 1))
+    seen = view.seen.get((args.round - 1, args.episode - 1))
+    print(f"game {args.game} ({spec.a.label} vs {spec.b.label}), round {args.round}, episode "
+          f"{args.episode}: stored {ROUND_WORDS[stored['outcome']]} after {stored['steps']} steps")
+    if seen is None:
+        print("replay stopped before the episode ended")
+        return 0
+    print(f"replayed {ROUND_WORDS[seen.outcome]} after {seen.steps} steps")
+    if (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
+        raise ValueError("the replay differs from the stored episode: an agent's checkpoint "
+                         "changed since the game was played")
+    return 0

@@ -1,0 +1,129 @@
+"""``arena zoo``: the trained agents shipped in ``agents/zoo``, with their provenance.
+
+Every entry is a single checkpoint (``<name>.safetensors``) or a lineage (``<name>/vNNNN``), loadable
+as ``zoo:<name>`` (a lineage: its newest version) or ``zoo:<name>@<version>``. Provenance comes from
+the checkpoint's metadata: kind, body, environment, training budget and the date it was saved;
+the command that produced it is recorded in its metadata or, for the zoo's own lineages, known
+from the script that writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+# Name prefix -> the committed script that produces those zoo entries (when the metadata has none).
+PRODUCERS = {"selfplay-": "python scripts/selfplay_lineages.py"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One zoo entry and where it came from.
+
+    Attributes:
+        name: what follows ``zoo:``.
+        kind: checkpoint kind (ppo-mlp, maml, rl2, ...).
+        body: robot body, or None.
+        env_id: environment it was trained on, or None.
+        versions: lineage versions stored in the zoo (empty for a single checkpoint).
+        iteration: training iteration of the newest snapshot, if recorded.
+        env_steps: environment steps of training at the newest snapshot, if recorded.
+        budget: total steps (or iterations) the training run was configured for, if recorded.
+        date: when the newest snapshot was saved, if recorded.
+        command: the command that produced it, if known.
+    """
+
+    name: str
+    kind: str
+    body: str | None
+    env_id: str | None
+    versions: tuple[int, ...]
+    iteration: int | None
+    env_steps: int | None
+    budget: str | None
+    date: str | None
+    command: str | None
+
+    @property
+    def sumo(self) -> bool:
+        """Whether it plays RoboSumo (can enter games, tournaments and the demo)."""
+        return bool(self.env_id and self.env_id.startswith("RoboSumo") and self.body)
+
+
+def _budget(config: dict[str, Any]) -> str | None:
+    train = config.get("train", config)
+    for key, unit in (("total_steps", "steps"), ("iterations", "iterations"),
+                      ("meta_iterations", "meta-iterations")):
+        if isinstance(train, dict) and isinstance(train.get(key), int):
+            return f"{train[key]:,} {unit}"
+    return None
+
+
+def zoo_entries() -> list[ZooEntry]:
+    """Every zoo entry, by name; metadata read from the newest snapshot.
+
+    Raises:
+        CheckpointError: if a zoo file is malformed (the message names it).
+    """
+    import agents
+    from agents.checkpoint import load_checkpoint
+    from agents.lineage import Lineage
+
+    entries = []
+    for name in agents.zoo_names():
+        lineage = Lineage(agents.ZOO_DIR, name)
+        versions = tuple(lineage.versions()) if lineage.directory.is_dir() else ()
+        _, meta = load_checkpoint(agents.resolve(f"zoo:{name}"))
+        extra = meta.extra
+        producer = next((cmd for prefix, cmd in PRODUCERS.items() if name.startswith(prefix)),
+                        None)
+        entries.append(ZooEntry(name, meta.kind, meta.body, meta.env_id, versions,
+                                extra.get("iteration"), extra.get("env_steps"),
+                                _budget(meta.config), extra.get("saved_at"),
+                                extra.get("command") or producer))
+    return entries
+
+
+def zoo_table(entries: list[ZooEntry]) -> str:
+    """The entries as a Markdown table."""
+    lines = ["| name | kind | body | env | versions | trained | budget | saved | command |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        versions = (f"{len(e.versions)}: v{e.versions[0]}..v{e.versions[-1]}" if e.versions
+                    else "single")
+        trained = ", ".join(x for x in (
+            f"{e.iteration} iterations" if e.iteration is not None else "",
+            f"{e.env_steps:,} steps" if e.env_steps is not None else "") if x) or "-"
+        lines.append(f"| {e.name} | {e.kind} | {e.body or '-'} | {e.env_id or '-'} | {versions} "
+                     f"| {trained} | {e.budget or '-'} | {e.date or '-'} | "
+                     f"{'`' + e.command + '`' if e.command else '-'} |")
+    return "\n".join(lines)
+
+
+def add_zoo_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``arena zoo``."""
+    p = sub.add_parser("zoo", help="list the trained agents in agents/zoo with their provenance",
+                       description="List the zoo: single checkpoints and lineages, their kind, "
+                                   "body, versions, training budget, date and the command that "
+                                   "produced them. Load one as zoo:<name> or "
+                                   "zoo:<name>@<version>.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_zoo_command)
+
+
+def _zoo_command(args: argparse.Namespace) -> int:
+    import agents
+
+    entries = zoo_entries()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"the zoo is empty: {agents.ZOO_DIR} holds no checkpoints; "
+              f"`python scripts/selfplay_lineages.py` trains the self-play lineages")
+        return 0
+    print(zoo_table(entries))
+    print("\nload one as zoo:<name> (a lineage's newest version) or zoo:<name>@<version>")
+    return 0
