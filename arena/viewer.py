@@ -27,6 +27,8 @@ import mujoco
 import numpy as np
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # no display: render into memory
 import pygame
 
 from arena.view_settings import CAMERAS, QUALITY, REAL_TIME_FPS, SPEEDS

@@ -1,10 +1,10 @@
 """``arena zoo``: the trained agents shipped in ``agents/zoo``, with their provenance.
 
-Every entry is a single checkpoint (``<name>.safetensors``) or a lineage (``<name>/vNNNN``), loadable
-as ``zoo:<name>`` (a lineage: its newest version) or ``zoo:<name>@<version>``. Provenance comes from
-the checkpoint's metadata: kind, body, environment, training budget and the date it was saved;
-the command that produced it is recorded in its metadata or, for the zoo's own lineages, known
-from the script that writes them.
+Every entry is a single checkpoint (``<name>.safetensors``) or a lineage (``<name>/vNNNN``),
+loadable as ``zoo:<name>`` (a lineage: its newest version) or ``zoo:<name>@<version>``. Provenance
+comes from the checkpoint's metadata: kind, body, environment, training budget and the date it
+was saved; the command that produced it is recorded in its metadata or, for the zoo's own
+lineages, known from the script that writes them.
 """
 
 from __future__ import annotations

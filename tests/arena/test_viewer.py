@@ -1,0 +1,176 @@
+"""The pygame viewer, headless: frames, keys (synthesized events), recording, watch and replay."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pygame
+import pytest
+from PIL import Image
+
+from arena.cli import main
+from arena.match import resolve_pair
+from arena.view_settings import CAMERAS
+from arena.viewer import Hud, Viewer, ViewerQuit, ViewerRestart, apply_event
+from arena.watch import GameView
+from envs.robosumo import parallel_env
+from leagues.games import GameConfig, GameSpec
+
+
+def key(k: int) -> pygame.event.Event:
+    return pygame.event.Event(pygame.KEYDOWN, key=k, mod=0, unicode="", scancode=0)
+
+
+@pytest.fixture
+def viewer():
+    v = Viewer(160, 120)
+    yield v
+    v.close()
+
+
+def test_frames_are_not_blank_and_change_from_step_to_step(viewer):
+    env = parallel_env(("ant", "bug"))
+    env.reset(seed=0)
+    hud = Hud(("a", "b"), ("ant", "bug"))
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(3):
+        env.step({p: rng.uniform(-1, 1, env.action_space(p).shape) for p in env.agents})
+        frames.append(viewer.show(env, hud).astype(int))
+    env.close()
+    assert frames[0].shape == (120, 160, 3)
+    for frame in frames:
+        assert frame.std() > 10  # not a blank screen
+    assert np.abs(frames[1] - frames[0]).mean() > 0.05
+    assert np.abs(frames[2] - frames[1]).mean() > 0.05
+    assert viewer.frames == 3
+
+
+def test_keys_change_the_view_state():
+    from arena.viewer import ViewState
+
+    state = ViewState()
+    apply_event(state, key(pygame.K_SPACE))
+    assert state.paused
+    apply_event(state, key(pygame.K_SPACE))
+    assert not state.paused
+    apply_event(state, key(pygame.K_PERIOD))
+    assert state.paused and state.step_pending
+    speed = state.speed
+    apply_event(state, key(pygame.K_PLUS))
+    assert state.speed == 2 * speed
+    apply_event(state, key(pygame.K_MINUS))
+    apply_event(state, key(pygame.K_MINUS))
+    assert state.speed == speed / 2
+    seen = [state.camera]
+    for _ in CAMERAS:
+        apply_event(state, key(pygame.K_c))
+        seen.append(state.camera)
+    assert seen == [*CAMERAS, CAMERAS[0]]
+    apply_event(state, pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(5, 5)))
+    azimuth = state.orbit[0]
+    apply_event(state, pygame.event.Event(pygame.MOUSEMOTION, rel=(20, 0), pos=(25, 5),
+                                          buttons=(1, 0, 0)))
+    assert state.camera == "orbit" and state.orbit[0] != azimuth
+    apply_event(state, key(pygame.K_r))
+    assert state.restart
+    apply_event(state, key(pygame.K_q))
+    assert state.quit
+
+
+def test_pause_blocks_until_a_single_step_and_stays_paused(viewer):
+    pygame.event.clear()
+    viewer.state.paused = True
+    pygame.time.set_timer(key(pygame.K_PERIOD), 300, loops=1)
+    redraws = []
+    start = time.perf_counter()
+    viewer.wait(lambda: redraws.append(1))
+    assert time.perf_counter() - start >= 0.25  # it waited for the key
+    assert redraws  # and kept drawing while paused
+    assert viewer.state.paused and not viewer.state.step_pending
+    pygame.event.post(key(pygame.K_SPACE))
+    viewer.wait(lambda: None)
+    assert not viewer.state.paused
+
+
+def test_quit_and_restart_keys_raise(viewer):
+    pygame.event.post(key(pygame.K_r))
+    with pytest.raises(ViewerRestart):
+        viewer.pump()
+    pygame.event.post(key(pygame.K_ESCAPE))
+    with pytest.raises(ViewerQuit):
+        viewer.pump()
+
+
+def test_restart_plays_the_game_again_from_its_start():
+    shown = []
+
+    def on_frame(frame):
+        shown.append(frame)
+        if len(shown) == 4:
+            pygame.event.post(key(pygame.K_r))
+
+    viewer = Viewer(96, 72, on_frame=on_frame)
+    a, b = resolve_pair("random", "idle", ["ant", "ant"])
+    view = GameView(viewer, GameSpec(a, b, GameConfig(rounds=1, episodes=1, max_steps=50), 0),
+                    max_steps=6)
+    try:
+        assert view.play() is None  # stopped by max_steps
+    finally:
+        viewer.close()
+    assert len(shown) == 4 + 6
+    assert np.array_equal(shown[0], shown[4])  # same seed: the restart shows the same first frame
+
+
+def test_watch_records_a_gif_headless(tmp_path, capsys):
+    gif = tmp_path / "bout.gif"
+    assert main(["watch", "random", "idle", "--bodies", "bug", "ant", "--max-steps", "8",
+                 "--size", "160", "120", "--record", str(gif)]) == 0
+    assert "recorded 8 frames" in capsys.readouterr().out
+    with Image.open(gif) as image:
+        assert image.n_frames == 8 and image.size == (160, 120)
+
+
+def test_watch_records_png_frames_and_shows_lineage_versions(zoo, tmp_path):
+    frames = tmp_path / "frames"
+    assert main(["watch", "zoo:selfplay-ant@1", "zoo:selfplay-ant", "--opponent-lineage",
+                 "--rounds", "2", "--episodes", "1", "--episode-steps", "5", "--size", "160",
+                 "120", "--record", str(frames), "--record-every", "2"]) == 0
+    assert len(list(frames.glob("frame_*.png"))) == 5  # 10 steps, every second one
+
+
+def test_replay_shows_the_stored_episode_exactly(empty_zoo, tmp_path, capsys):
+    db = tmp_path / "t.sqlite"
+    assert main(["tournament", "random,body=ant", "idle,body=bug", "--db", str(db),
+                 "--rounds", "2", "--episodes", "2", "--max-steps", "40", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["replay", "--db", str(db), "--game", "1", "--round", "2", "--episode", "2",
+                 "--size", "96", "72"]) == 0
+    out = capsys.readouterr().out
+    stored = out.split("stored ")[1].split("\n")[0]
+    assert f"replayed {stored}" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["replay", "--db", "nothing.sqlite", "--game", "1"], "no league file at nothing.sqlite"),
+    (["watch", "random", "ghost", "--bodies", "ant", "ant"], "unknown agent 'ghost'"),
+    (["watch", "random", "idle", "--bodies", "ant", "ant", "--record", "x.mp4"], ".gif"),
+    (["watch", "random", "idle", "--bodies", "ant", "ant", "--max-steps", "0"], "--max-steps"),
+])
+def test_watch_and_replay_errors(argv, message, capsys, empty_zoo):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_replay_refuses_a_game_or_round_that_is_not_there(tmp_path, capsys):
+    db = tmp_path / "t.sqlite"
+    main(["tournament", "random,body=ant", "idle,body=ant", "--db", str(db), "--rounds", "1",
+          "--episodes", "1", "--max-steps", "10", "--no-progress"])
+    for argv, message in ((["--game", "7"], "no game 7"),
+                          (["--game", "1", "--round", "3"], "rounds 1..1")):
+        with pytest.raises(SystemExit):
+            main(["replay", "--db", str(db), *argv])
+        assert message in capsys.readouterr().err
