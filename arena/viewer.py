@@ -18,6 +18,7 @@ Keys:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,7 @@ class Viewer:
         self.camera = mujoco.MjvCamera()
         self._renderers: dict[int, mujoco.Renderer] = {}
         self.last_frame: np.ndarray | None = None
+        self.last_times = (0.0, 0.0)  # s: offscreen render, HUD + display of the last frame
 
     # ------------------------------------------------------------------ events
 
@@ -225,6 +227,7 @@ class Viewer:
             model.vis.quality.shadowsize = settings["shadowsize"]
             renderer = mujoco.Renderer(model, self.height, self.width)
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = settings["reflection"]
+            renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = settings["shadow"]
             self._renderers[id(model)] = renderer
         return renderer
 
@@ -258,13 +261,16 @@ class Viewer:
             hud: what the HUD shows (None: no HUD).
             record: count the frame and hand it to ``on_frame`` (False for redraws while paused).
         """
+        start = time.perf_counter()
         image = self.render_scene(env)
+        rendered = time.perf_counter()
         self.screen.blit(pygame.surfarray.make_surface(image.swapaxes(0, 1)), (0, 0))
         if hud is not None:
             self._draw_hud(hud)
         pygame.display.flip()
         frame = pygame.surfarray.array3d(self.screen).swapaxes(0, 1)
         self.last_frame = frame
+        self.last_times = (rendered - start, time.perf_counter() - rendered)
         if record:
             self.frames += 1
             if self.on_frame is not None:

@@ -170,8 +170,8 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("viewer")
     v.add_argument("--camera", choices=CAMERAS, default="tracking", help="first camera")
     v.add_argument("--quality", choices=tuple(QUALITY), default="fast",
-                   help="render quality: fast (real time on a CPU) or high (shadows, "
-                        "reflections, anti-aliasing)")
+                   help="render quality: fast (default; real time on a CPU), shadows, or high "
+                        "(shadows, reflections, anti-aliasing)")
     v.add_argument("--size", nargs=2, type=int, default=(640, 480), metavar=("W", "H"),
                    help="window size in pixels (default 640 480)")
     v.add_argument("--paused", action="store_true", help="start paused")
@@ -181,6 +181,8 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="record every K-th frame (default 1)")
     v.add_argument("--max-steps", type=int, default=None, metavar="N",
                    help="stop after showing N steps in all")
+    v.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
+                   help="save the last frame shown as a PNG file")
 
 
 def open_viewer(args: argparse.Namespace) -> tuple[Viewer, Any]:
@@ -190,6 +192,8 @@ def open_viewer(args: argparse.Namespace) -> tuple[Viewer, Any]:
 
     if args.max_steps is not None and args.max_steps < 1:
         raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
+    if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
+        raise ValueError(f"--screenshot must name a .png file, got {args.screenshot}")
     recorder = Recorder(args.record, every=args.record_every) if args.record else None
     viewer = Viewer(*args.size, camera=args.camera, quality=args.quality, paused=args.paused,
                     on_frame=recorder)
@@ -211,6 +215,10 @@ def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None 
         written = recorder.close() if recorder is not None else None
     if written is not None:
         print(f"recorded {recorder.written} frames to {written}")
+    if args.screenshot is not None and viewer.last_frame is not None:
+        from arena.viewer import save_png
+
+        print(f"screenshot: {save_png(viewer.last_frame, args.screenshot)}")
     return view
 
 

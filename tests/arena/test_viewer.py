@@ -124,12 +124,14 @@ def test_restart_plays_the_game_again_from_its_start():
 
 
 def test_watch_records_a_gif_headless(tmp_path, capsys):
-    gif = tmp_path / "bout.gif"
+    gif, shot = tmp_path / "bout.gif", tmp_path / "shot.png"
     assert main(["watch", "random", "idle", "--bodies", "bug", "ant", "--max-steps", "8",
-                 "--size", "160", "120", "--record", str(gif)]) == 0
+                 "--size", "160", "120", "--record", str(gif), "--screenshot", str(shot)]) == 0
     assert "recorded 8 frames" in capsys.readouterr().out
     with Image.open(gif) as image:
         assert image.n_frames == 8 and image.size == (160, 120)
+    with Image.open(shot) as image:
+        assert image.size == (160, 120)
 
 
 def test_watch_records_png_frames_and_shows_lineage_versions(zoo, tmp_path):
