@@ -54,7 +54,11 @@ class MetaConfig:
         seed: seed of everything.
         adapt: the inner adaptation rule.
         first_order: drop second-order terms of the meta-gradient.
-        lr: Adam learning rate of theta and the step sizes (paper: 3e-4).
+        lr: Adam learning rate of theta (paper: 3e-4).
+        step_size_lr: Adam learning rate of the step sizes (None: ``lr``). Adam moves every
+            parameter by about its learning rate per step whatever the gradient's scale, so
+            with ``lr`` a step size of 0.001 can reach 0 in a few iterations; a smaller rate
+            lets it change gradually.
         epochs: PPO epochs of the outer update (full meta-batch each).
         clip: PPO clip range (paper: 0.2).
         gamma, lam: discount and GAE lambda of the outer advantages.
@@ -77,6 +81,7 @@ class MetaConfig:
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     first_order: bool = False
     lr: float = 3e-4
+    step_size_lr: float | None = None
     epochs: int = 5
     clip: float = 0.2
     gamma: float = 0.99
@@ -146,8 +151,11 @@ class MetaTrainer:
         self.net = self.policy.net
         self.theta = parameters_of(self.net)
         self.step_sizes = StepSizes(self.theta, config.adapt)
+        alpha_lr = config.lr if config.step_size_lr is None else config.step_size_lr
         self.optimizer = torch.optim.Adam(
-            [*self.net.parameters(), *self.step_sizes.parameters()], lr=config.lr, eps=1e-5)
+            [{"params": list(self.net.parameters())},
+             {"params": list(self.step_sizes.parameters()), "lr": alpha_lr}],
+            lr=config.lr, eps=1e-5)
         self.tasks = TaskSampler(config.body, "train", seed=config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)

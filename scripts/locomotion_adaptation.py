@@ -44,10 +44,12 @@ def ppo_config(steps: int, seed: int) -> TrainConfig:
                        ppo=PPOConfig(lr=3e-4, gamma=0.99, lam=0.95, epochs=10, minibatches=16))
 
 
-def maml_config(iterations: int, seed: int, init_from: Path) -> MetaConfig:
+def maml_config(iterations: int, seed: int, init_from: Path,
+                step_size_lr: float | None) -> MetaConfig:
     return MetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3, seed=seed,
                       adapt=AdaptConfig(steps=3, step_size=0.001, gamma=0.99, max_weight=2.0),
-                      lr=3e-4, epochs=5, clip=0.2, init_from=str(init_from))
+                      lr=3e-4, step_size_lr=step_size_lr, epochs=5, clip=0.2,
+                      init_from=str(init_from))
 
 
 def plot(results: dict[str, np.ndarray], path: Path) -> None:
@@ -78,6 +80,9 @@ def main() -> None:
     parser.add_argument("--ppo-steps", type=int, default=2_000_000)
     parser.add_argument("--maml-iterations", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=20, help="chains per held-out pair")
+    parser.add_argument("--step-size-lr", type=float, default=None,
+                        help="Adam rate of MAML's step sizes (default: the policy's 3e-4)")
+    parser.add_argument("--maml-run", default="adapt-maml", help="MAML run directory name")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=CHECKPOINT",
                         help="more agents to evaluate (e.g. rl2=path.safetensors)")
@@ -91,8 +96,8 @@ def main() -> None:
     ppo.run(progress=progress)
     ppo_path = ppo.lineage.path(ppo.lineage.latest())
     t1 = time.perf_counter()
-    meta = MetaTrainer(maml_config(args.maml_iterations, args.seed, ppo_path),
-                       args.runs / "adapt-maml", tensorboard=False)
+    meta_cfg = maml_config(args.maml_iterations, args.seed, ppo_path, args.step_size_lr)
+    meta = MetaTrainer(meta_cfg, args.runs / args.maml_run, tensorboard=False)
     meta.run(progress=progress)
     maml_path = meta.lineage.path(meta.lineage.latest())
     t2 = time.perf_counter()
@@ -107,6 +112,8 @@ def main() -> None:
     }
     for spec in args.extra:
         name, _, ref = spec.partition("=")
+        if Path(ref).is_dir():  # a lineage directory: its latest snapshot
+            ref = str(max(Path(ref).glob("v*.safetensors")))
         methods[name] = agents.load(ref, body="bug", seed=args.seed)
     results = {}
     for name, agent in methods.items():
@@ -120,17 +127,23 @@ def main() -> None:
 
     header = "| method | " + " | ".join(f"ep {e}" for e in range(1, 8)) + " | mean 6-7 |"
     rows = [header, "|---" * 9 + "|"]
+    paired = [header, "|---" * 9 + "|"]
     for name, r in results.items():
         flat = r.reshape(-1, 7)
         cells = [f"{m:.1f} ± {h:.1f}" for m, h in (mean_ci(flat[:, e]) for e in range(7))]
         late = mean_ci(flat[:, 5:].mean(1))
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:.1f} ± {late[1]:.1f} |")
+    base = next(iter(results.values())).reshape(-1, 7)
+    for name, r in list(results.items())[1:]:
+        diff = r.reshape(-1, 7) - base
+        cells = [f"{m:+.1f} ± {h:.1f}" for m, h in (mean_ci(diff[:, e]) for e in range(7))]
+        late = mean_ci(diff[:, 5:].mean(1))
+        paired.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:+.1f} ± {late[1]:.1f} |")
     n_chains = args.repeats * 3
-    meta_cfg = maml_config(args.maml_iterations, args.seed, ppo_path)
+    alphas = [float(a.detach().mean()) for a in step_sizes.parameters()]
     body = f"""## Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)
 
-Command: `python scripts/locomotion_adaptation.py --ppo-steps {args.ppo_steps}
---maml-iterations {args.maml_iterations} --repeats {args.repeats}` (commit {commit()},
+Command: `python scripts/locomotion_adaptation.py {" ".join(sys.argv[1:])}` (commit {commit()},
 {machine()}). The bug runs along +x while one held-out leg pair (back, middle, front) loses
 torque over 7 episodes (scale 1, 5/6, ..., 0); every chain starts from a full reset of
 environment, policy and adaptation; {args.repeats} chains per pair ({n_chains} in all, seeds
@@ -138,12 +151,19 @@ fixed). Return per episode (mean ± 95 % t-interval over the {n_chains} chains):
 
 {chr(10).join(rows)}
 
+Every method meets the same environment seeds, so differences to no adaptation can be paired
+chain by chain (mean difference ± 95 % t-interval over the {n_chains} chains):
+
+{chr(10).join(paired)}
+
 - No adaptation: PPO ({args.ppo_steps:,} steps) on random training pairs and scales, frozen.
 - PPO tracking: the same policy; after every episode 4 PPO epochs on the last 3 episodes.
 - MAML: meta-trained for {args.maml_iterations} iterations from the PPO policy on consecutive
   task pairs of the 12 training pairs ({meta_cfg.meta_batch} pairs x {meta_cfg.episodes}
   episodes per iteration, M = {meta_cfg.adapt.steps} inner steps, learned scalar step sizes
-  initialised to {meta_cfg.adapt.step_size}, second-order meta-gradients clipped to
+  initialised to {meta_cfg.adapt.step_size} and learned at rate
+  {meta_cfg.step_size_lr or meta_cfg.lr} (final values {", ".join(f"{a:.2g}" for a in alphas)}),
+  second-order meta-gradients clipped to
   ±{meta_cfg.grad_clip}, per-step importance weights truncated at {meta_cfg.adapt.max_weight});
   at execution it recomputes phi from theta on its last 3 episodes after every episode.
 - Wall time: PPO {(t1 - t0) / 60:.0f} min, MAML {(t2 - t1) / 60:.0f} min, evaluation
