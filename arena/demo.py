@@ -39,7 +39,7 @@ class DemoPlan:
     evolving: bool
 
 
-FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=8, evolving=True)
+FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=4, evolving=True)
 QUICK = DemoPlan(rounds=2, episodes=1, max_steps=60, zoo_agents=2, evolving=False)
 
 

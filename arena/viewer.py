@@ -311,6 +311,7 @@ class Viewer:
         if hud.message:
             self._text(hud.message, (self.width // 2, 43), _YELLOW)
         self._draw_terms(hud)
+        self._panel((0, self.height - 19, self.width, 19))
         self._text("space pause  . step  +/- speed  c camera  drag orbit  s shot  r restart  "
                    "q quit",
                    (8, self.height - 16), _GREY, small=True)
@@ -319,8 +320,8 @@ class Viewer:
         names = sorted({k for t in hud.terms.values() for k in t})
         if not names:
             return
-        top = self.height - 38 - 15 * (len(names) + 1)
-        self._panel((0, top - 4, 250, 15 * (len(names) + 2) + 8))
+        top = self.height - 42 - 15 * (len(names) + 1)
+        self._panel((0, top - 4, 250, 15 * (len(names) + 2) + 6))
         self._text("reward term", (8, top), _GREY, small=True)
         self._text("A", (160, top), _GREY, small=True)
         self._text("B", (210, top), _GREY, small=True)

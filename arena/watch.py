@@ -136,6 +136,10 @@ class GameView:
             self._end_episode(infos["player_0"]["winner"] if infos else None)
         if self.only is not None and (round_index, episode) != self.only:
             return
+        cfg = self.spec.config
+        if done and (round_index, episode) == (cfg.rounds - 1, cfg.episodes - 1):
+            hud.message += "; game over: r restarts, q quits"
+            self.viewer.state.paused = self.viewer.realtime  # a person watching: hold the end
         self.viewer.show(env, hud)
         self.shown += 1
         if done and self.only is not None:

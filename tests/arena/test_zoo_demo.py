@@ -59,3 +59,14 @@ def test_every_command_has_help(command, capsys):
         main([*command, "--help"])
     assert exc.value.code == 0
     assert "usage: arena" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_quick_demo_on_ray_gives_the_same_leaderboard(empty_zoo, tmp_path, capsys):
+    def leaderboard(backend: str) -> str:
+        assert main(["demo", "--quick", "--backend", backend, "--out",
+                     str(tmp_path / backend)]) == 0
+        text = capsys.readouterr().out
+        return text[text.index("| rank |"):text.index("report:")]
+
+    assert leaderboard("ray") == leaderboard("local")
