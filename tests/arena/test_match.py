@@ -85,3 +85,40 @@ def test_a_malformed_checkpoint_is_refused(tmp_path, capsys):
         main(["match", str(bad), "idle", "--bodies", "ant", "ant"])
     assert exc.value.code == 2
     assert "bad.safetensors" in capsys.readouterr().err
+
+
+class _NanAgent:
+    """Acts with NaN: the match must stop with an error naming it."""
+
+    name, body, action_dim = "nan-agent", "ant", 8
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs):
+        import numpy as np
+
+        return np.full(8, np.nan)
+
+    def observe(self, *args) -> None:
+        pass
+
+    def adapt(self) -> None:
+        pass
+
+
+def test_an_agent_acting_with_nan_stops_the_match_with_its_name(tmp_path, capsys, monkeypatch):
+    import torch
+
+    import agents
+    from agents.checkpoint import CheckpointMeta, save_checkpoint
+
+    monkeypatch.setitem(agents.LOADERS, "test-nan", lambda path, meta, seed, **kw: _NanAgent())
+    path = save_checkpoint(tmp_path / "nan.safetensors", {"w": torch.zeros(1)},
+                           CheckpointMeta(kind="test-nan", body="ant", env_id=None, config={}))
+    with pytest.raises(SystemExit) as exc:
+        main(["match", f"{path},name=broken", "idle", "--bodies", "ant", "ant",
+              "--episodes", "2"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "agent 'broken'" in err and "NaN" in err
