@@ -109,6 +109,10 @@ def main() -> None:
         "PPO tracking": TrackingAgent(policy, body="bug", seed=args.seed),
         "MAML (importance-corrected)": MAMLAgent(theta, step_sizes, adapt_cfg, body="bug",
                                                  seed=args.seed),
+        # The ablation that separates learning to adapt from training theta further: MAML's
+        # meta-trained theta acting without any adaptation.
+        "MAML theta, no adaptation": PolicyAgent(theta, name="maml-theta", body="bug",
+                                                 seed=args.seed),
     }
     for spec in args.extra:
         name, _, ref = spec.partition("=")
@@ -158,6 +162,8 @@ chain by chain (mean difference ± 95 % t-interval over the {n_chains} chains):
 
 - No adaptation: PPO ({args.ppo_steps:,} steps) on random training pairs and scales, frozen.
 - PPO tracking: the same policy; after every episode 4 PPO epochs on the last 3 episodes.
+- MAML theta, no adaptation: MAML's meta-trained theta, frozen (an ablation: what the outer
+  loop's extra training on damaged tasks gives without any adaptation).
 - MAML: meta-trained for {args.maml_iterations} iterations from the PPO policy on consecutive
   task pairs of the 12 training pairs ({meta_cfg.meta_batch} pairs x {meta_cfg.episodes}
   episodes per iteration, M = {meta_cfg.adapt.steps} inner steps, learned scalar step sizes
