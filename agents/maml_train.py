@@ -35,6 +35,7 @@ from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
 from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
+from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.nets import entropy, log_prob
 from agents.policy import Policy, PolicyConfig, load_policy
 
@@ -160,27 +161,12 @@ class MetaTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
         self.iteration = 0
-        config_json = self._check_config_file(resume)
+        config_json = check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
         (self.run_dir / "config.json").write_text(config_json)  # once everything was built
-
-    def _check_config_file(self, resume: bool) -> str:
-        path = self.run_dir / "config.json"
-        mine = json.loads(json.dumps(self.config.to_dict()))
-        if (self.run_dir / "state.safetensors").exists() and not resume:
-            raise ValueError(f"{self.run_dir} already holds a run: resume it, or train into "
-                             "another directory")
-        if path.exists() and resume:
-            stored = json.loads(path.read_text())
-            stored["iterations"] = mine["iterations"]  # a resumed run may be extended
-            changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
-            if changed:
-                raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
-                                 f"{', '.join(changed)}); use a new directory or the same config")
-        return json.dumps(mine, indent=2) + "\n"
 
     # ---------------------------------------------------------------- sampling
 
@@ -325,13 +311,11 @@ class MetaTrainer:
 
     def save_state(self) -> Path:
         tensors = self.tensors()
-        opt = self.optimizer.state_dict()
-        for idx, state in opt["state"].items():
-            for key, value in state.items():
-                tensors[f"optim.{idx}.{key}"] = torch.as_tensor(value).clone()
+        optim, groups = optimizer_tensors(self.optimizer)
+        tensors.update(optim)
         tensors["rng.torch"] = self.generator.get_state()
         meta = self._meta(STATE_KIND)
-        extra = {**meta.extra, "param_groups": opt["param_groups"],
+        extra = {**meta.extra, "param_groups": groups,
                  "tasks_rng": self.tasks._rng.bit_generator.state}
         return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
@@ -342,12 +326,7 @@ class MetaTrainer:
         self.policy.load_tensors(tensors, path, prefix="policy.")
         self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
                                          if k.startswith("alpha.")})
-        opt = {"state": {}, "param_groups": meta.extra["param_groups"]}
-        for name, value in tensors.items():
-            if name.startswith("optim."):
-                _, idx, key = name.split(".", 2)
-                opt["state"].setdefault(int(idx), {})[key] = value
-        self.optimizer.load_state_dict(opt)
+        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
         self.generator.set_state(tensors["rng.torch"])
         self.tasks._rng.bit_generator.state = meta.extra["tasks_rng"]
         self.iteration = int(meta.extra["iteration"])

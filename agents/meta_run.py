@@ -1,4 +1,4 @@
-"""Pieces shared by the meta-learners' training runs (RL^2, NoRML): config files and resume state.
+"""Pieces shared by training runs (PPO, MAML, RL^2, NoRML): config files and resume state.
 
 A run directory holds ``config.json``; a run may be resumed only with the same config (its
 length field may grow). Optimiser states are stored as plain tensors in ``state.safetensors``
@@ -7,20 +7,19 @@ length field may grow). Optimiser states are stored as plain tensors in ``state.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from agents.checkpoint import CheckpointMeta, save_checkpoint
-
 
 def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
-                     extendable: str) -> None:
-    """Write ``config.json``, refusing to mix two different runs in one directory.
+                     extendable: str) -> str:
+    """Refuse to mix two different runs in one directory; return the ``config.json`` text.
+
+    The caller writes the text once the run is built, so that a run that fails to start leaves
+    no config behind to block the directory.
 
     Args:
         run_dir: the run directory.
@@ -44,7 +43,7 @@ def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
             changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
             raise ValueError(f"{run_dir} holds a run with another config (differs in "
                              f"{', '.join(changed)}); use a new directory or the same config")
-    path.write_text(json.dumps(mine, indent=2) + "\n")
+    return json.dumps(mine, indent=2) + "\n"
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
@@ -66,25 +65,4 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     optimizer.load_state_dict({"state": state, "param_groups": param_groups})
 
 
-def save_loadable(path: Path | str, tensors: Mapping[str, torch.Tensor],
-                  meta: CheckpointMeta) -> Path:
-    """``save_checkpoint``, padding the metadata until the file's first bytes are not mistaken
-    for a pickle.
-
-    ``load_checkpoint`` refuses files that begin with ``PK`` or ``0x80``, but a safetensors
-    file begins with its header length (little-endian), so a header of 128 bytes modulo 256, or
-    of 19280-19535 bytes, would be refused although it is valid. A padding entry in
-    ``meta.extra`` changes the length until the file is accepted.
-    """
-    written = save_checkpoint(path, tensors, meta)
-    for pad in range(1, 16):
-        with open(written, "rb") as handle:
-            head = handle.read(2)
-        if head[:2] != b"PK" and head[:1] != b"\x80":
-            break
-        meta = dataclasses.replace(meta, extra={**meta.extra, "pad": "." * pad})
-        written = save_checkpoint(path, tensors, meta)
-    return written
-
-
-__all__ = ["check_run_config", "optimizer_tensors", "restore_optimizer", "save_loadable"]
+__all__ = ["check_run_config", "optimizer_tensors", "restore_optimizer"]

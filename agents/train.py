@@ -30,6 +30,7 @@ import torch
 from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
+from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.policy import Policy, PolicyConfig, load_policy, policy_from_description
 from agents.ppo import PPO, PPOConfig
 from agents.sampler import SumoSampler, VectorSampler
@@ -175,7 +176,7 @@ class Trainer:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_json = self._check_config_file(resume)
+        config_json = check_run_config(self.run_dir, self.config.to_dict(), resume, "total_steps")
         # 64-unit networks gain nothing from intra-op threads, and OpenMP threads that wait for
         # a core busy with physics make every small op take milliseconds.
         torch.set_num_threads(1)
@@ -198,22 +199,6 @@ class Trainer:
         (self.run_dir / "config.json").write_text(config_json)
 
     # ---------------------------------------------------------------- setup
-
-    def _check_config_file(self, resume: bool) -> str:
-        """Refuse to mix runs in one directory; return the config's JSON text to store."""
-        path = self.run_dir / "config.json"
-        mine = json.loads(json.dumps(self.config.to_dict()))
-        if (self.run_dir / "state.safetensors").exists() and not resume:
-            raise ValueError(f"{self.run_dir} already holds a run: resume it, or train into "
-                             "another directory")
-        if path.exists() and resume:
-            stored = json.loads(path.read_text())
-            stored["total_steps"] = mine["total_steps"]  # a resumed run may be extended
-            if stored != mine:
-                changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
-                raise ValueError(f"{self.run_dir} holds a run with another config (differs in "
-                                 f"{', '.join(changed)}); use a new directory or the same config")
-        return json.dumps(mine, indent=2) + "\n"
 
     def _make_sampler(self):
         seed = self.config.seed + 1000 * self.iteration  # fresh episodes after a resume
@@ -335,14 +320,12 @@ class Trainer:
     def save_state(self) -> Path:
         """Everything needed to resume: policy, optimiser, generators, counters."""
         tensors = self.policy.tensors("policy.")
-        opt = self.ppo.optimizer.state_dict()
-        for idx, state in opt["state"].items():
-            for key, value in state.items():
-                tensors[f"optim.{idx}.{key}"] = torch.as_tensor(value).clone()
+        optim, groups = optimizer_tensors(self.ppo.optimizer)
+        tensors.update(optim)
         tensors["rng.torch"] = self.generator.get_state()
         meta = self.meta(STATE_KIND)
         extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
-                 "param_groups": opt["param_groups"], "policy": self.policy.describe()}
+                 "param_groups": groups, "policy": self.policy.describe()}
         return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
@@ -350,12 +333,7 @@ class Trainer:
         path = self.run_dir / "state.safetensors"
         tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
         self.policy.load_tensors(tensors, path, prefix="policy.")
-        opt = {"state": {}, "param_groups": meta.extra["param_groups"]}
-        for name, value in tensors.items():
-            if name.startswith("optim."):
-                _, idx, key = name.split(".", 2)
-                opt["state"].setdefault(int(idx), {})[key] = value
-        self.ppo.optimizer.load_state_dict(opt)
+        restore_optimizer(self.ppo.optimizer, tensors, meta.extra["param_groups"])
         self.generator.set_state(tensors["rng.torch"])
         self.rng.bit_generator.state = meta.extra["numpy_rng"]
         self.iteration = int(meta.extra["iteration"])

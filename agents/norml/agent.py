@@ -21,8 +21,7 @@ import numpy as np
 import torch
 
 from agents.base import Agent
-from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint
-from agents.meta_run import save_loadable
+from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 
 KIND = "norml"
@@ -33,7 +32,7 @@ def save_norml(path: Path | str, model: NoRMLModel, meta: CheckpointMeta) -> Pat
     config = {**meta.config, "obs_dim": model.obs_dim, "act_dim": model.act_dim,
               "norml": dataclasses.asdict(model.config)}
     tensors = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return save_loadable(path, tensors, dataclasses.replace(meta, config=config))
+    return save_checkpoint(path, tensors, dataclasses.replace(meta, config=config))
 
 
 def load_norml(path: Path | str) -> tuple[NoRMLModel, CheckpointMeta]:

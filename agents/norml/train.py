@@ -31,14 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.meta_run import (
     check_run_config,
     optimizer_tensors,
     restore_optimizer,
-    save_loadable,
 )
 from agents.norml.agent import save_norml
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
@@ -181,7 +180,8 @@ class MetaTrainer:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
+        (self.run_dir / "config.json").write_text(
+            check_run_config(self.run_dir, config.to_dict(), resume, "iterations"))
         torch.set_num_threads(1)  # tiny networks: threads only add synchronisation cost
         torch.manual_seed(config.seed)
         self.model = NoRMLModel(2, 2, config.model)
@@ -264,7 +264,7 @@ class MetaTrainer:
         meta = self.meta(STATE_KIND)
         extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
                  "param_groups": groups, "env_steps": self.env_steps}
-        return save_loadable(self.run_dir / "state.safetensors", tensors,
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
     def _load_state(self) -> None:

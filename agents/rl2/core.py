@@ -31,8 +31,7 @@ import torch
 from torch import nn
 
 from agents.base import Agent
-from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint
-from agents.meta_run import save_loadable
+from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
 from agents.nets import OBS_CLIP, RunningNorm
 from agents.policy import ActOutput, Policy, PolicyConfig
 
@@ -117,7 +116,7 @@ def save_rl2(path: Path | str, policy: RL2Policy, meta: CheckpointMeta) -> Path:
     """Save an RL^2 policy; its description is merged into ``meta.config``."""
     tensors = {k: v.detach().clone() for k, v in policy.state_dict().items()}
     meta = dataclasses.replace(meta, config={**meta.config, **policy.describe()})
-    return save_loadable(path, tensors, meta)
+    return save_checkpoint(path, tensors, meta)
 
 
 def load_rl2(path: Path | str) -> tuple[RL2Policy, CheckpointMeta]:

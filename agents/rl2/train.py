@@ -33,14 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.meta_run import (
     check_run_config,
     optimizer_tensors,
     restore_optimizer,
-    save_loadable,
 )
 from agents.ppo import PPO, PPOConfig
 from agents.rl2.core import RL2Config, RL2Policy, save_rl2
@@ -217,7 +216,8 @@ class RL2Trainer:
 
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        check_run_config(self.run_dir, config.to_dict(), resume, "total_steps")
+        (self.run_dir / "config.json").write_text(
+            check_run_config(self.run_dir, config.to_dict(), resume, "total_steps"))
         torch.set_num_threads(1)  # small networks; threads waiting on busy cores cost more
         torch.manual_seed(config.seed)
         steps = {} if config.episode_steps is None else {"max_steps": config.episode_steps}
@@ -315,7 +315,7 @@ class RL2Trainer:
         tensors["rng.torch"] = self.generator.get_state()
         meta = self.meta(STATE_KIND)
         extra = {**meta.extra, "param_groups": groups}
-        return save_loadable(self.run_dir / "state.safetensors", tensors,
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
     def _load_state(self) -> None:

@@ -167,13 +167,12 @@ def test_arena_train_rl2_command_trains(tmp_path, capsys):
 
 
 def test_saved_checkpoints_are_never_mistaken_for_pickles(tmp_path):
-    from agents.checkpoint import load_checkpoint
-    from agents.meta_run import save_loadable
+    from agents.checkpoint import load_checkpoint, save_checkpoint
 
     tensors = {"w": torch.zeros(2)}
     for n in range(260):  # header lengths through every residue modulo 256
         meta = CheckpointMeta(kind="rl2", body=None, env_id=None, config={"x": "a" * n})
-        path = save_loadable(tmp_path / "c.safetensors", tensors, meta)
+        path = save_checkpoint(tmp_path / "c.safetensors", tensors, meta)
         load_checkpoint(path)
 
 
