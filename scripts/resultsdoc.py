@@ -17,7 +17,8 @@ HEADER = """# Results
 
 Every table and plot here is written by a committed script under `scripts/`, with the exact
 command, seeds and budget next to it. Intervals are 95 %: Wilson intervals for win rates,
-Student-t intervals over seeds for returns. Nothing here is typed in by hand.
+Student-t intervals over seeds or runs for returns. Only the sections marked "interpretation"
+are written by hand, from the numbers of the generated ones.
 """
 
 
