@@ -15,7 +15,13 @@ import json
 from typing import Any
 
 # Name prefix -> the committed script that produces those zoo entries (when the metadata has none).
-PRODUCERS = {"selfplay-": "python scripts/selfplay_lineages.py"}
+PRODUCERS = {
+    "selfplay-": "python scripts/selfplay_lineages.py",
+    # the locomotion agents of the adaptation comparison (docs/results.md has the full command)
+    "maml-locomotion-": "python scripts/locomotion_adaptation.py --step-size-lr 1e-5",
+    "ppo-locomotion-": "python scripts/locomotion_adaptation.py",
+    "rl2-locomotion-": "arena train rl2 --total-steps 1500000",
+}
 
 
 @dataclasses.dataclass(frozen=True)
