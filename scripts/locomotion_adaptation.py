@@ -98,7 +98,10 @@ def main() -> None:
     ppo.run(progress=progress)
     ppo_path = ppo.lineage.path(ppo.lineage.latest())
     t1 = time.perf_counter()
-    meta_cfg = maml_config(args.maml_iterations, args.seed, ppo_path, args.step_size_lr)
+    # A path relative to the repository, so that no checkpoint records where it was made.
+    init = ppo_path.resolve().relative_to(ROOT) if ppo_path.resolve().is_relative_to(ROOT) \
+        else ppo_path
+    meta_cfg = maml_config(args.maml_iterations, args.seed, init, args.step_size_lr)
     meta = MetaTrainer(meta_cfg, args.runs / args.maml_run, tensorboard=False)
     meta.run(progress=progress)
     maml_path = meta.lineage.path(meta.lineage.latest())
