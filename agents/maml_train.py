@@ -66,7 +66,8 @@ class MetaConfig:
         vf_coef: weight of the outer value loss.
         sf_coef: weight of the score-function term of the pre-adaptation episodes.
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
-        init_from: a PPO checkpoint to start theta (and observation statistics) from. The
+        init_from: a PPO checkpoint (path or ``zoo:`` reference) to start theta (and
+            observation statistics) from. The
             observation statistics are not updated during meta-training: adapted and
             unadapted policies must see the same inputs (without ``init_from`` they stay at
             zero mean and unit variance, so observations are only clipped to +-5).
@@ -145,7 +146,9 @@ class MetaTrainer:
         self.envs = LocomotionVectorEnv(config.meta_batch * config.episodes, config.body,
                                         autoreset_mode=AutoresetMode.SAME_STEP)
         if config.init_from:
-            self.policy, _ = load_policy(config.init_from)
+            from agents import resolve  # a checkpoint path or a zoo: reference
+
+            self.policy, _ = load_policy(resolve(config.init_from))
         else:
             self.policy = Policy(self.envs.single_observation_space.shape[0],
                                  self.envs.single_action_space.shape[0], config.policy)
