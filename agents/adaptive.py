@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from agents.base import Agent
+from agents.base import Agent, reseed
 from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
 from agents.nets import log_prob
 from agents.policy import Policy
@@ -110,10 +110,7 @@ class MAMLAgent(Agent):
         self.phi = dict(self.theta)
         self.buffer.clear()
         self.adaptations = 0
-        if self._seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(self._seed)
+        reseed(self._generator, self._seed)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -168,10 +165,7 @@ class TrackingAgent(Agent):
         self.ppo = PPO(self.policy, self.ppo_config)
         self.buffer.clear()
         self.updates = 0
-        if self._seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(self._seed)
+        reseed(self._generator, self._seed)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         out = self.policy.act(np.asarray(obs, dtype=np.float32)[None], generator=self._generator)

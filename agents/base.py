@@ -28,6 +28,14 @@ import torch
 from agents.policy import Policy
 
 
+def reseed(generator: torch.Generator, seed: int | None) -> None:
+    """Restart an agent's noise: from ``seed``, or from fresh entropy when it is None."""
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+
+
 class Agent(ABC):
     """Something that plays one body in RoboSumo or locomotion.
 
@@ -109,10 +117,7 @@ class PolicyAgent(Agent):
         self.reset()
 
     def reset(self) -> None:
-        if self._seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(self._seed)
+        reseed(self._generator, self._seed)
         self._state = self.policy.initial_state(1)
         self._start = True
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.base import Agent
+from agents.base import Agent, reseed
 from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 
@@ -74,10 +74,7 @@ class NoRMLAgent(Agent):
 
     def reset(self) -> None:
         """A new game: act with ``pi_theta`` again and forget the stored experience."""
-        if self._seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(self._seed)
+        reseed(self._generator, self._seed)
         self.params = {k: v.detach() for k, v in self.model.theta().items()}
         self._episodes: list[list[tuple[np.ndarray, ...]]] = [[]]
         self._obs: np.ndarray | None = None

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Agent
+from agents.base import Agent, reseed
 from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
 from agents.nets import OBS_CLIP, RunningNorm
 from agents.policy import ActOutput, Policy, PolicyConfig
@@ -158,10 +158,7 @@ class RL2Agent(Agent):
 
     def reset(self) -> None:
         """A new trial: zero state, no previous action or reward, done = 1."""
-        if self._seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(self._seed)
+        reseed(self._generator, self._seed)
         self.state = self.policy.initial_state(1)
         self.prev_action = np.zeros(self.action_dim)
         self.prev_reward, self.done, self._start = 0.0, True, True
