@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from resultsdoc import ROOT, commit, machine, mean_ci, write_section
 
 import agents
@@ -44,10 +45,11 @@ def ppo_config(steps: int, seed: int) -> TrainConfig:
                        ppo=PPOConfig(lr=3e-4, gamma=0.99, lam=0.95, epochs=10, minibatches=16))
 
 
-def maml_config(iterations: int, seed: int, init_from: Path,
-                step_size_lr: float | None) -> MetaConfig:
+def maml_config(iterations: int, seed: int, init_from: Path, step_size_lr: float | None,
+                per_parameter: bool = False) -> MetaConfig:
     return MetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3, seed=seed,
-                      adapt=AdaptConfig(steps=3, step_size=0.001, gamma=0.99, max_weight=2.0),
+                      adapt=AdaptConfig(steps=3, step_size=0.001, gamma=0.99, max_weight=2.0,
+                                        per_parameter=per_parameter),
                       lr=3e-4, step_size_lr=step_size_lr, epochs=5, clip=0.2,
                       init_from=str(init_from))
 
@@ -83,6 +85,10 @@ def main() -> None:
     parser.add_argument("--step-size-lr", type=float, default=None,
                         help="Adam rate of MAML's step sizes (default: the policy's 3e-4)")
     parser.add_argument("--maml-run", default="adapt-maml", help="MAML run directory name")
+    parser.add_argument("--per-parameter", action="store_true",
+                        help="Meta-SGD: one learned step size per parameter entry")
+    parser.add_argument("--section", default="locomotion-adaptation",
+                        help="the docs/results.md section to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from the returns saved by the last evaluation")
@@ -101,7 +107,8 @@ def main() -> None:
     # A path relative to the repository, so that no checkpoint records where it was made.
     init = ppo_path.resolve().relative_to(ROOT) if ppo_path.resolve().is_relative_to(ROOT) \
         else ppo_path
-    meta_cfg = maml_config(args.maml_iterations, args.seed, init, args.step_size_lr)
+    meta_cfg = maml_config(args.maml_iterations, args.seed, init, args.step_size_lr,
+                           args.per_parameter)
     meta = MetaTrainer(meta_cfg, args.runs / args.maml_run, tensorboard=False)
     meta.run(progress=progress)
     maml_path = meta.lineage.path(meta.lineage.latest())
@@ -124,7 +131,7 @@ def main() -> None:
         if Path(ref).is_dir():  # a lineage directory: its latest snapshot
             ref = str(max(Path(ref).glob("v*.safetensors")))
         methods[name] = agents.load(ref, body="bug", seed=args.seed)
-    saved = args.runs / "locomotion_adaptation.npz"
+    saved = args.runs / f"{args.section}.npz"
     if args.report_only:  # the returns of the last evaluation, e.g. to rewrite the report
         results = dict(np.load(saved))
     else:
@@ -135,7 +142,7 @@ def main() -> None:
             print(name, results[name].reshape(-1, 7).mean(0).round(1), flush=True)
         np.savez(saved, **results)
     t3 = time.perf_counter()
-    plot_path = ROOT / "docs" / "plots" / "locomotion_adaptation.png"
+    plot_path = ROOT / "docs" / "plots" / f"{args.section.replace('-', '_')}.png"
     plot(results, plot_path)
 
     header = "| method | " + " | ".join(f"ep {e}" for e in range(1, 8)) + " | mean 6-7 |"
@@ -163,7 +170,10 @@ def main() -> None:
         late = mean_ci(diff[:, 5:].mean(1))
         paired.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:+.1f} ± {late[1]:.1f} |")
     n_chains = args.repeats * 3
-    alphas = [float(a.detach().mean()) for a in step_sizes.parameters()]
+    kind = "per-parameter (Meta-SGD; mean shown)" if meta_cfg.adapt.per_parameter else "scalar"
+    alphas = [float(torch.cat([p.detach().flatten() for p in step.parameters()]).mean())
+              if meta_cfg.adapt.per_parameter else float(step.detach())
+              for step in step_sizes.alphas]
     body = f"""## Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)
 
 Command: `python scripts/locomotion_adaptation.py {" ".join(sys.argv[1:])}` (commit {commit()},
@@ -186,7 +196,7 @@ Every method meets the same environment seeds, so differences can be paired chai
   loop's extra training on damaged tasks gives without any adaptation).
 - MAML: meta-trained for {args.maml_iterations} iterations from the PPO policy on consecutive
   task pairs of the 12 training pairs ({meta_cfg.meta_batch} pairs x {meta_cfg.episodes}
-  episodes per iteration, M = {meta_cfg.adapt.steps} inner steps, learned scalar step sizes
+  episodes per iteration, M = {meta_cfg.adapt.steps} inner steps, learned {kind} step sizes
   initialised to {meta_cfg.adapt.step_size} and learned at rate
   {meta_cfg.step_size_lr or meta_cfg.lr} (final values {", ".join(f"{a:.2g}" for a in alphas)}),
   second-order meta-gradients clipped to
@@ -196,7 +206,7 @@ Every method meets the same environment seeds, so differences can be paired chai
 
 ![adaptation curves]({plot_path.relative_to(ROOT / 'docs').as_posix()})
 """
-    print(write_section("locomotion-adaptation", body))
+    print(write_section(args.section, body))
 
 
 if __name__ == "__main__":
