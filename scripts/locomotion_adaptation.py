@@ -174,7 +174,10 @@ def main() -> None:
     alphas = [float(torch.cat([p.detach().flatten() for p in step.parameters()]).mean())
               if meta_cfg.adapt.per_parameter else float(step.detach())
               for step in step_sizes.alphas]
-    body = f"""## Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)
+    title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
+    if meta_cfg.adapt.per_parameter:
+        title += ", MAML with Meta-SGD step sizes"
+    body = f"""## {title}
 
 Command: `python scripts/locomotion_adaptation.py {" ".join(sys.argv[1:])}` (commit {commit()},
 {machine()}). The bug runs along +x while one held-out leg pair (back, middle, front) loses
