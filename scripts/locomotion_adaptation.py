@@ -176,7 +176,7 @@ def main() -> None:
               for step in step_sizes.alphas]
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
-        title += ", MAML with Meta-SGD step sizes"
+        title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"
     body = f"""## {title}
 
 Command: `python scripts/locomotion_adaptation.py {" ".join(sys.argv[1:])}` (commit {commit()},
