@@ -201,9 +201,9 @@ class MetaTrainer:
 
     # ---------------------------------------------------------------- one iteration
 
-    def iterate(self) -> dict[str, float]:
+    def sample(self) -> tuple[_Phase, _Phase]:
+        """Steps 1-3: episodes of theta on T_i, adaptation, episodes of each phi_i on T_{i+1}."""
         c = self.config
-        start = time.perf_counter()
         pairs = self.tasks.transitions(c.meta_batch)
         seed = c.seed * 100_003 + 2 * self.iteration
         theta_now = {k: v.detach() for k, v in self.theta.items()}
@@ -215,6 +215,12 @@ class MetaTrainer:
                 phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
             phis.append({k: v.detach() for k, v in phi.items()})
         post = self._collect([p[1] for p in pairs], phis, seed + 1)
+        return pre, post
+
+    def iterate(self) -> dict[str, float]:
+        c = self.config
+        start = time.perf_counter()
+        pre, post = self.sample()
         sampled = time.perf_counter()
         stats = self._meta_update(pre, post)
         updated = time.perf_counter()

@@ -94,21 +94,7 @@ def measure(phase: Callable[[], object]) -> tuple[float, float]:
 
 def maml_sampling(trainer):
     """The first half of ``MetaTrainer.iterate``: pre episodes, adaptation, post episodes."""
-    from agents.maml import adapt
-
-    c = trainer.config
-    pairs = trainer.tasks.transitions(c.meta_batch)
-    seed = c.seed * 100_003 + 2 * trainer.iteration
-    theta_now = {k: v.detach() for k, v in trainer.theta.items()}
-    pre = trainer._collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
-    phis = []
-    for i in range(c.meta_batch):
-        theta = {k: v.detach().requires_grad_() for k, v in trainer.theta.items()}
-        with torch.enable_grad():
-            phi = adapt(trainer.net, theta, trainer.step_sizes, pre.task(i), c.adapt)[-1]
-        phis.append({k: v.detach() for k, v in phi.items()})
-    post = trainer._collect([p[1] for p in pairs], phis, seed + 1)
-    return pre, post
+    return trainer.sample()
 
 
 def run_variant(variant: str, body: str, repeats: int) -> dict:
