@@ -132,6 +132,24 @@ def norml_config_from_args(args: argparse.Namespace):
         model=NoRMLConfig.variant(args.variant, **overrides))
 
 
+def run_to_end(trainer, run_dir: Path, args: argparse.Namespace,
+               unit: str = "iterations") -> int:
+    """Run (or resume) a training run to its budget and say where its results are.
+
+    Shared by every ``arena train`` algorithm; ``trainer`` has ``iteration``, ``lineage`` and
+    ``run(progress)``, and ``env_steps`` where the budget is counted in steps.
+    """
+    steps = getattr(trainer, "env_steps", None)
+    if trainer.iteration:
+        at = f" ({steps:,} steps)" if steps is not None else ""
+        print(f"resuming {run_dir} at iteration {trainer.iteration}{at}")
+    trainer.run(progress=not args.no_progress)
+    done = (f"{trainer.env_steps:,} steps in " if steps is not None else "")
+    print(f"done: {done}{trainer.iteration} {unit}; metrics in {run_dir / 'metrics.csv'}; "
+          f"latest snapshot {trainer.lineage.path(trainer.lineage.latest())}")
+    return 0
+
+
 def run_rl2(args: argparse.Namespace) -> int:
     """``arena train rl2``: train (or resume) and report where the snapshots are."""
     from agents.rl2 import RL2Trainer
@@ -143,14 +161,7 @@ def run_rl2(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / f"{config.env}-rl2-s{config.seed}"
     trainer = RL2Trainer(config, run_dir, resume=not args.fresh,
                          tensorboard=not args.no_tensorboard)
-    if trainer.iteration:
-        print(f"resuming {run_dir} at iteration {trainer.iteration} "
-              f"({trainer.env_steps:,} steps)")
-    trainer.run(progress=not args.no_progress)
-    latest = trainer.lineage.latest()
-    print(f"done: {trainer.env_steps:,} steps in {trainer.iteration} iterations; metrics in "
-          f"{run_dir / 'metrics.csv'}; latest snapshot {trainer.lineage.path(latest)}")
-    return 0
+    return run_to_end(trainer, run_dir, args)
 
 
 def run_norml(args: argparse.Namespace) -> int:
@@ -165,14 +176,8 @@ def run_norml(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / f"point-{reward}-{args.variant}-s{config.seed}"
     trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
                           tensorboard=not args.no_tensorboard)
-    if trainer.iteration:
-        print(f"resuming {run_dir} at iteration {trainer.iteration}")
-    trainer.run(progress=not args.no_progress)
-    latest = trainer.lineage.latest()
-    print(f"done: {trainer.iteration} meta-iterations; metrics in {run_dir / 'metrics.csv'}; "
-          f"latest snapshot {trainer.lineage.path(latest)}")
-    return 0
+    return run_to_end(trainer, run_dir, args, unit="meta-iterations")
 
 
 __all__ = ["add_norml_parser", "add_rl2_parser", "norml_config_from_args",
-           "rl2_config_from_args", "run_norml", "run_rl2"]
+           "rl2_config_from_args", "run_norml", "run_rl2", "run_to_end"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from arena.meta_cli import add_norml_parser, add_rl2_parser
+from arena.meta_cli import add_norml_parser, add_rl2_parser, run_to_end
 
 ALGORITHMS = ("ppo", "maml", "rl2", "norml")
 
@@ -97,12 +97,7 @@ def run_maml(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / f"maml-{args.body}-s{args.seed}"
     trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
                           tensorboard=not args.no_tensorboard)
-    if trainer.iteration:
-        print(f"resuming {run_dir} at iteration {trainer.iteration}")
-    trainer.run(progress=not args.no_progress)
-    print(f"done: {trainer.iteration} iterations; metrics in {run_dir / 'metrics.csv'}; "
-          f"latest snapshot {trainer.lineage.path(trainer.lineage.latest())}")
-    return 0
+    return run_to_end(trainer, run_dir, args)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -129,11 +124,4 @@ def run_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / f"{config.env}-{config.policy.arch}-s{config.seed}"
     trainer = Trainer(config, run_dir, resume=not args.fresh,
                       tensorboard=not args.no_tensorboard)
-    if trainer.iteration:
-        print(f"resuming {run_dir} at iteration {trainer.iteration} "
-              f"({trainer.env_steps:,} steps)")
-    trainer.run(progress=not args.no_progress)
-    latest = trainer.lineage.latest()
-    print(f"done: {trainer.env_steps:,} steps in {trainer.iteration} iterations; metrics in "
-          f"{run_dir / 'metrics.csv'}; latest snapshot {trainer.lineage.path(latest)}")
-    return 0
+    return run_to_end(trainer, run_dir, args)
