@@ -107,9 +107,12 @@ def _load_policy_agent(path: Path, meta: CheckpointMeta, seed: int | None,
 
 
 def _load_maml_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
-    from agents.maml_train import _load_agent
+    if "maml_sumo" in meta.config:  # meta-trained in RoboSumo against a lineage
+        from agents.maml_sumo import load_agent
+    else:  # meta-trained on nonstationary locomotion
+        from agents.maml_train import _load_agent as load_agent
 
-    return _load_agent(path, meta, seed, **kwargs)
+    return load_agent(path, meta, seed, **kwargs)
 
 
 for _kind in ("ppo-mlp", "ppo-lstm"):

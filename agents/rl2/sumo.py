@@ -11,14 +11,13 @@ PPO sequences restart the state where a trial starts inside them.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import torch
 
 from agents.lineage import Lineage
-from agents.policy import Policy, load_policy
+from agents.opponents import LineageOpponents
 from agents.rl2.core import RL2Policy
 from agents.sampler import Rollout
 
@@ -43,44 +42,23 @@ class SumoTrialSampler:
         self.episodes, self.steps, self.n = int(episodes), int(steps), envs.num_envs
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator().manual_seed(seed)
-        self._opp_generator = torch.Generator().manual_seed(seed + 1)
-        self._cache: OrderedDict[int, Policy] = OrderedDict()
+        self.opponents = LineageOpponents(lineage, self.n, seed + 1)
         self.obs, _ = envs.reset(seed=seed)
         n = self.n
         self.state = policy.initial_state(n)
         self.prev_a, self.prev_r = np.zeros((n, policy.act_dim)), np.zeros(n)
         self.done, self.start = np.ones(n, dtype=bool), np.ones(n, dtype=bool)
         self.bouts = np.zeros(n, dtype=np.int64)
-        self.versions = np.array([self._draw() for _ in range(n)])
-        self._opp_state: list[torch.Tensor | None] = [None] * n
-        self._opp_start = np.ones(n, dtype=bool)
+        self.opponents.set_versions(np.arange(n), [self._draw() for _ in range(n)])
+
+    @property
+    def versions(self) -> np.ndarray:
+        """The opponent version of every arena's running trial."""
+        return self.opponents.versions
 
     def _draw(self) -> int:
         versions = self.lineage.versions()
         return int(versions[int(self.rng.integers(len(versions)))])
-
-    def _opponent(self, version: int) -> Policy:
-        if version not in self._cache:
-            self._cache[version] = load_policy(self.lineage.path(version))[0]
-            if len(self._cache) > 32:  # a bounded cache of frozen snapshots
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(version)
-        return self._cache[version]
-
-    def _opponent_actions(self, obs: np.ndarray) -> np.ndarray:
-        actions = np.zeros((self.n, self.envs.action_spaces["player_1"].shape[0]))
-        for version in np.unique(self.versions):
-            ids = np.flatnonzero(self.versions == version)
-            opp = self._opponent(int(version))
-            state = None
-            if opp.recurrent:
-                state = torch.cat([self._opp_state[i] if self._opp_state[i] is not None
-                                   else opp.initial_state(1) for i in ids], 1)
-            out = opp.act(obs[ids], state, self._opp_start[ids], generator=self._opp_generator)
-            actions[ids] = out.action
-            for j, i in enumerate(ids):
-                self._opp_state[i] = None if out.state is None else out.state[:, j:j + 1]
-        return actions
 
     def collect(self) -> tuple[Rollout, dict[str, float]]:
         """``steps`` steps per arena as a ``Rollout`` and the finished bouts' statistics."""
@@ -95,7 +73,7 @@ class SumoTrialSampler:
             states[t] = self.state
             x = p.inputs(self.obs[0], self.prev_a, self.prev_r, self.done)
             out = p.act(x, self.state, self.start, generator=self.generator)
-            opp = self._opponent_actions(self.obs[1])
+            opp = self.opponents.actions(self.obs[1])
             obs, rewards, terminated, truncated, info = self.envs.step((out.action, opp))
             bout_end = terminated | truncated
             raw[t], inputs[t], actions[t] = self.obs[0], x, torch.as_tensor(out.action)
@@ -108,7 +86,7 @@ class SumoTrialSampler:
             f["end"][t] = torch.as_tensor(trial_end, dtype=torch.float32)
             self.state, self.prev_a, self.prev_r = out.state, out.action, rewards[:, 0].copy()
             self.done, self.start = bout_end.copy(), trial_end.copy()
-            self._opp_start = bout_end.copy()
+            self.opponents.bouts_ended(bout_end)
             self._new_trials(np.flatnonzero(trial_end))
             self.obs = obs
         self.policy.norm.update(torch.from_numpy(raw))
@@ -120,10 +98,8 @@ class SumoTrialSampler:
         return rollout, stats
 
     def _new_trials(self, ids: np.ndarray) -> None:
-        for i in ids:
-            self.bouts[i] = 0
-            self.versions[i] = self._draw()
-            self._opp_state[i] = None
+        self.bouts[ids] = 0
+        self.opponents.set_versions(ids, [self._draw() for _ in ids])
         self.prev_a[ids], self.prev_r[ids], self.done[ids] = 0.0, 0.0, True
 
     @torch.no_grad()

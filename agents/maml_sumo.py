@@ -1,0 +1,523 @@
+"""MAML for continuous adaptation in RoboSumo: adapt against opponent version k, meet version k+1.
+
+The nonstationary opponent of the paper's RoboSumo experiments is a self-play lineage: each
+round, the opponent is the next version of its training run. Meta-training therefore draws,
+every iteration, ``meta_batch`` pairs of consecutive stored versions (v_k, v_{k+1}) of the
+opponents' lineage (uniformly over k) and, for all pairs at once in one ``SumoVectorEnv``
+(the learner is player_0):
+
+1. plays K bouts of pi_theta against v_k (one bout per arena, so long and short bouts count
+   alike: an arena whose bout ended waits, its later steps are masked out);
+2. adapts phi_i = U(theta, tau_i) (M importance-weighted inner steps, ``agents.maml``) on those
+   K bouts, padded to a common length with a mask;
+3. plays K bouts of pi_{phi_i} against v_{k+1};
+4. updates theta and the step sizes with PPO on the v_{k+1} bouts, differentiated through the
+   adaptation, plus the score-function term of the v_k bouts (eq. 8 / 24), as for locomotion
+   (``agents.maml_train``).
+
+A bout ends in a win, a loss (terminations) or a draw at the step limit; both losses treat every
+end as terminal (the next bout is a new game), so nothing is bootstrapped. Rewards are the env's
+(outcome +-2000 plus the shaping terms) times ``reward_scale`` for learning; the agent that plays
+games with the meta-trained parameters (``SumoMAMLAgent``) applies the same scale before it
+adapts. The observation statistics are frozen: taken from ``init_from``, or measured once by a
+warm-up of pi_theta before the first iteration.
+
+Snapshots are of kind ``"maml"`` with the run's settings under ``config["maml_sumo"]``;
+``agents.load`` turns them into a ``SumoMAMLAgent`` (default buffer: the paper's 75 bouts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch.func import functional_call
+
+from agents.adaptive import MAMLAgent
+from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.lineage import Lineage
+from agents.logger import MetricsLogger
+from agents.losses import gae, ppo_loss
+from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
+from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
+from agents.nets import entropy, log_prob
+from agents.opponents import LineageOpponents
+from agents.policy import Policy, PolicyConfig, load_policy
+
+KIND = "maml"
+CONFIG_KEY = "maml_sumo"
+STATE_KIND = "maml-sumo-train-state"
+SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
+BUFFER_EPISODES = 75  # the paper's experience buffer in RoboSumo
+
+
+def opponent_lineage(ref: str) -> Lineage:
+    """The lineage ``ref`` names: a directory (``agents/zoo/selfplay-bug``) or ``zoo:<name>``."""
+    if ref.startswith("zoo:"):
+        from agents import ZOO_DIR
+
+        return Lineage(ZOO_DIR, ref[4:])
+    path = Path(ref)
+    return Lineage(path.parent, path.name)
+
+
+@dataclass(frozen=True)
+class SumoMetaConfig:
+    """A MAML meta-training run in RoboSumo against consecutive versions of a lineage.
+
+    Attributes:
+        env: ``RoboSumo-X-vs-Y-v0``; the learner is X (player_0), the opponents are Y.
+        opponents: the opponents' lineage: a directory or ``zoo:<name>`` (its snapshots must
+            control Y); needs at least two versions.
+        iterations: meta-iterations.
+        meta_batch: consecutive-version pairs per iteration.
+        episodes: K, bouts per version to adapt on and to evaluate the adapted policy on.
+        episode_steps: step limit of a bout (None: the env's 500).
+        seed: seed of everything.
+        adapt: the inner adaptation rule (discount 0.995 as the outer loss).
+        first_order: drop second-order terms of the meta-gradient.
+        lr: Adam learning rate of theta (paper: 3e-4).
+        step_size_lr: Adam learning rate of the step sizes (None: ``lr``).
+        epochs: PPO epochs of the outer update (full meta-batch each).
+        clip: PPO clip range.
+        gamma, lam: discount (paper: 0.995 in RoboSumo) and GAE lambda of the outer loss.
+        vf_coef: weight of the outer value loss.
+        sf_coef: weight of the score-function term of the v_k bouts.
+        grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
+        reward_scale: rewards are multiplied by this for learning (RoboSumo outcomes are
+            +-2000).
+        init_from: a PPO checkpoint (path or ``zoo:`` reference) controlling X to start theta
+            and the observation statistics from, e.g. the last version of a self-play lineage.
+        warmup_steps: without ``init_from``, steps of every arena pi_theta plays before the
+            first iteration to measure the observation statistics.
+        policy: architecture when not starting from a checkpoint.
+        snapshot_every: iterations between saved snapshots.
+        nthread: physics threads (0: all cores).
+    """
+
+    env: str = "RoboSumo-Bug-vs-Bug-v0"
+    opponents: str = "agents/zoo/selfplay-bug"
+    iterations: int = 100
+    meta_batch: int = 8
+    episodes: int = 3
+    episode_steps: int | None = None
+    seed: int = 0
+    adapt: AdaptConfig = field(default_factory=lambda: AdaptConfig(gamma=0.995))
+    first_order: bool = False
+    lr: float = 3e-4
+    step_size_lr: float | None = None
+    epochs: int = 5
+    clip: float = 0.2
+    gamma: float = 0.995
+    lam: float = 0.95
+    vf_coef: float = 0.5
+    sf_coef: float = 1.0
+    grad_clip: float = 0.1
+    reward_scale: float = 0.01
+    init_from: str | None = None
+    warmup_steps: int = 200
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    snapshot_every: int = 10
+    nthread: int = 1
+
+    def __post_init__(self) -> None:
+        if SUMO_ID.match(self.env) is None:
+            raise ValueError(f"MAML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
+                             f"Spider), got {self.env!r}")
+        for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every",
+                     "warmup_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.episode_steps is not None and self.episode_steps < 1:
+            raise ValueError(f"episode_steps must be >= 1 or None, got {self.episode_steps!r}")
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
+        if self.policy.arch != "mlp":
+            raise ValueError("MAML meta-training in RoboSumo supports MLP policies; got arch "
+                             f"{self.policy.arch!r}")
+
+    @property
+    def bodies(self) -> tuple[str, str]:
+        m = SUMO_ID.match(self.env)
+        assert m is not None
+        return m.group(1).lower(), m.group(2).lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SumoMetaConfig:
+        d = dict(d)
+        return cls(adapt=AdaptConfig(**d.pop("adapt", {})),
+                   policy=PolicyConfig(**d.pop("policy", {})), **d)
+
+
+class Bouts(NamedTuple):
+    """One phase's bouts for every task: ``[tasks, K, T, ...]`` tensors padded with a mask."""
+
+    obs: torch.Tensor  # normalised, as the policy saw them
+    actions: torch.Tensor
+    rewards: torch.Tensor  # scaled for learning; 0 on padding
+    logp: torch.Tensor
+    values: torch.Tensor
+    mask: torch.Tensor  # 1 on real steps
+    winners: np.ndarray  # [tasks, K]: 0 the learner won, 1 the opponent, -1 a draw
+
+    def task(self, i: int) -> Episodes:
+        return Episodes(self.obs[i], self.actions[i], self.rewards[i], self.logp[i], self.mask[i])
+
+    def returns(self) -> torch.Tensor:
+        """Bout returns ``[tasks, K]`` (scaled)."""
+        return (self.rewards * self.mask).sum(-1)
+
+    def steps(self) -> int:
+        return int(self.mask.sum())
+
+
+def consecutive_pairs(versions: list[int], rng: np.random.Generator, n: int) -> list[tuple]:
+    """``n`` pairs (v_k, v_{k+1}) of consecutive stored versions, k uniform."""
+    if len(versions) < 2:
+        raise ValueError(f"consecutive opponent versions need a lineage of >= 2 snapshots, "
+                         f"got {versions}")
+    ks = rng.integers(len(versions) - 1, size=n)
+    return [(int(versions[k]), int(versions[k + 1])) for k in ks]
+
+
+def terminal_gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float,
+                 lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE of padded bouts ``[K, T]`` whose last real step is terminal; zero on padding."""
+    r, v, m = rewards.T, (values * mask).T, mask.T  # [T, K]
+    lengths = mask.sum(1).long()
+    done = torch.zeros_like(r)
+    done[(lengths - 1).clamp_min(0), torch.arange(r.shape[1])] = 1.0
+    nxt = torch.cat([v[1:], torch.zeros_like(v[:1])]) * (1 - done)
+    adv, ret = gae(r * m, v, nxt, done, done, gamma, lam)
+    return (adv * m).T, (ret * m).T
+
+
+class SumoMetaTrainer:
+    """One MAML meta-training run in RoboSumo (resumable, metrics CSV/TensorBoard, snapshots)."""
+
+    def __init__(self, config: SumoMetaConfig, run_dir: Path | str, resume: bool = True,
+                 tensorboard: bool = True) -> None:
+        from envs.robosumo.vector import SumoVectorEnv
+
+        torch.set_num_threads(1)
+        torch.manual_seed(config.seed)
+        self.config, self.run_dir = config, Path(run_dir)
+        self.opponent_lineage = opponent_lineage(config.opponents)
+        versions = self.opponent_lineage.versions()
+        if len(versions) < 2:
+            raise ValueError(f"opponents {config.opponents!r}: MAML meta-trains on consecutive "
+                             f"versions and needs a lineage of >= 2 snapshots, found "
+                             f"{len(versions)}")
+        learner_body, opponent_body = config.bodies
+        _, opp_meta = load_checkpoint(self.opponent_lineage.path(versions[-1]))
+        if opp_meta.body is not None and opp_meta.body != opponent_body:
+            raise ValueError(f"opponents {config.opponents!r} control a {opp_meta.body}, but "
+                             f"{config.env} needs opponents controlling a {opponent_body}")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        n = config.meta_batch * config.episodes
+        kwargs = {} if config.episode_steps is None else {"max_steps": config.episode_steps}
+        self.envs = SumoVectorEnv(n, config.bodies, nthread=config.nthread, **kwargs)
+        self.max_steps = self.envs.core.max_steps
+        self.opponents = LineageOpponents(self.opponent_lineage, n, config.seed + 1)
+        obs_dim = self.envs.observation_spaces["player_0"].shape[0]
+        act_dim = self.envs.action_spaces["player_0"].shape[0]
+        if config.init_from:
+            from agents import resolve
+
+            self.policy, meta = load_policy(resolve(config.init_from))
+            if (self.policy.obs_dim, self.policy.act_dim) != (obs_dim, act_dim) or (
+                    meta.body is not None and meta.body != learner_body):
+                raise ValueError(f"init_from {config.init_from!r} controls a {meta.body} "
+                                 f"(obs {self.policy.obs_dim}, act {self.policy.act_dim}); "
+                                 f"{config.env} needs a {learner_body} (obs {obs_dim}, "
+                                 f"act {act_dim})")
+            if self.policy.recurrent:
+                raise ValueError(f"init_from {config.init_from!r} is recurrent; MAML in "
+                                 f"RoboSumo supports MLP policies")
+        else:
+            self.policy = Policy(obs_dim, act_dim, config.policy)
+        self.net = self.policy.net
+        self.theta = parameters_of(self.net)
+        self.step_sizes = StepSizes(self.theta, config.adapt)
+        alpha_lr = config.lr if config.step_size_lr is None else config.step_size_lr
+        self.optimizer = torch.optim.Adam(
+            [{"params": list(self.net.parameters())},
+             {"params": list(self.step_sizes.parameters()), "lr": alpha_lr}],
+            lr=config.lr, eps=1e-5)
+        self.rng = np.random.default_rng(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
+        self.iteration = 0
+        self.env_steps = 0
+        config_json = check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
+        if resume and (self.run_dir / "state.safetensors").exists():
+            self._load_state()
+        elif not config.init_from:
+            self._warm_up()
+        self.logger = MetricsLogger(self.run_dir, tensorboard)
+        self.logger.truncate_after(self.iteration)
+        (self.run_dir / "config.json").write_text(config_json)  # once everything was built
+
+    # ---------------------------------------------------------------- sampling
+
+    @torch.no_grad()
+    def _warm_up(self) -> None:
+        """Measure the observation statistics on ``warmup_steps`` steps of pi_theta, once."""
+        c = self.config
+        pairs = consecutive_pairs(self.opponent_lineage.versions(), self.rng, self.envs.num_envs)
+        self.opponents.set_versions(np.arange(self.envs.num_envs), [p[0] for p in pairs])
+        obs, _ = self.envs.reset(seed=c.seed * 100_003 - 1)
+        raw = []
+        for _ in range(c.warmup_steps):
+            raw.append(obs[0].copy())
+            out = self.policy.act(obs[0], generator=self.generator)
+            obs, _, terminated, truncated, _ = self.envs.step(
+                (out.action, self.opponents.actions(obs[1])))
+            self.opponents.bouts_ended(terminated | truncated)
+        self.policy.norm.update(torch.from_numpy(np.stack(raw)))
+
+    @torch.no_grad()
+    def collect(self, versions: list[int], params: list[dict[str, torch.Tensor]],
+                seed: int) -> Bouts:
+        """One bout per arena; arena block i (K arenas) plays ``versions[i]`` with ``params[i]``."""
+        k, n_tasks = self.config.episodes, len(versions)
+        n = n_tasks * k
+        self.opponents.set_versions(np.arange(n), np.repeat(versions, k))
+        obs, _ = self.envs.reset(seed=seed)
+        steps, d, a_dim = self.max_steps, self.policy.obs_dim, self.policy.act_dim
+        out_obs, out_act = torch.zeros(n, steps, d), torch.zeros(n, steps, a_dim)
+        out_rew, out_logp, out_val, mask = (torch.zeros(n, steps) for _ in range(4))
+        winners = np.full(n, -1, dtype=np.int64)
+        active = np.ones(n, dtype=bool)
+        used = steps
+        for t in range(steps):
+            x = self.policy.normalize(obs[0])
+            actions = np.zeros((n, a_dim))
+            for i in range(n_tasks):
+                rows = slice(i * k, (i + 1) * k)
+                mean, log_std, value = functional_call(self.net, params[i], (x[rows],))
+                a = mean + log_std.exp() * torch.randn(mean.shape, generator=self.generator)
+                out_logp[rows, t], out_val[rows, t], out_act[rows, t] = (
+                    log_prob(mean, log_std, a), value, a)
+                actions[rows] = a.double().numpy()
+            out_obs[:, t] = x
+            mask[:, t] = torch.as_tensor(active, dtype=torch.float32)
+            obs, rewards, terminated, truncated, info = self.envs.step(
+                (actions, self.opponents.actions(obs[1])))
+            self.opponents.bouts_ended(terminated | truncated)
+            out_rew[:, t] = torch.as_tensor(rewards[:, 0] * self.config.reward_scale,
+                                            dtype=torch.float32)
+            ended = (terminated | truncated) & active
+            winners[ended] = info["winner"][ended]
+            active &= ~ended
+            if not active.any():
+                used = t + 1
+                break
+        m = mask[:, :used]
+        shape = (n_tasks, k, used)
+        return Bouts(out_obs[:, :used].reshape(*shape, d), out_act[:, :used].reshape(*shape, a_dim),
+                     (out_rew[:, :used] * m).reshape(shape), out_logp[:, :used].reshape(shape),
+                     (out_val[:, :used] * m).reshape(shape), m.reshape(shape),
+                     winners.reshape(n_tasks, k))
+
+    def sample(self) -> tuple[list[tuple[int, int]], Bouts, Bouts]:
+        """Steps 1-3: bouts of theta against v_k, adaptation, bouts of each phi_i against v_k+1."""
+        c = self.config
+        pairs = consecutive_pairs(self.opponent_lineage.versions(), self.rng, c.meta_batch)
+        seed = c.seed * 100_003 + 2 * self.iteration
+        theta_now = {k: v.detach() for k, v in self.theta.items()}
+        pre = self.collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
+        phis = []
+        for i in range(c.meta_batch):
+            theta = {k: v.detach().requires_grad_() for k, v in self.theta.items()}
+            with torch.enable_grad():
+                phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
+            phis.append({k: v.detach() for k, v in phi.items()})
+        post = self.collect([p[1] for p in pairs], phis, seed + 1)
+        return pairs, pre, post
+
+    # ---------------------------------------------------------------- one iteration
+
+    def iterate(self) -> dict[str, float]:
+        c = self.config
+        start = time.perf_counter()
+        _, pre, post = self.sample()
+        sampled = time.perf_counter()
+        stats = self.meta_update(pre, post)
+        updated = time.perf_counter()
+        self.iteration += 1
+        self.env_steps += pre.steps() + post.steps()
+        if self.iteration % c.snapshot_every == 0 or self.iteration == c.iterations:
+            self.snapshot()
+        scale = c.reward_scale
+        row = {"iteration": self.iteration, "env_steps": self.env_steps,
+               "pre_return": float(pre.returns().mean()) / scale,
+               "post_return": float(post.returns().mean()) / scale,
+               "pre_win_rate": float((pre.winners == 0).mean()),
+               "post_win_rate": float((post.winners == 0).mean()),
+               "pre_loss_rate": float((pre.winners == 1).mean()),
+               "post_loss_rate": float((post.winners == 1).mean()),
+               "bout_steps": float(post.mask.sum(-1).mean()), **stats,
+               "sample_s": sampled - start, "update_s": updated - sampled}
+        row["adaptation_gain"] = row["post_return"] - row["pre_return"]
+        for m, alpha in enumerate(self.step_sizes.alphas):
+            values = alpha.values() if self.step_sizes.per_parameter else [alpha]
+            row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
+        self.logger.log(row)  # before the state: a crash in between repeats the row, never loses it
+        self.save_state()
+        return row
+
+    def meta_update(self, pre: Bouts, post: Bouts) -> dict[str, float]:
+        """Step 4: PPO through the adaptation on the v_k+1 bouts plus the score-function term."""
+        c = self.config
+        n_tasks = pre.rewards.shape[0]
+        post_ret = post.returns().mean(1)
+        task_adv = (post_ret - post_ret.mean()) / (post_ret.std() + 1e-8)
+        targets = [terminal_gae(post.rewards[i], post.values[i], post.mask[i], c.gamma, c.lam)
+                   for i in range(n_tasks)]
+        logs: dict[str, list[float]] = {}
+        params = [*self.net.parameters(), *self.step_sizes.parameters()]
+        for _ in range(c.epochs):
+            total = torch.zeros(())
+            for i in range(n_tasks):
+                phi = adapt(self.net, self.theta, self.step_sizes, pre.task(i), c.adapt,
+                            create_graph=not c.first_order)[-1]
+                real = post.mask[i] > 0
+                mean, log_std, values = functional_call(self.net, phi, (post.obs[i][real],))
+                adv, ret = targets[i][0][real], targets[i][1][real]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                loss = ppo_loss(log_prob(mean, log_std, post.actions[i][real]),
+                                post.logp[i][real], adv, values, ret, entropy(log_std), c.clip,
+                                c.vf_coef)
+                pre_real = pre.mask[i] > 0
+                m_pre, ls_pre, _ = functional_call(self.net, self.theta, (pre.obs[i][pre_real],))
+                sf = -task_adv[i] * log_prob(m_pre, ls_pre, pre.actions[i][pre_real]).mean()
+                total = total + (loss.total + c.sf_coef * sf) / n_tasks
+                for key, value in (("policy_loss", loss.policy), ("value_loss", loss.value),
+                                   ("approx_kl", loss.approx_kl), ("sf_term", sf)):
+                    logs.setdefault(key, []).append(float(value.detach()))
+            self.optimizer.zero_grad()
+            total.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
+            torch.nn.utils.clip_grad_value_(params, c.grad_clip)
+            self.optimizer.step()
+            logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
+        return {k: float(np.mean(v)) for k, v in logs.items()}
+
+    def run(self, progress: bool = True) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.config.iterations, initial=self.iteration, unit="it",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            while self.iteration < self.config.iterations:
+                row = self.iterate()
+                bar.update(1)
+                bar.set_postfix(pre=f"{row['pre_win_rate']:.2f}",
+                                post=f"{row['post_win_rate']:.2f}")
+        finally:
+            bar.close()
+            self.logger.close()
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def _meta(self, kind: str) -> CheckpointMeta:
+        return CheckpointMeta(
+            kind=kind, body=self.config.bodies[0], env_id=self.config.env,
+            config={CONFIG_KEY: self.config.to_dict(), **self.policy.describe()},
+            extra={"iteration": self.iteration, "env_steps": self.env_steps,
+                   "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = self.policy.tensors("policy.")
+        out.update({f"alpha.{k}": v.detach().clone()
+                    for k, v in self.step_sizes.state_dict().items()})
+        return out
+
+    def snapshot(self) -> Path:
+        meta = dataclasses.replace(self._meta(KIND), lineage=self.lineage.name,
+                                   version=self.iteration)
+        return save_checkpoint(self.lineage.path(self.iteration), self.tensors(), meta)
+
+    def save_state(self) -> Path:
+        tensors = self.tensors()
+        optim, groups = optimizer_tensors(self.optimizer)
+        tensors.update(optim)
+        tensors["rng.torch"] = self.generator.get_state()
+        tensors["rng.opponents"] = self.opponents.generator.get_state()
+        meta = self._meta(STATE_KIND)
+        extra = {**meta.extra, "param_groups": groups, "rng": self.rng.bit_generator.state}
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
+
+    def _load_state(self) -> None:
+        path = self.run_dir / "state.safetensors"
+        tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
+        self.policy.load_tensors(tensors, path, prefix="policy.")
+        self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
+                                         if k.startswith("alpha.")})
+        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
+        self.generator.set_state(tensors["rng.torch"])
+        self.opponents.generator.set_state(tensors["rng.opponents"])
+        self.rng.bit_generator.state = meta.extra["rng"]
+        self.iteration = int(meta.extra["iteration"])
+        self.env_steps = int(meta.extra["env_steps"])
+
+
+# ---------------------------------------------------------------- the agent
+
+
+class SumoMAMLAgent(MAMLAgent):
+    """``MAMLAgent`` for RoboSumo games: rewards are scaled as in meta-training before adapting.
+
+    The game calls ``adapt()`` between rounds; phi is recomputed from theta on the last
+    ``buffer_episodes`` bouts (the paper: 75) with truncated per-step importance weights.
+    """
+
+    def __init__(self, *args: Any, reward_scale: float = 0.01, **kwargs: Any) -> None:
+        kwargs.setdefault("buffer_episodes", BUFFER_EPISODES)
+        super().__init__(*args, **kwargs)
+        self.reward_scale = float(reward_scale)
+
+    def observe(self, action: np.ndarray, reward: float, next_obs: np.ndarray,
+                terminated: bool, truncated: bool) -> None:
+        super().observe(action, reward * self.reward_scale, next_obs, terminated, truncated)
+
+
+def load_sumo_maml(path: Path | str) -> tuple[Policy, StepSizes, SumoMetaConfig, CheckpointMeta]:
+    """Policy (theta), step sizes and run settings of a RoboSumo MAML snapshot."""
+    from agents.policy import policy_from_description
+
+    tensors, meta = load_checkpoint(path, expected_kind=KIND)
+    if CONFIG_KEY not in meta.config:
+        raise ValueError(f"{path}: a MAML checkpoint, but not one meta-trained in RoboSumo "
+                         f"(no {CONFIG_KEY!r} settings)")
+    policy = policy_from_description(meta.config)
+    policy.load_tensors(tensors, path, prefix="policy.")
+    config = SumoMetaConfig.from_dict(meta.config[CONFIG_KEY])
+    step_sizes = StepSizes(parameters_of(policy.net), config.adapt)
+    step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("alpha.")})
+    return policy, step_sizes, config, meta
+
+
+def load_agent(path: Path, meta: CheckpointMeta, seed: int | None,
+               **kwargs: Any) -> SumoMAMLAgent:
+    policy, step_sizes, config, meta = load_sumo_maml(path)
+    label = f"maml@{meta.version}" if meta.version is not None else "maml"
+    return SumoMAMLAgent(policy, step_sizes, config.adapt, name=label, body=meta.body,
+                         seed=seed, reward_scale=config.reward_scale, **kwargs)
+
+
+__all__ = ["Bouts", "SumoMAMLAgent", "SumoMetaConfig", "SumoMetaTrainer", "consecutive_pairs",
+           "load_agent", "load_sumo_maml", "opponent_lineage", "terminal_gae"]
