@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 LOCOMOTION_IDS = tuple(f"NonstationaryLocomotion-{b}-v0" for b in ("Bug", "Ant", "Spider"))
+POINT_ID = "PointRotation-v0"
 
 
 def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
@@ -59,33 +60,56 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
 
 
 def add_norml_parser(algos: argparse._SubParsersAction) -> None:
-    """Add ``norml``: NoRML (or one of its ablations) meta-trained on the rotated point agent."""
+    """Add ``norml``: NoRML (or one of its ablations) on the rotated point agent or on
+    nonstationary locomotion."""
     from agents.norml.core import VARIANTS
 
     p = algos.add_parser(
-        "norml", help="NoRML: adapt in one step from state transitions alone (point agent)",
-        description="Meta-train NoRML on PointRotation-v0: a learned advantage A_psi(s, a, s') "
-                    "and a learned offset drive one reward-free inner step. --variant picks "
-                    "the paper's ablations (maml: true advantage with Meta-SGD step sizes; dr: "
-                    "domain randomisation).",
+        "norml", help="NoRML: adapt in one step from state transitions alone (point agent, "
+                      "nonstationary locomotion)",
+        description="Meta-train NoRML: a learned advantage A_psi(s, a, s') and a learned offset "
+                    "drive one reward-free inner step. --env PointRotation-v0 (default): tasks "
+                    "are rotation angles; --variant picks the paper's ablations (maml: true "
+                    "advantage with Meta-SGD step sizes; dr: domain randomisation). --env "
+                    "NonstationaryLocomotion-Bug-v0 (or Ant, Spider): MAML's task structure, "
+                    "consecutive tasks (T_i, T_{i+1}) of the training leg pairs, adapting on "
+                    "--episodes episodes of T_i and meta-trained on as many of T_{i+1}; "
+                    "observations are normalised with frozen statistics (those of --init-from).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--env", choices=(POINT_ID, *LOCOMOTION_IDS), default=POINT_ID)
     p.add_argument("--variant", choices=tuple(VARIANTS), default="norml")
     p.add_argument("--sparse", action="store_true",
-                   help="sparse reward (-1 per step, 100 steps, ends at the goal)")
+                   help="point: sparse reward (-1 per step, 100 steps, ends at the goal)")
     p.add_argument("--run-dir", type=Path, default=None,
-                   help="run directory (default: runs/point-<reward>-<variant>-s<seed>)")
+                   help="run directory (default: runs/point-<reward>-<variant>-s<seed>, or "
+                        "runs/<env>-<variant>-s<seed>)")
     p.add_argument("--iterations", type=int, default=300, help="meta-iterations")
-    p.add_argument("--tasks", type=int, default=10, help="tasks per meta-batch")
-    p.add_argument("--rollouts", type=int, default=25, help="episodes per task and phase")
+    p.add_argument("--tasks", type=int, default=None,
+                   help="tasks (point: angles; locomotion: consecutive-task pairs) per "
+                        "meta-batch (default: 10 point, 12 locomotion)")
+    p.add_argument("--rollouts", type=int, default=None,
+                   help="episodes per task and phase (default: 25 point, 3 locomotion, where "
+                        "it is also the agent's adaptation window)")
     p.add_argument("--alpha", type=float, default=None,
-                   help="initial inner step size (default: the variant's)")
+                   help="initial inner step size (default: the variant's; locomotion 1)")
     p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
-                   help="meta-learn the step size (default: the variant's)")
-    p.add_argument("--lr", type=float, default=3e-3, help="initial outer Adam learning rate")
+                   help="meta-learn the step size (default: the variant's; locomotion yes)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="initial outer Adam learning rate (default: 3e-3 point, 3e-4 locomotion)")
+    p.add_argument("--advantage-lr", type=float, default=None,
+                   help="locomotion: initial Adam rate of A_psi (default: --lr)")
     p.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant")
-    p.add_argument("--gamma", type=float, default=0.9)
+    p.add_argument("--gamma", type=float, default=None,
+                   help="discount (default: 0.9 point, 0.99 locomotion)")
+    p.add_argument("--init-from", default=None,
+                   help="locomotion: PPO MLP checkpoint (path or zoo: reference) giving theta and "
+                        "the observation statistics (default: zoo:ppo-locomotion-<body> if the "
+                        "zoo has it); 'none' starts from scratch")
+    p.add_argument("--nthread", type=int, default=0,
+                   help="locomotion: physics threads (0: all cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--snapshot-every", type=int, default=50, help="iterations between snapshots")
+    p.add_argument("--snapshot-every", type=int, default=None,
+                   help="iterations between snapshots (default: 50 point, 10 locomotion)")
     _common(p)
     p.set_defaults(func=run_norml)
 
@@ -120,15 +144,46 @@ def rl2_config_from_args(args: argparse.Namespace):
 
 
 def norml_config_from_args(args: argparse.Namespace):
-    """The ``MetaTrainConfig`` of parsed ``arena train norml`` arguments."""
+    """The config of parsed ``arena train norml`` arguments: a ``MetaTrainConfig`` (point) or
+    a ``LocomotionMetaConfig`` (nonstationary locomotion)."""
+    import dataclasses
+
     from agents.norml import MetaTrainConfig, NoRMLConfig
 
     overrides = {k: v for k, v in (("alpha", args.alpha), ("learn_alpha", args.learn_alpha))
                  if v is not None}
+
+    def pick(value, default):
+        return default if value is None else value
+
+    if args.env in LOCOMOTION_IDS:
+        from agents.norml.locomotion import LocomotionMetaConfig, default_model
+
+        if args.sparse:
+            raise ValueError("--sparse is a point-agent option")
+        model = default_model()
+        if args.variant != "norml":  # the ablation's switches, at locomotion's width and inputs
+            model = NoRMLConfig.variant(args.variant, hidden=model.hidden,
+                                        normalize_obs=True, init_log_std=model.init_log_std)
+        import agents
+
+        body = args.env.split("-")[1].lower()
+        init = args.init_from
+        if init is None and f"ppo-locomotion-{body}" in agents.zoo_names():
+            init = f"zoo:ppo-locomotion-{body}"
+        init = None if init is None or init.lower() == "none" else init
+        return LocomotionMetaConfig(
+            body=body, iterations=args.iterations,
+            meta_batch=pick(args.tasks, 12), episodes=pick(args.rollouts, 3),
+            gamma=pick(args.gamma, 0.99), lr=pick(args.lr, 3e-4),
+            advantage_lr=args.advantage_lr, lr_decay=not args.no_lr_decay, seed=args.seed,
+            snapshot_every=pick(args.snapshot_every, 10), init_from=init,
+            model=dataclasses.replace(model, **overrides))
     return MetaTrainConfig(
-        sparse=args.sparse, iterations=args.iterations, tasks=args.tasks,
-        rollouts=args.rollouts, gamma=args.gamma, lr=args.lr, lr_decay=not args.no_lr_decay,
-        seed=args.seed, snapshot_every=args.snapshot_every,
+        sparse=args.sparse, iterations=args.iterations, tasks=pick(args.tasks, 10),
+        rollouts=pick(args.rollouts, 25), gamma=pick(args.gamma, 0.9), lr=pick(args.lr, 3e-3),
+        lr_decay=not args.no_lr_decay, seed=args.seed,
+        snapshot_every=pick(args.snapshot_every, 50),
         model=NoRMLConfig.variant(args.variant, **overrides))
 
 
@@ -170,12 +225,20 @@ def run_norml(args: argparse.Namespace) -> int:
 
     try:
         config = norml_config_from_args(args)
+        if args.env in LOCOMOTION_IDS:
+            from agents.norml.locomotion import LocomotionMetaTrainer
+
+            run_dir = args.run_dir or Path("runs") / f"{args.env}-{args.variant}-s{config.seed}"
+            trainer = LocomotionMetaTrainer(config, run_dir, resume=not args.fresh,
+                                            tensorboard=not args.no_tensorboard,
+                                            nthread=args.nthread)
+        else:
+            reward = "sparse" if config.sparse else "shaped"
+            run_dir = args.run_dir or Path("runs") / f"point-{reward}-{args.variant}-s{config.seed}"
+            trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
+                                  tensorboard=not args.no_tensorboard)
     except ValueError as err:
         raise SystemExit(f"arena train norml: {err}") from None
-    reward = "sparse" if config.sparse else "shaped"
-    run_dir = args.run_dir or Path("runs") / f"point-{reward}-{args.variant}-s{config.seed}"
-    trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
-                          tensorboard=not args.no_tensorboard)
     return run_to_end(trainer, run_dir, args, unit="meta-iterations")
 
 

@@ -2,13 +2,18 @@
 
 ``reset()`` starts a game with the exploration policy ``pi_theta``. ``observe`` stores the
 transitions of the current round; ``adapt()`` recomputes ``theta_i = theta + offset -
-alpha grad L`` from theta on the episodes observed since the last ``adapt`` (NoRML reads their
-states and actions only; the MAML ablation reads their rewards too) and acts with ``pi_theta_i``
-from then on. Each adaptation starts again from theta, as at meta-training time; the experience
-of later rounds comes from the previous adapted policy rather than from ``pi_theta`` (no
-importance correction is applied).
+alpha grad L`` from theta on stored episodes (NoRML reads their states and actions only; the
+MAML ablation reads their rewards too) and acts with ``pi_theta_i`` from then on: by default the
+episodes observed since the last ``adapt``, or with ``window=n`` the last ``n`` complete
+episodes (the locomotion protocol: adapt after every episode on the last 3). Each adaptation
+starts again from theta, as at meta-training time; the experience of later rounds comes from the
+previous adapted policy rather than from ``pi_theta`` (no importance correction is applied).
+Models with frozen observation statistics (``NoRMLConfig.normalize_obs``, locomotion) see and
+store normalised observations.
 
-Checkpoints are of kind ``"norml"``: the model's tensors plus its ``NoRMLConfig`` and sizes.
+Checkpoints are of kind ``"norml"``: the model's tensors (with the observation statistics when
+the model has them) plus its ``NoRMLConfig`` and sizes. Locomotion checkpoints record the
+adaptation window in ``config["train"]["episodes"]``.
 """
 
 from __future__ import annotations
@@ -59,13 +64,18 @@ class NoRMLAgent(Agent):
         body: body it controls, if any.
         deterministic: act with the mean action.
         seed: seed of the action noise (a new game restarts it).
+        window: adapt on the last ``window`` complete episodes (kept across ``adapt`` calls);
+            None: on the episodes observed since the last ``adapt``.
     """
 
     def __init__(self, model: NoRMLModel, gamma: float = 0.9, name: str = "norml",
                  body: str | None = None, deterministic: bool = False,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, window: int | None = None) -> None:
+        if window is not None and window < 1:
+            raise ValueError(f"window must be >= 1 or None, got {window!r}")
         self.model = model.eval()
         self.gamma = float(gamma)
+        self.window = window
         self.name, self.body, self.action_dim = name, body, model.act_dim
         self.deterministic = deterministic
         self._seed = seed
@@ -85,26 +95,30 @@ class NoRMLAgent(Agent):
             raise ValueError(f"{self.name} expects observations of shape "
                              f"({self.model.obs_dim},), got {obs.shape}")
         with torch.no_grad():
-            mean, log_std = self.model.distribution(self.params, torch.from_numpy(obs))
+            x = self.model.normalize(obs)
+            mean, log_std = self.model.distribution(self.params, x)
             if self.deterministic:
                 action = mean
             else:
                 action = mean + log_std.exp() * torch.randn(mean.shape, generator=self._generator)
-        self._obs = obs
+        self._obs = x.numpy()
         return action.double().numpy()
 
     def observe(self, action: np.ndarray, reward: float, next_obs: np.ndarray,
                 terminated: bool, truncated: bool) -> None:
         if self._obs is None:
             raise RuntimeError(f"{self.name}: observe() called before act()")
-        self._episodes[-1].append((self._obs, np.asarray(action, np.float32), float(reward),
-                                   np.asarray(next_obs, np.float32)))
+        nxt = self.model.normalize(np.asarray(next_obs, np.float32)).numpy()
+        self._episodes[-1].append((self._obs, np.asarray(action, np.float32), float(reward), nxt))
         if terminated or truncated:
             self._episodes.append([])
 
     def experience(self) -> TaskData | None:
-        """The episodes observed since the last ``adapt``, padded to one length with a mask."""
-        episodes = [e for e in self._episodes if e]
+        """The episodes to adapt on (see ``window``), padded to one length with a mask."""
+        if self.window is None:
+            episodes = [e for e in self._episodes if e]
+        else:  # complete episodes only: adapt() is called between episodes
+            episodes = [e for e in self._episodes[:-1] if e][-self.window:]
         if not episodes:
             return None
         length = max(len(e) for e in episodes)
@@ -124,13 +138,19 @@ class NoRMLAgent(Agent):
             return
         adapted = self.model.adapt(data, self.gamma, create_graph=False)
         self.params = {k: v.detach() for k, v in adapted.items()}
-        self._episodes = [[]]
+        if self.window is None:
+            self._episodes = [[]]
+        else:  # keep what a later window still needs
+            self._episodes = self._episodes[-(self.window + 1):]
 
 
 def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
     model, meta = load_norml(path)
-    gamma = float(meta.config.get("train", {}).get("gamma", 0.9))
+    train = meta.config.get("train", {})
+    gamma = float(train.get("gamma", 0.9))
     label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    if "episodes" in train:  # locomotion: adapt on as many episodes as at meta-training time
+        kwargs.setdefault("window", int(train["episodes"]))
     return NoRMLAgent(model, gamma=gamma, name=label, body=meta.body, seed=seed, **kwargs)
 
 

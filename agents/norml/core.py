@@ -28,11 +28,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from agents.nets import log_prob, mlp
+from agents.nets import RunningNorm, log_prob, mlp
 
 RIDGE = 1e-5  # ridge regularisation of the value baseline (the MAML-RL LinearFeatureBaseline)
 
@@ -64,6 +65,10 @@ class NoRMLConfig:
         hidden: width of the policy's two tanh layers.
         adv_hidden: width of A_psi's two tanh layers.
         init_log_std: initial log standard deviation of the policy.
+        normalize_obs: the model holds frozen observation statistics (``obs_norm``, a
+            ``RunningNorm`` that is never updated, e.g. copied from a PPO checkpoint) and the
+            policy, A_psi and the value baseline see clipped z-scores (``normalize``). Off for
+            the point agent, whose states are already of order one.
     """
 
     learned_advantage: bool = True
@@ -75,6 +80,7 @@ class NoRMLConfig:
     hidden: int = 50
     adv_hidden: int = 50
     init_log_std: float = -0.75
+    normalize_obs: bool = False
 
     def __post_init__(self) -> None:
         if not self.adapt and (self.learn_offset or self.learned_advantage or self.learn_alpha):
@@ -162,6 +168,13 @@ class NoRMLModel(nn.Module):
             alphas = {"all": torch.tensor(float(c.alpha))}
         self.alpha = nn.ParameterDict({k: nn.Parameter(v, requires_grad=c.learn_alpha)
                                        for k, v in alphas.items()})
+        # buffers only: part of the checkpoint, never changed by meta-training or adaptation
+        self.obs_norm = RunningNorm(self.obs_dim) if c.normalize_obs else None
+
+    def normalize(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Raw observations -> the float32 input of the policy and of A_psi."""
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        return self.obs_norm(x) if self.obs_norm is not None else x
 
     def theta(self) -> dict[str, torch.Tensor]:
         """The policy's parameters as a name -> tensor dict (they carry gradients)."""

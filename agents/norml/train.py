@@ -180,14 +180,12 @@ class MetaTrainer:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.json").write_text(
-            check_run_config(self.run_dir, config.to_dict(), resume, "iterations"))
+        config_json = check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
         torch.set_num_threads(1)  # tiny networks: threads only add synchronisation cost
         torch.manual_seed(config.seed)
-        self.model = NoRMLModel(2, 2, config.model)
-        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
-                                          lr=config.lr)
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = np.random.default_rng(config.seed)  # the task draws (saved with the state)
+        self.model = self._build_model()
+        self.optimizer = torch.optim.Adam(self._param_groups(), lr=config.lr)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
         self.iteration, self.env_steps = 0, 0
@@ -195,6 +193,14 @@ class MetaTrainer:
             self._load_state()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
         self.logger.truncate_after(self.iteration)
+        (self.run_dir / "config.json").write_text(config_json)  # once everything was built
+
+    def _build_model(self) -> NoRMLModel:
+        return NoRMLModel(2, 2, self.config.model)
+
+    def _param_groups(self) -> list:
+        """What Adam meta-trains (at ``config.lr`` unless a group says otherwise)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
 
     def run(self, progress: bool = False) -> None:
         """Meta-train until ``config.iterations``; checkpoint after every iteration."""

@@ -1,0 +1,266 @@
+"""NoRML on nonstationary locomotion: meta-training on the bug and the paper's Fig. 4 protocol.
+
+1. Meta-trains NoRML on consecutive-task pairs of the bug's 12 training leg pairs, starting from
+   the PPO baseline of the locomotion comparison (``zoo:ppo-locomotion-bug``: its actor as theta,
+   its observation statistics frozen), resumable (``agents.norml.locomotion``).
+2. Evaluates on the 3 held-out pairs with the protocol and seeds of
+   ``scripts/locomotion_adaptation.py`` (``agents.evaluate.nonstationary_returns``: 7 episodes
+   with the torque of the pair falling 1 -> 0, ``adapt()`` after every episode on the last 3,
+   full reset between chains, ``--repeats`` chains per pair, environment seeds from
+   10,000 + seed): the no-adaptation PPO baseline, NoRML, and two ablations of NoRML, its theta
+   without adaptation (``pi_theta`` throughout) and theta + offset without the gradient step
+   (what the offset alone gives). ``--zoo`` adds the zoo's MAML and RL^2 agents of the
+   comparison (with PPO tracking and MAML's theta without adaptation), re-evaluated from their
+   checkpoints with the same seeds.
+3. Writes the "norml-locomotion" section of docs/results.md with docs/plots/norml_locomotion.png
+   (paired differences to the PPO baseline, chain by chain, with 95 % t-intervals) and, with
+   ``--save-zoo``, the final model as agents/zoo/norml-locomotion-bug.safetensors.
+
+Usage:
+    python scripts/norml_locomotion.py [--iterations 1500] [--repeats 20] [--zoo] [--save-zoo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from resultsdoc import ROOT, commit, machine, mean_ci, write_section
+
+import agents
+from agents.adaptive import TrackingAgent
+from agents.base import PolicyAgent
+from agents.evaluate import nonstationary_returns
+from agents.logger import read_metrics
+from agents.maml_train import load_maml
+from agents.norml import NoRMLAgent, load_norml, save_norml
+from agents.norml.locomotion import LocomotionMetaConfig, LocomotionMetaTrainer, default_model
+from agents.policy import load_policy
+
+PPO = "zoo:ppo-locomotion-bug"
+ZOO_NAME = "norml-locomotion-bug"
+BASELINE = "no adaptation (PPO)"
+NORML = "NoRML"
+THETA = "NoRML theta, no adaptation"
+OFFSET = "NoRML theta + offset, no gradient step"
+
+
+def config(iterations: int, seed: int) -> LocomotionMetaConfig:
+    return LocomotionMetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3,
+                                gamma=0.99, lr=3e-4, advantage_lr=1e-3, lr_decay=True,
+                                grad_clip=1.0, seed=seed, snapshot_every=100, init_from=PPO,
+                                model=default_model())
+
+
+class FrozenNoRML(NoRMLAgent):
+    """An ablation: acts with fixed parameters, theta or theta + offset, and never adapts."""
+
+    def __init__(self, model, with_offset: bool, **kwargs) -> None:
+        self.with_offset = with_offset
+        super().__init__(model, **kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        if self.with_offset and self.model.offset is not None:
+            self.params = {k: (v + self.model.offset[k.replace(".", "__")]).detach()
+                           for k, v in self.params.items()}
+
+    def adapt(self) -> None:
+        self._episodes = [[]]
+
+
+def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
+    x = np.arange(1, 8)
+    for offset, (name, r) in zip(np.linspace(-0.2, 0.2, len(results)), results.items(),
+                                 strict=True):
+        flat = r.reshape(-1, r.shape[-1])
+        stats = [mean_ci(flat[:, e]) for e in range(flat.shape[1])]
+        ax.errorbar(x + offset, [m for m, _ in stats], yerr=[h for _, h in stats], marker="o",
+                    ms=3, capsize=2, label=name)
+    ax.set_xlabel("episode (torque scale of the damaged pair falls 1 -> 0)")
+    ax.set_ylabel("episode return")
+    ax.set_title("Bug, held-out leg pairs (95 % CI over chains)", fontsize=9)
+    ax.legend(fontsize=6)
+    it = np.array([r["iteration"] for r in metrics])
+    w = max(1, min(50, len(it) // 10))
+    for key, label in (("return_pre", "pi_theta on T_i"), ("return_post", "pi_theta_i on T_i+1")):
+        y = np.convolve([r[key] for r in metrics], np.ones(w) / w, mode="valid")
+        bx.plot(it[w - 1:], y, label=label, lw=1.2)
+    bx.set_xlabel("meta-iteration")
+    bx.set_ylabel("mean episode return (training pairs)")
+    bx.set_title(f"meta-training ({w}-iteration window)", fontsize=9)
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def table(results: dict[str, np.ndarray], pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    header = "| method | " + " | ".join(f"ep {e}" for e in range(1, 8)) + " | mean 6-7 |"
+    rows = [header, "|---" * 9 + "|"]
+    for name, r in results.items():
+        flat = r.reshape(-1, 7)
+        cells = [f"{m:.1f} ± {h:.1f}" for m, h in (mean_ci(flat[:, e]) for e in range(7))]
+        late = mean_ci(flat[:, 5:].mean(1))
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:.1f} ± {late[1]:.1f} |")
+    paired = [header.replace("| method |", "| difference |"), "|---" * 9 + "|"]
+    for a, b in pairs:
+        diff = results[a].reshape(-1, 7) - results[b].reshape(-1, 7)
+        cells = [f"{m:+.1f} ± {h:.1f}" for m, h in (mean_ci(diff[:, e]) for e in range(7))]
+        late = mean_ci(diff[:, 5:].mean(1))
+        paired.append(f"| {a} minus {b} | " + " | ".join(cells)
+                      + f" | {late[0]:+.1f} ± {late[1]:.1f} |")
+    return "\n".join(rows), "\n".join(paired)
+
+
+def verdict(results: dict[str, np.ndarray], a: str, b: str) -> str:
+    diff = results[a].reshape(-1, 7) - results[b].reshape(-1, 7)
+    m, h = mean_ci(diff[:, 5:].mean(1))
+    word = ("higher" if m - h > 0 else "lower" if m + h < 0
+            else "not distinguishable (the interval contains 0)")
+    return f"{a} minus {b} at episodes 6-7: {m:+.1f} ± {h:.1f}, {word}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=1500, help="meta-iterations")
+    parser.add_argument("--repeats", type=int, default=20, help="chains per held-out pair")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--zoo", action="store_true",
+                        help="also evaluate zoo:maml-locomotion-bug and zoo:rl2-locomotion-bug")
+    parser.add_argument("--save-zoo", action="store_true",
+                        help=f"write the final model to agents/zoo/{ZOO_NAME}.safetensors")
+    parser.add_argument("--train-only", action="store_true", help="stop after meta-training")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    progress = sys.stderr.isatty()
+
+    t0 = time.perf_counter()
+    c = config(args.iterations, args.seed)
+    trainer = LocomotionMetaTrainer(c, args.runs / "norml-locomotion", tensorboard=False,
+                                    nthread=1)
+    trainer.run(progress=progress)
+    path = trainer.lineage.path(trainer.lineage.latest())
+    metrics = read_metrics(trainer.run_dir / "metrics.csv")
+    t1 = time.perf_counter()
+    if args.train_only:
+        print(f"trained: {path}")
+        return
+    command = "python scripts/norml_locomotion.py " + " ".join(sys.argv[1:])
+    if args.save_zoo:
+        model, meta = load_norml(path)
+        meta = dataclasses.replace(meta, extra={**meta.extra, "command": command})
+        zoo = save_norml(agents.ZOO_DIR / f"{ZOO_NAME}.safetensors", model, meta)
+        print(f"zoo: {zoo.relative_to(ROOT)} ({zoo.stat().st_size:,} bytes)")
+
+    model, meta = load_norml(path)
+    gamma = c.gamma
+    methods = {
+        BASELINE: agents.load(PPO, body="bug", seed=args.seed),
+        NORML: agents.load(str(path), body="bug", seed=args.seed),
+        THETA: FrozenNoRML(model, False, gamma=gamma, body="bug", seed=args.seed),
+        OFFSET: FrozenNoRML(model, True, gamma=gamma, body="bug", seed=args.seed),
+    }
+    if args.zoo:  # the rest of the comparison, from the zoo's checkpoints
+        policy, _ = load_policy(agents.resolve(PPO))
+        theta, _, _, _ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
+        methods["PPO tracking"] = TrackingAgent(policy, body="bug", seed=args.seed)
+        methods["MAML (zoo)"] = agents.load("zoo:maml-locomotion-bug", body="bug", seed=args.seed)
+        methods["MAML theta, no adaptation"] = PolicyAgent(theta, name="maml-theta", body="bug",
+                                                           seed=args.seed)
+        methods["RL^2 (zoo)"] = agents.load("zoo:rl2-locomotion-bug", body="bug", seed=args.seed)
+    results, seconds = {}, {}
+    for name, agent in methods.items():
+        start = time.perf_counter()
+        # the seeds of scripts/locomotion_adaptation.py: every method meets the same episodes
+        results[name] = nonstationary_returns(agent, "bug", repeats=args.repeats,
+                                              seed=10_000 + args.seed)
+        seconds[name] = time.perf_counter() - start
+        print(name, results[name].reshape(-1, 7).mean(0).round(1),
+              f"({seconds[name]:.0f} s)", flush=True)
+    np.savez(args.runs / "norml-locomotion.npz", **results)
+    t2 = time.perf_counter()
+
+    plot_path = ROOT / "docs" / "plots" / "norml_locomotion.png"
+    plot(results, metrics, plot_path)
+    pairs = [(name, BASELINE) for name in results if name != BASELINE]
+    pairs += [(NORML, THETA), (NORML, OFFSET)]
+    rows, paired = table(results, pairs)
+    findings = "\n".join(f"- {verdict(results, a, b)}." for a, b in pairs)
+    last = metrics[-50:]
+    pre = mean_ci([r["return_pre"] for r in last])
+    post = mean_ci([r["return_post"] for r in last])
+    gain = mean_ci([r["return_post"] - r["return_pre"] for r in last])
+    first = metrics[:50]
+    gain0 = mean_ci([r["return_post"] - r["return_pre"] for r in first])
+    n_chains = args.repeats * 3
+    steps = trainer.env_steps
+    alpha = metrics[-1]["alpha"]
+    m = c.model
+    body = f"""## NoRML on nonstationary locomotion (the paper's Fig. 4 protocol)
+
+Command: `{command}` (commit {commit()}, {machine()}; one core: `torch.set_num_threads(1)`, one
+physics thread). Budget: {c.iterations} meta-iterations of {c.meta_batch} consecutive-task
+pairs x {c.episodes} episodes before and after the inner step ({steps:,} environment steps);
+wall time of this invocation: meta-training {(t1 - t0) / 60:.0f} min (a resumed run counts only
+the remainder), evaluation {(t2 - t1) / 60:.0f} min, on a machine shared with another job.
+
+Meta-training (`agents/norml/locomotion.py`, `arena train norml --env
+NonstationaryLocomotion-Bug-v0`): MAML's task structure, pairs (T_i, T_{{i+1}}) drawn from the 12
+training leg pairs; {c.episodes} episodes of `pi_theta` on T_i, one reward-free inner step
+`theta_i = theta + offset - alpha grad L` with `L` weighing `log pi_theta` by `A_psi(s, a, s')`,
+{c.episodes} episodes of `pi_theta_i` on T_{{i+1}}, one Adam step on their policy-gradient loss
+(discounted return, gamma {c.gamma}, minus the per-task polynomial ridge baseline, standardised
+per task) through the inner step into theta, offset, psi and alpha. theta starts from the PPO
+baseline's actor (`{PPO}`, MLP {m.hidden}x{m.hidden} tanh) and the observations are normalised
+with that policy's statistics, frozen and stored in the NoRML checkpoint; A_psi {m.adv_hidden}x
+{m.adv_hidden} tanh on `concat(s', s, a)`; offset from 0; scalar step size from {m.alpha},
+learned (final {alpha:.3g}); Adam {c.lr} (psi {c.advantage_lr}) decaying linearly to 0; meta-
+gradient norm clipped at {c.grad_clip}; seed {c.seed}.
+
+On the training pairs, the mean return over the last 50 meta-iterations was
+{pre[0]:.1f} ± {pre[1]:.1f} before and {post[0]:.1f} ± {post[1]:.1f} after the inner step (gain
+{gain[0]:+.1f} ± {gain[1]:.1f}; over the first 50 iterations {gain0[0]:+.1f} ± {gain0[1]:.1f}; 95 %
+t-intervals over iterations).
+
+Evaluation: the protocol and seeds of the locomotion comparison above
+(`agents.evaluate.nonstationary_returns`, environment seeds from {10_000 + args.seed}): the bug
+runs along +x while one held-out pair (back, middle, front) loses torque over 7 episodes (scale 1,
+5/6, ..., 0), `adapt()` after every episode (NoRML: one inner step from theta on the last
+{c.episodes} episodes, reading no reward), a full reset between chains; {args.repeats} chains per
+pair ({n_chains} in all). Return per episode (mean ± 95 % t-interval over the {n_chains} chains):
+
+{rows}
+
+Paired chain by chain (every method meets the same environment seeds; mean difference ± 95 %
+t-interval over the {n_chains} chains):
+
+{paired}
+
+- {BASELINE}: `{PPO}`, frozen (the baseline of the comparison above; same returns).
+- {THETA}: the meta-trained `pi_theta`, frozen (what meta-training did to theta).
+- {OFFSET}: `theta + offset`, frozen (what the learned offset gives without A_psi's step).
+
+Computed from the paired table:
+
+{findings}
+
+![NoRML on locomotion]({plot_path.relative_to(ROOT / 'docs').as_posix()})
+"""
+    print(write_section("norml-locomotion", body))
+
+
+if __name__ == "__main__":
+    main()

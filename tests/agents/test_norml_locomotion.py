@@ -1,0 +1,171 @@
+"""NoRML on nonstationary locomotion: the trainer's iteration and resume, the reward-free inner
+step on locomotion data, the PPO start, the loaded agent under the evaluation protocol."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode
+
+import agents
+from agents.checkpoint import load_checkpoint
+from agents.evaluate import nonstationary_returns
+from agents.norml import NoRMLAgent, NoRMLConfig, load_norml
+from agents.norml.locomotion import (
+    LocomotionMetaConfig,
+    LocomotionMetaTrainer,
+    collect_locomotion,
+    default_model,
+)
+from agents.policy import load_policy
+from envs.nonstationary_locomotion import LegDamage, LocomotionVectorEnv
+
+SMALL = dataclasses.replace(default_model(), hidden=8, adv_hidden=8)
+
+
+def _config(**kw) -> LocomotionMetaConfig:
+    base = dict(iterations=2, meta_batch=2, episodes=1, snapshot_every=1, model=SMALL,
+                lr=3e-3, advantage_lr=1e-2)
+    return LocomotionMetaConfig(**{**base, **kw})
+
+
+def _state(trainer: LocomotionMetaTrainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_an_iteration_meta_trains_theta_offset_psi_and_alpha(tmp_path):
+    trainer = LocomotionMetaTrainer(_config(), tmp_path / "run", tensorboard=False, nthread=1)
+    before = _state(trainer)
+    row = trainer.iterate()
+    after = trainer.model.state_dict()
+    for prefix in ("policy.", "offset.", "advantage.", "alpha."):
+        names = [k for k in before if k.startswith(prefix)]
+        assert names and any(not torch.equal(before[k], after[k]) for k in names), prefix
+    for k in before:  # the frozen observation statistics never move
+        if k.startswith("obs_norm."):
+            assert torch.equal(before[k], after[k])
+    assert row["env_steps"] == 2 * 2 * 1 * 100 and np.isfinite(row["return_post"])
+    assert row["adapt_shift"] > 0  # the inner step moved the policy
+    assert (tmp_path / "run" / "lineage" / "run" / "v0001.safetensors").exists()
+
+
+def test_kill_and_resume_gives_the_same_state(tmp_path):
+    full = LocomotionMetaTrainer(_config(), tmp_path / "a", tensorboard=False, nthread=1)
+    rows = [full.iterate(), full.iterate()]
+    part = LocomotionMetaTrainer(_config(), tmp_path / "b", tensorboard=False, nthread=1)
+    part.iterate()
+    del part  # killed after its first iteration
+    resumed = LocomotionMetaTrainer(_config(), tmp_path / "b", tensorboard=False, nthread=1)
+    assert resumed.iteration == 1 and resumed.env_steps == 400
+    row = resumed.iterate()
+    for k, v in full.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[k], v, msg=k)
+    assert row["return_post"] == pytest.approx(rows[1]["return_post"])
+    a, b = (load_checkpoint(d / "state.safetensors")[0] for d in (tmp_path / "a", tmp_path / "b"))
+    for k in a:
+        if k.startswith("optim."):
+            torch.testing.assert_close(a[k], b[k], msg=k)
+
+
+def test_inner_step_reads_no_reward_on_locomotion_data():
+    torch.manual_seed(0)
+    model = agents.norml.NoRMLModel(37, 12, SMALL)
+    with torch.no_grad():
+        for p in model.offset.values():
+            p.normal_(0.0, 0.01)
+    envs = LocomotionVectorEnv(4, "bug", max_steps=20, nthread=1,
+                               autoreset_mode=AutoresetMode.SAME_STEP)
+    damages = [LegDamage((1, 3), 0.5), LegDamage((2, 6), 0.0)]
+    data = collect_locomotion(model, envs, damages, [model.theta()] * 2, 2, 0,
+                              torch.Generator().manual_seed(0))
+    assert data.obs.shape == (2, 2, 20, 37) and data.rewards.abs().sum() > 0
+    adapted = model.adapt_tasks(data, 0.99, create_graph=False)
+    noisy = data._replace(rewards=torch.randn_like(data.rewards) * 100)
+    again = model.adapt_tasks(noisy, 0.99, create_graph=False)
+    assert all(torch.equal(adapted[k], again[k]) for k in adapted)
+    theta = model.theta()
+    assert any(not torch.allclose(adapted[k][i], theta[k]) for k in theta for i in range(2))
+
+
+def test_theta_and_observation_statistics_start_from_the_ppo_checkpoint(tmp_path):
+    config = _config(model=default_model(), init_from="zoo:ppo-locomotion-bug")
+    trainer = LocomotionMetaTrainer(config, tmp_path / "run", tensorboard=False, nthread=1)
+    policy, _ = load_policy(agents.resolve("zoo:ppo-locomotion-bug"))
+    obs = np.random.default_rng(0).normal(size=(5, 37)).astype(np.float32) * 3
+    mean, _ = trainer.model.distribution(trainer.model.theta(), trainer.model.normalize(obs))
+    ppo_mean, _, _ = policy.net(policy.normalize(obs))
+    torch.testing.assert_close(mean, ppo_mean)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["init_from"] == \
+        "zoo:ppo-locomotion-bug"
+
+
+def test_loaded_checkpoint_adapts_between_episodes_and_resets_to_theta(tmp_path):
+    trainer = LocomotionMetaTrainer(_config(iterations=1), tmp_path / "run", tensorboard=False,
+                                    nthread=1)
+    trainer.iterate()
+    with torch.no_grad():  # statistics that make normalisation visible
+        trainer.model.obs_norm.mean.fill_(0.5)
+        trainer.model.obs_norm.var.fill_(4.0)
+    path = trainer.snapshot()
+    agent = agents.load(str(path), body="bug", seed=0)
+    assert isinstance(agent, NoRMLAgent) and agent.window == 1
+    model, meta = load_norml(path)
+    assert meta.env_id == "NonstationaryLocomotion-Bug-v0" and model.config.normalize_obs
+    assert torch.equal(model.obs_norm.var, torch.full((37,), 4.0, dtype=torch.float64))
+
+    theta = {k: v.detach() for k, v in model.theta().items()}
+    seen = []
+    original = agent.adapt
+
+    def adapt_and_record():
+        original()
+        seen.append({k: v.clone() for k, v in agent.params.items()})
+
+    agent.adapt = adapt_and_record
+    out = nonstationary_returns(agent, "bug", pairs=[(1, 2)], repeats=1, seed=0, episodes=3)
+    assert out.shape == (1, 1, 3) and len(seen) == 3
+    for params in seen:  # every adaptation moved the policy away from theta, differently
+        assert any(not torch.allclose(params[k], theta[k]) for k in theta)
+    assert any(not torch.allclose(seen[0][k], seen[1][k]) for k in theta)
+    # the window: one inner step on the last episode only, its states stored normalised
+    data = agent.experience()
+    assert data.obs.shape == (1, 100, 37) and float(data.obs.abs().max()) <= 5.0
+    expected = model.adapt(data._replace(rewards=torch.zeros_like(data.rewards)),
+                           create_graph=False)
+    assert all(torch.allclose(seen[-1][k], expected[k]) for k in theta)
+    agent.reset()
+    assert all(torch.equal(agent.params[k], theta[k]) for k in theta)
+
+
+def test_window_keeps_the_last_episodes_across_adaptations():
+    model = agents.norml.NoRMLModel(3, 2, NoRMLConfig())
+    agent = NoRMLAgent(model, seed=0, window=2)
+    for episode in range(4):
+        for t in range(5):
+            agent.act(np.full(3, episode, np.float32))
+            agent.observe(np.zeros(2), 0.0, np.full(3, episode, np.float32), False, t == 4)
+        agent.adapt()
+    data = agent.experience()
+    assert data.obs.shape == (2, 5, 3)
+    assert data.obs[:, 0, 0].tolist() == [2.0, 3.0]
+
+
+def test_arena_train_norml_on_locomotion(tmp_path, capsys):
+    import argparse
+
+    from arena.meta_cli import add_norml_parser
+
+    parser = argparse.ArgumentParser()
+    add_norml_parser(parser.add_subparsers(dest="algorithm"))
+    args = parser.parse_args(
+        ["norml", "--env", "NonstationaryLocomotion-Bug-v0", "--iterations", "1", "--tasks", "1",
+         "--rollouts", "1", "--init-from", "none", "--nthread", "1", "--run-dir",
+         str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
+    assert args.func(args) == 0
+    assert "1 meta-iterations" in capsys.readouterr().out
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["body"] == "bug" and config["meta_batch"] == 1 and config["init_from"] is None
+    agent = agents.load(str(tmp_path / "run" / "lineage" / "run" / "v0001.safetensors"))
+    assert isinstance(agent, NoRMLAgent) and agent.body == "bug" and agent.window == 1
