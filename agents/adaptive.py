@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.func import functional_call
 
 from agents.base import Agent, reseed
-from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
+from agents.maml import AdaptConfig, Episodes, StepSizes, act_step, adapt, parameters_of
 from agents.nets import log_prob
 from agents.policy import Policy
 from agents.ppo import PPO, PPOConfig
@@ -85,6 +84,13 @@ class MAMLAgent(Agent):
     policies collected; every inner step weights each time step by the truncated importance
     ratio of the parameters being differentiated against the policy that acted.
 
+    With an LSTM policy the recurrent state is carried from step to step within an episode and
+    starts from zero at every episode start (after ``reset()`` and after an observation with
+    ``terminated or truncated``), so the log-probabilities it records are those that
+    ``agents.maml.evaluate_episodes`` recomputes by unrolling the buffered episodes. An
+    ``adapt()`` between episodes changes phi for the next episode; the state is not carried
+    across episodes.
+
     Args:
         policy: holds theta (network parameters) and the frozen observation statistics.
         step_sizes: the meta-learned alphas.
@@ -109,13 +115,14 @@ class MAMLAgent(Agent):
         self.theta = {k: v.detach() for k, v in parameters_of(self.policy.net).items()}
         self.phi = dict(self.theta)
         self.buffer.clear()
+        self.state: torch.Tensor | None = None  # recurrent state within the episode
         self.adaptations = 0
         reseed(self._generator, self._seed)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
         x = self.policy.normalize(np.asarray(obs, dtype=np.float32)[None])
-        mean, log_std, value = functional_call(self.policy.net, self.phi, (x,))
+        mean, log_std, value, self.state = act_step(self.policy.net, self.phi, x, self.state)
         action = mean + log_std.exp() * torch.randn(mean.shape, generator=self._generator)
         logp = log_prob(mean, log_std, action)
         a = action[0].double().numpy()
@@ -125,6 +132,8 @@ class MAMLAgent(Agent):
     def observe(self, action: np.ndarray, reward: float, next_obs: np.ndarray,
                 terminated: bool, truncated: bool) -> None:
         self.buffer.record_outcome(reward, terminated or truncated)
+        if terminated or truncated:
+            self.state = None  # the next step starts an episode
 
     def adapt(self) -> None:
         """phi <- adapt(theta) on the buffered episodes (nothing before the first episode)."""

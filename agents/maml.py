@@ -16,6 +16,12 @@ current policy every weight is exactly 1 and the update is the plain one.
 
 Everything here is functional (``torch.func.functional_call`` with explicit parameter dicts), so
 the adapted parameters stay differentiable with respect to theta and the step sizes.
+
+The net may be an ``MLPActorCritic`` or an ``LSTMActorCritic`` (any module with the same call
+conventions and a ``recurrent`` flag). ``evaluate_episodes`` is the one place that runs a net with
+a parameter dict on a batch of episodes ``[E, T, ...]`` (an LSTM is unrolled over each episode from
+the zero state); the inner loss, the meta-training losses and the agents all go through it, and
+``act_step`` is its step-by-step counterpart for acting.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.func import grad as func_grad
 
 from agents.nets import log_prob
 
@@ -83,6 +90,71 @@ class Episodes(NamedTuple):
     mask: torch.Tensor  # [E, T]
 
 
+class Evaluation(NamedTuple):
+    """Outputs of a net with a parameter dict on a batch of episodes (see ``evaluate_episodes``)."""
+
+    mean: torch.Tensor  # [E, T, act_dim] action means
+    log_std: torch.Tensor  # [act_dim] log standard deviations
+    logp: torch.Tensor | None  # [E, T] log pi(a|s) of the given actions (None without actions)
+    values: torch.Tensor  # [E, T] value estimates
+
+
+def evaluate_episodes(net: nn.Module, params: Params, obs: torch.Tensor,
+                      actions: torch.Tensor | None = None) -> Evaluation:
+    """Run ``net`` with the parameter dict ``params`` on a batch of complete episodes.
+
+    Args:
+        net: an actor-critic module (``MLPActorCritic`` or ``LSTMActorCritic``; its own
+            parameters are not used).
+        params: name -> tensor dict of every parameter of ``net`` (theta, or an adapted phi).
+        obs: ``[E, T, obs_dim]`` normalised observations, one row per episode, each starting at
+            its first step (padding, if any, after the real steps). An MLP also takes any other
+            leading shape ``[..., obs_dim]``.
+        actions: ``[E, T, act_dim]`` actions whose log-probabilities are wanted (optional).
+
+    A recurrent net (``net.recurrent``) is unrolled along T from the zero state, with
+    ``starts`` marking step 0 of every row as an episode start, which is exactly what acting
+    step by step with ``act_step`` (zero state at each episode start) computes. Padded steps come
+    after the real ones, so they never influence a real step; mask them in any loss. Everything
+    is differentiable with respect to ``params`` (and composable with ``torch.func``
+    transforms for MLPs; ``nn.LSTMCell`` has no ``vmap`` batching rule).
+    """
+    if getattr(net, "recurrent", False):
+        if obs.dim() != 3:
+            raise ValueError(f"a recurrent net needs episodes [E, T, obs_dim], got obs of shape "
+                             f"{tuple(obs.shape)}")
+        e, t = obs.shape[:2]
+        state = net.initial_state(e).to(obs)
+        starts = obs.new_zeros(t, e)
+        starts[0] = 1.0
+        mean, log_std, values, _ = functional_call(net, params,
+                                                   (obs.transpose(0, 1), state, starts))
+        mean, values = mean.transpose(0, 1), values.transpose(0, 1)
+    else:
+        mean, log_std, values = functional_call(net, params, (obs,))
+    logp = None if actions is None else log_prob(mean, log_std, actions)
+    return Evaluation(mean, log_std, logp, values)
+
+
+def act_step(net: nn.Module, params: Params, obs: torch.Tensor,
+             state: torch.Tensor | None = None):
+    """One acting step of B streams: ``obs [B, obs_dim]`` -> ``(mean, log_std, value, state)``.
+
+    ``state`` is the recurrent state after the previous step of the same episode, or None at an
+    episode's first step (the zero state); the returned state goes into the next step (None for
+    an MLP). Stepping an episode this way gives the outputs ``evaluate_episodes`` recomputes.
+    """
+    if not getattr(net, "recurrent", False):
+        mean, log_std, value = functional_call(net, params, (obs,))
+        return mean, log_std, value, None
+    b = obs.shape[0]
+    if state is None:
+        state = net.initial_state(b).to(obs)
+    mean, log_std, value, state = functional_call(net, params,
+                                                  (obs[None], state, obs.new_zeros(1, b)))
+    return mean[0], log_std, value[0], state
+
+
 def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
     """Reward-to-go ``[E, T]`` within each (masked) episode."""
     out = torch.zeros_like(rewards)
@@ -107,8 +179,8 @@ def inner_loss(net: nn.Module, params: Params, episodes: Episodes, config: Adapt
     R the reward-to-go, A = R - V (detached, optionally standardised) and w the truncated
     importance weights of ``params`` against the behaviour policy (1 when ``weighted`` is False).
     """
-    mean, log_std, values = functional_call(net, params, (episodes.obs,))
-    logp = log_prob(mean, log_std, episodes.actions)
+    out = evaluate_episodes(net, params, episodes.obs, episodes.actions)
+    logp, values = out.logp, out.values
     mask = episodes.mask
     returns = discounted_returns(episodes.rewards, mask, config.gamma)
     adv = (returns - values).detach()
@@ -152,7 +224,7 @@ def _key(name: str) -> str:
 
 def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episodes,
           config: AdaptConfig, create_graph: bool = False,
-          weighted: bool = True) -> list[Params]:
+          weighted: bool = True, functional: bool = False) -> list[Params]:
     """Run the M inner steps from theta on ``episodes``; return [phi^1, ..., phi^M].
 
     Args:
@@ -164,17 +236,30 @@ def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episod
         create_graph: keep the graph of the inner gradients, for second-order meta-gradients
             with respect to theta and the step sizes (first-order otherwise).
         weighted: apply the importance weights (False: plain on-policy update).
+        functional: take the inner gradients with ``torch.func.grad`` instead of
+            ``torch.autograd.grad``: the same values, but composable with ``torch.func.vmap``
+            (to adapt a stack of tasks at once); the result stays differentiable with respect
+            to theta and the step sizes by ordinary autograd either way.
     """
     phi = theta
     out = []
+
+    def loss_at(params: Params) -> torch.Tensor:
+        return inner_loss(net, params, episodes, config, weighted=weighted)
+
     for m in range(config.steps):
-        if create_graph:  # second order: differentiate through the inner gradient
-            at = phi
-        else:  # first order: the inner gradient is a constant; phi still moves with theta
-            at = {k: v.detach().requires_grad_() for k, v in phi.items()}
-        loss = inner_loss(net, at, episodes, config, weighted=weighted)
-        grads = torch.autograd.grad(loss, list(at.values()), create_graph=create_graph,
-                                    allow_unused=True)
+        if functional:
+            # second order: differentiate through the inner gradient; first order: a constant
+            at = phi if create_graph else {k: v.detach() for k, v in phi.items()}
+            g_of = func_grad(loss_at)(at)
+            grads = [g_of[name] for name in phi]
+        else:
+            if create_graph:  # second order: differentiate through the inner gradient
+                at = phi
+            else:  # first order: the inner gradient is a constant; phi still moves with theta
+                at = {k: v.detach().requires_grad_() for k, v in phi.items()}
+            grads = torch.autograd.grad(loss_at(at), list(at.values()),
+                                        create_graph=create_graph, allow_unused=True)
         phi = {name: p - step_sizes.get(m, name) * (g if g is not None else torch.zeros_like(p))
                for (name, p), g in zip(phi.items(), grads, strict=True)}
         out.append(phi)

@@ -15,6 +15,10 @@ with a damage per simulation):
 
 Episodes of the locomotion env end at a fixed length; both losses treat that end as terminal
 (the next episode is another task), so no bootstrap is used.
+
+The policy may be an MLP or an LSTM (unrolled over each episode from the zero state, see
+``agents.maml.evaluate_episodes``). The meta-update processes the tasks of the meta-batch in a
+loop, or all at once with ``torch.func.vmap`` (``vmap_tasks``, MLP only).
 """
 
 from __future__ import annotations
@@ -28,19 +32,31 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.func import functional_call
+from torch.func import vmap
 
 from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
-from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
+from agents.maml import (
+    AdaptConfig,
+    Episodes,
+    StepSizes,
+    act_step,
+    adapt,
+    evaluate_episodes,
+    parameters_of,
+)
 from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.nets import entropy, log_prob
 from agents.policy import Policy, PolicyConfig, load_policy
 
 KIND = "maml"
 STATE_KIND = "maml-train-state"
+EXECUTION_ONLY = ("vmap_tasks",)  # config fields that do not change what a run computes
+VMAP_LSTM_ERROR = (
+    "vmap_tasks needs an MLP policy: torch.func.vmap has no batching rule for aten::lstm_cell "
+    "(nn.LSTMCell), so the tasks of an LSTM policy are processed in a loop; drop vmap_tasks")
 
 
 @dataclass(frozen=True)
@@ -71,8 +87,12 @@ class MetaConfig:
             observation statistics are not updated during meta-training: adapted and
             unadapted policies must see the same inputs (without ``init_from`` they stay at
             zero mean and unit variance, so observations are only clipped to +-5).
-        policy: architecture when not starting from a checkpoint.
+        policy: architecture when not starting from a checkpoint ("mlp" or "lstm").
         snapshot_every: iterations between saved snapshots.
+        vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
+            with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``) instead of a loop
+            over the tasks. The same meta-gradient up to float rounding; MLP policies only.
+            An execution choice: a run may be resumed with the other setting.
     """
 
     body: str = "bug"
@@ -94,14 +114,14 @@ class MetaConfig:
     init_from: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     snapshot_every: int = 10
+    vmap_tasks: bool = False
 
     def __post_init__(self) -> None:
         for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.policy.arch != "mlp":
-            raise ValueError("MAML meta-training supports MLP policies; got arch "
-                             f"{self.policy.arch!r}")
+        if self.vmap_tasks and self.policy.arch != "mlp" and self.init_from is None:
+            raise ValueError(VMAP_LSTM_ERROR)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -124,6 +144,11 @@ class _Phase:
         k, t = self.rewards.shape[1:]
         return Episodes(self.obs[i], self.actions[i], self.rewards[i], self.logp[i],
                         torch.ones(k, t))
+
+    def stacked(self) -> Episodes:
+        """Every task's episodes ``[tasks, K, T, ...]`` (the task dimension first, for vmap)."""
+        return Episodes(self.obs, self.actions, self.rewards, self.logp,
+                        torch.ones_like(self.rewards))
 
     def returns(self) -> torch.Tensor:
         """Undiscounted episode returns ``[tasks, K]``."""
@@ -152,6 +177,8 @@ class MetaTrainer:
         else:
             self.policy = Policy(self.envs.single_observation_space.shape[0],
                                  self.envs.single_action_space.shape[0], config.policy)
+        if config.vmap_tasks and self.policy.recurrent:
+            raise ValueError(VMAP_LSTM_ERROR)
         self.net = self.policy.net
         self.theta = parameters_of(self.net)
         self.step_sizes = StepSizes(self.theta, config.adapt)
@@ -164,7 +191,8 @@ class MetaTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
         self.iteration = 0
-        config_json = check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
+        identity = {k: v for k, v in config.to_dict().items() if k not in EXECUTION_ONLY}
+        config_json = check_run_config(self.run_dir, identity, resume, "iterations")
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.logger = MetricsLogger(self.run_dir, tensorboard)
@@ -184,11 +212,12 @@ class MetaTrainer:
         out_obs = torch.zeros(*shape, self.policy.obs_dim)
         out_act = torch.zeros(*shape, self.policy.act_dim)
         out_rew, out_logp, out_val = (torch.zeros(shape) for _ in range(3))
+        states: list[torch.Tensor | None] = [None] * n_tasks  # recurrent: zero at the reset
         for t in range(steps):
             x = self.policy.normalize(obs).reshape(n_tasks, k, -1)
             actions = np.zeros((n_tasks * k, self.policy.act_dim))
             for i in range(n_tasks):
-                mean, log_std, value = functional_call(self.net, params[i], (x[i],))
+                mean, log_std, value, states[i] = act_step(self.net, params[i], x[i], states[i])
                 a = mean + log_std.exp() * torch.randn(mean.shape, generator=self.generator)
                 out_logp[i, :, t] = log_prob(mean, log_std, a)
                 out_val[i, :, t] = value
@@ -242,39 +271,12 @@ class MetaTrainer:
 
     def _meta_update(self, pre: _Phase, post: _Phase) -> dict[str, float]:
         c = self.config
-        n_tasks = c.meta_batch
-        post_ret = post.returns().mean(1)
-        task_adv = (post_ret - post_ret.mean()) / (post_ret.std() + 1e-8)
-        advs, rets = [], []
-        for i in range(n_tasks):  # outer advantages: episodes end terminal
-            r = post.rewards[i].T  # [T, K]
-            v = post.values[i].T
-            done = torch.zeros_like(r)
-            done[-1] = 1.0
-            nxt = torch.cat([v[1:], torch.zeros_like(v[:1])])
-            a, ret = gae(r, v, nxt, done, done, c.gamma, c.lam)
-            advs.append(a.T)
-            rets.append(ret.T)
+        targets = self.outer_targets(pre, post)
         logs: dict[str, list[float]] = {}
         for _ in range(c.epochs):
-            total = 0.0
-            for i in range(n_tasks):
-                phi = adapt(self.net, self.theta, self.step_sizes, pre.task(i), c.adapt,
-                            create_graph=not c.first_order)[-1]
-                mean, log_std, values = functional_call(self.net, phi, (post.obs[i],))
-                new_logp = log_prob(mean, log_std, post.actions[i])
-                adv = advs[i]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                loss = ppo_loss(new_logp.flatten(), post.logp[i].flatten(), adv.flatten(),
-                                values.flatten(), rets[i].flatten(), entropy(log_std), c.clip,
-                                c.vf_coef)
-                m_pre, ls_pre, _ = functional_call(self.net, self.theta, (pre.obs[i],))
-                pre_logp = log_prob(m_pre, ls_pre, pre.actions[i])
-                sf = -task_adv[i] * pre_logp.mean()
-                total = total + (loss.total + c.sf_coef * sf) / n_tasks
-                for key, value in (("policy_loss", loss.policy), ("value_loss", loss.value),
-                                   ("approx_kl", loss.approx_kl), ("sf_term", sf)):
-                    logs.setdefault(key, []).append(float(value.detach()))
+            total, task_stats = self.meta_loss(pre, post, targets)
+            for j, key in enumerate(("policy_loss", "value_loss", "approx_kl", "sf_term")):
+                logs.setdefault(key, []).extend(task_stats[:, j].tolist())
             self.optimizer.zero_grad()
             total.backward()
             params = [*self.net.parameters(), *self.step_sizes.parameters()]
@@ -283,6 +285,66 @@ class MetaTrainer:
             self.optimizer.step()
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}
+
+    def outer_targets(self, pre: _Phase,
+                      post: _Phase) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """GAE advantages and returns ``[tasks, K, T]`` of the T_{i+1} episodes (which end
+        terminal) and the standardised post-adaptation return of each task ``[tasks]``."""
+        c = self.config
+        post_ret = post.returns().mean(1)
+        task_adv = (post_ret - post_ret.mean()) / (post_ret.std() + 1e-8)
+        advs, rets = [], []
+        for i in range(post.rewards.shape[0]):
+            r = post.rewards[i].T  # [T, K]
+            v = post.values[i].T
+            done = torch.zeros_like(r)
+            done[-1] = 1.0
+            nxt = torch.cat([v[1:], torch.zeros_like(v[:1])])
+            a, ret = gae(r, v, nxt, done, done, c.gamma, c.lam)
+            advs.append(a.T)
+            rets.append(ret.T)
+        return torch.stack(advs), torch.stack(rets), task_adv
+
+    def meta_loss(self, pre: _Phase, post: _Phase,
+                  targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The meta-objective, averaged over the tasks, and per-task statistics ``[tasks, 4]``.
+
+        Differentiable with respect to theta and the step sizes. The tasks are processed in a
+        loop, or at once with ``torch.func.vmap`` when ``config.vmap_tasks`` is set.
+        """
+        advs, rets, task_adv = self.outer_targets(pre, post) if targets is None else targets
+        n_tasks = advs.shape[0]
+        if self.config.vmap_tasks:
+            task_losses, task_stats = vmap(self._task_loss)(pre.stacked(), post.stacked(), advs,
+                                                            rets, task_adv)
+        else:
+            per_task = [self._task_loss(pre.task(i), post.task(i), advs[i], rets[i], task_adv[i])
+                        for i in range(n_tasks)]
+            task_losses = torch.stack([loss for loss, _ in per_task])
+            task_stats = torch.stack([stats for _, stats in per_task])
+        return task_losses.sum() / n_tasks, task_stats
+
+    def _task_loss(self, pre: Episodes, post: Episodes, adv: torch.Tensor, ret: torch.Tensor,
+                   task_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One task's meta-loss and its statistics (policy, value, approx. KL, score term).
+
+        The PPO loss of the T_{i+1} episodes under phi_i(theta), differentiated through the
+        adaptation, plus the score-function term of the T_i episodes under theta. Written for
+        one task at a time so that ``torch.func.vmap`` can map it over the meta-batch.
+        """
+        c = self.config
+        phi = adapt(self.net, self.theta, self.step_sizes, pre, c.adapt,
+                    create_graph=not c.first_order, functional=c.vmap_tasks)[-1]
+        out = evaluate_episodes(self.net, phi, post.obs, post.actions)
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        loss = ppo_loss(out.logp.flatten(), post.behaviour_logp.flatten(), adv.flatten(),
+                        out.values.flatten(), ret.flatten(), entropy(out.log_std), c.clip,
+                        c.vf_coef)
+        pre_logp = evaluate_episodes(self.net, self.theta, pre.obs, pre.actions).logp
+        sf = -task_adv * pre_logp.mean()
+        stats = torch.stack([loss.policy, loss.value, loss.approx_kl, sf]).detach()
+        return loss.total + c.sf_coef * sf, stats
 
     def run(self, progress: bool = True) -> None:
         from tqdm import tqdm

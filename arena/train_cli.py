@@ -74,6 +74,12 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--per-parameter", action="store_true", help="Meta-SGD step sizes")
     p.add_argument("--max-weight", type=float, default=2.0, help="importance-weight truncation")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
+    p.add_argument("--arch", choices=("mlp", "lstm"), default="mlp",
+                   help="policy architecture (ignored with --init-from: the checkpoint's)")
+    p.add_argument("--hidden", type=int, default=64, help="hidden width of the policy")
+    p.add_argument("--vmap-tasks", action="store_true",
+                   help="meta-update all tasks at once with torch.func.vmap (MLP only; "
+                        "docs/maml.md has its cost against the loop)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--epochs", type=int, default=5, help="outer PPO epochs")
     p.add_argument("--init-from", default=None, help="PPO checkpoint to start theta from")
@@ -87,11 +93,13 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
 def run_maml(args: argparse.Namespace) -> int:
     from agents.maml import AdaptConfig
     from agents.maml_train import MetaConfig, MetaTrainer
+    from agents.policy import PolicyConfig
 
     config = MetaConfig(
         body=args.body, iterations=args.iterations, meta_batch=args.meta_batch,
         episodes=args.episodes, seed=args.seed, first_order=args.first_order, lr=args.lr,
-        epochs=args.epochs, init_from=args.init_from,
+        epochs=args.epochs, init_from=args.init_from, vmap_tasks=args.vmap_tasks,
+        policy=PolicyConfig(arch=args.arch, hidden=args.hidden),
         adapt=AdaptConfig(steps=args.inner_steps, step_size=args.step_size,
                           per_parameter=args.per_parameter, max_weight=args.max_weight))
     run_dir = args.run_dir or Path("runs") / f"maml-{args.body}-s{args.seed}"

@@ -3,6 +3,8 @@ MAML meta-training run that produces MAMLAgent checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,14 @@ import agents
 from agents.adaptive import MAMLAgent, TrackingAgent, _EpisodeBuffer
 from agents.evaluate import nonstationary_returns
 from agents.logger import read_metrics
-from agents.maml import AdaptConfig, StepSizes, adapt, importance_weights, parameters_of
+from agents.maml import (
+    AdaptConfig,
+    StepSizes,
+    adapt,
+    evaluate_episodes,
+    importance_weights,
+    parameters_of,
+)
 from agents.maml_train import MetaConfig, MetaTrainer, load_maml
 from agents.nets import log_prob
 from agents.policy import Policy, PolicyConfig
@@ -242,3 +251,117 @@ def test_meta_trainer_resume_continues_without_duplicated_rows(tmp_path):
         assert {k: v for k, v in got.items() if k not in timing} == pytest.approx(
             {k: v for k, v in want.items() if k not in timing})
     assert same(snapshot(resumed.theta), snapshot(straight.theta))
+
+
+# ------------------------------------------------------------------ LSTM policies
+
+
+def make_lstm_maml_agent(steps: int = 2, step_size: float = 0.1, buffer_episodes: int = 3,
+                         seed: int | None = 0) -> MAMLAgent:
+    torch.manual_seed(0)
+    policy = Policy(OBS, ACT, PolicyConfig(arch="lstm", hidden=8))
+    config = AdaptConfig(steps=steps, step_size=step_size)
+    return MAMLAgent(policy, StepSizes(parameters_of(policy.net), config), config,
+                     buffer_episodes=buffer_episodes, seed=seed)
+
+
+def test_lstm_maml_agent_carries_its_state_within_an_episode_and_zeroes_it_at_starts():
+    agent = make_lstm_maml_agent()
+    assert agent.state is None
+    obs = np.ones(OBS, dtype=np.float32)
+    agent.act(obs)
+    first = agent.state.clone()
+    assert first.shape == (4, 1, 8) and first.abs().sum() > 0
+    agent.observe(np.zeros(ACT), 0.0, obs, False, False)
+    agent.act(obs)  # same observation, carried state: another state
+    assert not torch.equal(agent.state, first)
+    agent.observe(np.zeros(ACT), 0.0, obs, False, True)
+    assert agent.state is None  # the episode ended: the next step starts from zero
+    agent.act(obs)
+    torch.testing.assert_close(agent.state, first)
+    agent.reset()
+    assert agent.state is None
+
+
+def test_lstm_maml_agent_records_what_the_unrolled_evaluation_recomputes():
+    """Episodes of different lengths, the second played by phi_1 after an adaptation: the
+    log-probabilities and values recorded step by step are those of ``evaluate_episodes``
+    unrolling the buffered (padded) episodes with the parameters that acted."""
+    agent = make_lstm_maml_agent(steps=1, step_size=0.5)
+    net, theta = agent.policy.net, agent.theta
+    play_episode(agent, steps=4, seed=1)
+    agent.adapt()
+    phi_1 = snapshot(agent.phi)
+    assert not same(phi_1, theta)
+    play_episode(agent, steps=6, seed=2)
+    ep = agent.buffer.episodes()
+    assert ep.mask[0].tolist() == [1, 1, 1, 1, 0, 0]
+    recorded_values = [e.values for e in agent.buffer.done]
+    with torch.no_grad():
+        for params, e, n in ((theta, 0, 4), (phi_1, 1, 6)):
+            out = evaluate_episodes(net, params, ep.obs, ep.actions)
+            torch.testing.assert_close(out.logp[e, :n], ep.behaviour_logp[e, :n])
+            torch.testing.assert_close(out.values[e, :n], torch.tensor(recorded_values[e]))
+        w = importance_weights(evaluate_episodes(net, theta, ep.obs, ep.actions).logp,
+                               ep.behaviour_logp, agent.config.max_weight)
+    torch.testing.assert_close(w[0, :4], torch.ones(4))  # theta's own episode: on-policy
+    assert (w[1, :6] != 1).all()
+    agent.adapt()  # phi_2 from theta on both episodes, weighted as the policies that acted
+    with torch.enable_grad():
+        leaf = {k: v.clone().requires_grad_() for k, v in theta.items()}
+        expected = adapt(net, leaf, agent.step_sizes, ep, agent.config, weighted=True)[-1]
+    for k in theta:
+        torch.testing.assert_close(agent.phi[k], expected[k].detach())
+    assert same(snapshot(parameters_of(net)), theta)  # theta itself is untouched
+    agent.reset()
+    assert same(agent.phi, theta) and agent.adaptations == 0 and not agent.buffer.done
+
+
+def test_lstm_meta_trainer_iterates_and_its_snapshot_acts(tmp_path):
+    torch.set_num_threads(1)
+    config = dataclasses.replace(tiny_meta_config(1), policy=PolicyConfig(arch="lstm", hidden=8))
+    trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    row = trainer.iterate()
+    assert np.isfinite(row["post_return"]) and np.isfinite(row["meta_grad_norm"])
+    agent = agents.load(str(trainer.snapshot()), seed=5)
+    assert isinstance(agent, MAMLAgent) and agent.policy.recurrent
+    obs_dim = trainer.envs.single_observation_space.shape[0]
+    assert np.isfinite(agent.act(np.zeros(obs_dim, dtype=np.float32))).all()
+    assert agent.state is not None
+
+
+# ------------------------------------------------------------------ tasks batched with vmap
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_vmapped_meta_gradient_equals_the_looped_one(tmp_path, first_order):
+    torch.set_num_threads(1)
+    config = dataclasses.replace(tiny_meta_config(1), meta_batch=3, first_order=first_order,
+                                 adapt=AdaptConfig(steps=2, step_size=0.05, per_parameter=True))
+    trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    pre, post = trainer.sample()
+    params = [*trainer.net.parameters(), *trainer.step_sizes.parameters()]
+    results = []
+    for vmap_tasks in (False, True):
+        trainer.config = dataclasses.replace(config, vmap_tasks=vmap_tasks)
+        loss, stats = trainer.meta_loss(pre, post)
+        results.append((loss, stats, torch.autograd.grad(loss, params)))
+    (loss_l, stats_l, grads_l), (loss_v, stats_v, grads_v) = results
+    torch.testing.assert_close(loss_v, loss_l)
+    torch.testing.assert_close(stats_v, stats_l)
+    assert any(float(g.abs().max()) > 0 for g in grads_l)
+    for gl, gv in zip(grads_l, grads_v, strict=True):
+        torch.testing.assert_close(gv, gl, rtol=1e-4, atol=1e-7)
+
+
+def test_vmap_tasks_refuses_lstm_policies_and_is_not_part_of_the_run_identity(tmp_path):
+    with pytest.raises(ValueError, match="lstm_cell"):
+        MetaConfig(vmap_tasks=True, policy=PolicyConfig(arch="lstm"))
+    torch.set_num_threads(1)
+    trainer = MetaTrainer(tiny_meta_config(2), tmp_path / "run", tensorboard=False)
+    trainer.iterate()
+    trainer.logger.close()
+    vmapped = dataclasses.replace(tiny_meta_config(2), vmap_tasks=True)
+    resumed = MetaTrainer(vmapped, tmp_path / "run", tensorboard=False)  # same run, resumed
+    assert resumed.iteration == 1
+    resumed.logger.close()

@@ -4,8 +4,12 @@ The inner loss treats the baseline and the importance weights as constants (``de
 autograd meta-gradient is the derivative of the adaptation with those held fixed. The finite
 difference checks therefore perturb only what the detached terms do not depend on: with varied
 observations the policy entries, log-std and the last step size (the value parameters and alpha_1
-move the baseline of the second step); with a constant observation the baseline is the same at
-every step, so the standardised advantages do not depend on it and every entry can be checked.
+move the baseline of the second step); with a constant observation the baseline of an MLP is the
+same at every step, so the standardised advantages do not depend on it and every entry can be
+checked (an LSTM's baseline changes along the episode even then).
+
+The properties are checked for the MLP and the LSTM actor-critic: the LSTM is unrolled over each
+episode from the zero state (``evaluate_episodes``), the same computation as acting step by step.
 """
 
 from __future__ import annotations
@@ -20,19 +24,24 @@ from agents.maml import (
     AdaptConfig,
     Episodes,
     StepSizes,
+    act_step,
     adapt,
     discounted_returns,
+    evaluate_episodes,
     importance_weights,
     inner_loss,
     parameters_of,
 )
-from agents.nets import MLPActorCritic, log_prob
+from agents.nets import LSTMActorCritic, MLPActorCritic, log_prob
 
 OBS, ACT = 3, 2
+ARCHS = ("mlp", "lstm")
 
 
-def make_net(seed: int = 0, dtype: torch.dtype = torch.float32) -> MLPActorCritic:
+def make_net(seed: int = 0, dtype: torch.dtype = torch.float32, arch: str = "mlp"):
     torch.manual_seed(seed)
+    if arch == "lstm":
+        return LSTMActorCritic(OBS, ACT, hidden=4, embed=4).to(dtype)
     return MLPActorCritic(OBS, ACT, hidden=(4,)).to(dtype)
 
 
@@ -50,7 +59,7 @@ def on_policy_episodes(net, theta, episodes: int = 3, steps: int = 5, seed: int 
     else:
         obs = torch.randn(episodes, steps, OBS, generator=g, dtype=dtype)
     with torch.no_grad():
-        mean, log_std, _ = functional_call(net, theta, (obs,))
+        mean, log_std, _, _ = evaluate_episodes(net, theta, obs)
         actions = mean + log_std.exp() * torch.randn(mean.shape, generator=g, dtype=dtype)
         logp = log_prob(mean, log_std, actions)
     rewards = torch.randn(episodes, steps, generator=g, dtype=dtype)
@@ -68,12 +77,12 @@ def outer_loss(net, phi, seed: int = 7) -> torch.Tensor:
     """
     g = torch.Generator().manual_seed(seed)
     dtype = phi["log_std"].dtype
-    obs = torch.randn(8, OBS, generator=g, dtype=dtype)
-    actions = torch.randn(8, ACT, generator=g, dtype=dtype)
-    adv = torch.randn(8, generator=g, dtype=dtype)
-    ret = torch.randn(8, generator=g, dtype=dtype)
-    mean, log_std, values = functional_call(net, phi, (obs,))
-    return -(log_prob(mean, log_std, actions) * adv).mean() + 0.5 * (values - ret).square().mean()
+    obs = torch.randn(2, 4, OBS, generator=g, dtype=dtype)  # two episodes of 4 steps
+    actions = torch.randn(2, 4, ACT, generator=g, dtype=dtype)
+    adv = torch.randn(2, 4, generator=g, dtype=dtype)
+    ret = torch.randn(2, 4, generator=g, dtype=dtype)
+    out = evaluate_episodes(net, phi, obs, actions)
+    return -(out.logp * adv).mean() + 0.5 * (out.values - ret).square().mean()
 
 
 def set_alphas(step_sizes: StepSizes, value: float) -> None:
@@ -110,12 +119,13 @@ def test_discounted_returns_by_hand_with_a_mask():
     torch.testing.assert_close(out, expected)
 
 
-def test_inner_loss_by_hand_and_padding_does_not_count():
-    net = make_net()
+@pytest.mark.parametrize("arch", ARCHS)
+def test_inner_loss_by_hand_and_padding_does_not_count(arch):
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     config = AdaptConfig(gamma=0.9, value_coef=0.5, normalize_advantages=False)
     ep = on_policy_episodes(net, theta, pad_last=2)
-    mean, log_std, values = functional_call(net, theta, (ep.obs,))
+    mean, log_std, _, values = evaluate_episodes(net, theta, ep.obs)
     logp = log_prob(mean, log_std, ep.actions)
     ret = discounted_returns(ep.rewards, ep.mask, 0.9)
     n = ep.mask.sum()
@@ -141,8 +151,9 @@ def test_inner_loss_by_hand_and_padding_does_not_count():
 @pytest.mark.parametrize("per_parameter", [False, True])
 @pytest.mark.parametrize("steps", [1, 2, 3])
 @pytest.mark.parametrize("create_graph", [False, True])
-def test_zero_step_sizes_leave_theta_unchanged(steps, per_parameter, create_graph):
-    net = make_net()
+@pytest.mark.parametrize("arch", ARCHS)
+def test_zero_step_sizes_leave_theta_unchanged(steps, per_parameter, create_graph, arch):
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     config = AdaptConfig(steps=steps, step_size=0.0, per_parameter=per_parameter)
     phis = adapt(net, theta, StepSizes(theta, config), on_policy_episodes(net, theta), config,
@@ -156,8 +167,9 @@ def test_zero_step_sizes_leave_theta_unchanged(steps, per_parameter, create_grap
 
 @pytest.mark.parametrize("per_parameter", [False, True])
 @pytest.mark.parametrize("steps", [1, 2, 3])
-def test_every_step_gives_a_distinct_parameter_dict(steps, per_parameter):
-    net = make_net()
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_step_gives_a_distinct_parameter_dict(steps, per_parameter, arch):
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     config = AdaptConfig(steps=steps, step_size=0.05, per_parameter=per_parameter)
     phis = adapt(net, theta, StepSizes(theta, config), on_policy_episodes(net, theta), config)
@@ -170,8 +182,9 @@ def test_every_step_gives_a_distinct_parameter_dict(steps, per_parameter):
         previous = phi
 
 
-def meta_gradients(per_parameter: bool, first_order: bool, steps: int = 3, seed: int = 0):
-    net = make_net(seed)
+def meta_gradients(per_parameter: bool, first_order: bool, steps: int = 3, seed: int = 0,
+                   arch: str = "mlp"):
+    net = make_net(seed, arch=arch)
     theta = leaf_theta(net)
     config = AdaptConfig(steps=steps, step_size=0.05, per_parameter=per_parameter)
     step_sizes = StepSizes(theta, config)
@@ -185,9 +198,13 @@ def meta_gradients(per_parameter: bool, first_order: bool, steps: int = 3, seed:
 
 @pytest.mark.parametrize("first_order", [False, True])
 @pytest.mark.parametrize("per_parameter", [False, True])
-def test_meta_gradient_reaches_every_theta_entry_and_every_step_size(per_parameter, first_order):
-    theta_grads, alpha_grads = meta_gradients(per_parameter, first_order)
-    assert {k.split(".")[0] for k in theta_grads} == {"pi", "v", "log_std"}
+@pytest.mark.parametrize("arch", ARCHS)
+def test_meta_gradient_reaches_every_theta_entry_and_every_step_size(per_parameter, first_order,
+                                                                     arch):
+    theta_grads, alpha_grads = meta_gradients(per_parameter, first_order, arch=arch)
+    modules = ({"pi", "v", "log_std"} if arch == "mlp" else
+               {"pi_embed", "pi_cell", "pi_head", "log_std", "v_embed", "v_cell", "v_head"})
+    assert {k.split(".")[0] for k in theta_grads} == modules
     for name, g in theta_grads.items():
         assert g is not None, name
         assert torch.isfinite(g).all() and (g != 0).all(), f"{name}: {g}"
@@ -199,13 +216,15 @@ def test_meta_gradient_reaches_every_theta_entry_and_every_step_size(per_paramet
 
 
 @pytest.mark.parametrize("per_parameter", [False, True])
-def test_first_order_theta_gradient_differs_but_last_step_size_gradient_agrees(per_parameter):
+@pytest.mark.parametrize("arch", ARCHS)
+def test_first_order_theta_gradient_differs_but_last_step_size_gradient_agrees(per_parameter,
+                                                                               arch):
     """phi^M = phi^{M-1} - alpha_M g_M, with g_M computed at phi^{M-1} by the same forward pass in
     both modes, so d outer / d alpha_M = -<d outer / d phi^M, g_M> in both. Earlier alphas and
     theta also act through the later inner gradients (Hessian terms), which first order drops.
     """
-    theta2, alpha2 = meta_gradients(per_parameter, first_order=False)
-    theta1, alpha1 = meta_gradients(per_parameter, first_order=True)
+    theta2, alpha2 = meta_gradients(per_parameter, first_order=False, arch=arch)
+    theta1, alpha1 = meta_gradients(per_parameter, first_order=True, arch=arch)
     assert any(not torch.allclose(theta1[k], theta2[k], rtol=1e-3, atol=1e-7) for k in theta1)
     for a1, a2 in zip(alpha1[-1], alpha2[-1], strict=True):
         torch.testing.assert_close(a1, a2, rtol=1e-5, atol=1e-8)
@@ -214,9 +233,10 @@ def test_first_order_theta_gradient_differs_but_last_step_size_gradient_agrees(p
                    for a1, a2 in zip(alpha1[m], alpha2[m], strict=True)), f"alpha_{m + 1}"
 
 
-def test_first_order_theta_gradient_is_the_gradient_at_the_adapted_parameters():
+@pytest.mark.parametrize("arch", ARCHS)
+def test_first_order_theta_gradient_is_the_gradient_at_the_adapted_parameters(arch):
     """First order: phi^M = theta - sum alpha_m g_m with constant g_m, so d phi^M / d theta = I."""
-    net = make_net()
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     config = AdaptConfig(steps=3, step_size=0.05)
     phi = adapt(net, theta, StepSizes(theta, config), on_policy_episodes(net, theta), config)[-1]
@@ -230,12 +250,13 @@ def test_first_order_theta_gradient_is_the_gradient_at_the_adapted_parameters():
 # ------------------------------------------------------------------ importance weights
 
 
-def test_on_policy_weights_are_exactly_one_and_the_update_is_the_plain_one():
-    net = make_net()
+@pytest.mark.parametrize("arch", ARCHS)
+def test_on_policy_weights_are_exactly_one_and_the_update_is_the_plain_one(arch):
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     ep = on_policy_episodes(net, theta, pad_last=2)
-    mean, log_std, _ = functional_call(net, theta, (ep.obs,))
-    w = importance_weights(log_prob(mean, log_std, ep.actions), ep.behaviour_logp, 2.0)
+    w = importance_weights(evaluate_episodes(net, theta, ep.obs, ep.actions).logp,
+                           ep.behaviour_logp, 2.0)
     assert torch.equal(w, torch.ones_like(w))
     config = AdaptConfig(steps=1, step_size=0.05)
     step_sizes = StepSizes(theta, config)
@@ -247,9 +268,10 @@ def test_on_policy_weights_are_exactly_one_and_the_update_is_the_plain_one():
         assert torch.equal(weighted[k], plain[k]), k
 
 
-def test_later_steps_are_weighted_against_the_behaviour_policy():
+@pytest.mark.parametrize("arch", ARCHS)
+def test_later_steps_are_weighted_against_the_behaviour_policy(arch):
     """With M > 1 the data is on-policy for step 1 only; steps 2.. weight by pi_{phi^{m-1}}."""
-    net = make_net()
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     ep = on_policy_episodes(net, theta)
     config = AdaptConfig(steps=3, step_size=0.2)
@@ -260,15 +282,15 @@ def test_later_steps_are_weighted_against_the_behaviour_policy():
     assert any(not torch.equal(weighted[-1][k], plain[-1][k]) for k in theta)
 
 
-def test_off_policy_weights_are_truncated_and_change_the_update():
-    net = make_net()
+@pytest.mark.parametrize("arch", ARCHS)
+def test_off_policy_weights_are_truncated_and_change_the_update(arch):
+    net = make_net(arch=arch)
     theta = leaf_theta(net)
     ep = on_policy_episodes(net, theta)
     g = torch.Generator().manual_seed(3)
     shift = torch.randn(ep.behaviour_logp.shape, generator=g)  # ratios from e^-3 to e^3
     off = ep._replace(behaviour_logp=ep.behaviour_logp + shift)
-    mean, log_std, _ = functional_call(net, theta, (off.obs,))
-    logp = log_prob(mean, log_std, off.actions)
+    logp = evaluate_episodes(net, theta, off.obs, off.actions).logp
     w = importance_weights(logp, off.behaviour_logp, 1.5)
     raw = torch.exp(logp - off.behaviour_logp).detach()
     assert (raw > 1.5).any() and (raw < 1.0).any()
@@ -303,8 +325,8 @@ def test_importance_weights_carry_no_gradient():
 # ------------------------------------------------------------------ finite differences
 
 
-def finite_difference_case(constant_obs: bool, per_parameter: bool):
-    net = make_net(seed=2, dtype=torch.float64)
+def finite_difference_case(constant_obs: bool, per_parameter: bool, arch: str = "mlp"):
+    net = make_net(seed=2, dtype=torch.float64, arch=arch)
     theta = leaf_theta(net)
     config = AdaptConfig(steps=2, step_size=0.3, per_parameter=per_parameter, gamma=0.9)
     step_sizes = StepSizes(theta, config).double()
@@ -323,12 +345,18 @@ POLICY_ENTRIES = [("pi.0.weight", (0, 1)), ("pi.0.weight", (3, 2)), ("pi.0.bias"
                   ("log_std", (1,))]
 VALUE_ENTRIES = [("v.0.weight", (1, 0)), ("v.0.bias", (3,)), ("v.2.weight", (0, 2)),
                  ("v.2.bias", (0,))]
+LSTM_POLICY_ENTRIES = [("pi_embed.0.weight", (0, 1)), ("pi_embed.0.bias", (2,)),
+                       ("pi_cell.weight_ih", (10, 1)), ("pi_cell.weight_hh", (10, 3)),
+                       ("pi_cell.bias_ih", (13,)), ("pi_cell.bias_hh", (3,)),
+                       ("pi_head.0.weight", (1, 3)), ("pi_head.0.bias", (0,)), ("log_std", (1,))]
 
 
-@pytest.mark.parametrize("constant_obs, per_parameter", [(False, False), (True, False),
-                                                         (True, True)])
-def test_meta_gradient_matches_finite_differences(constant_obs, per_parameter):
-    theta, step_sizes, objective = finite_difference_case(constant_obs, per_parameter)
+@pytest.mark.parametrize("constant_obs, per_parameter, arch", [
+    (False, False, "mlp"), (True, False, "mlp"), (True, True, "mlp"), (False, False, "lstm")])
+def test_meta_gradient_matches_finite_differences(constant_obs, per_parameter, arch):
+    """An LSTM's baseline varies along an episode even for a constant observation, so for it
+    only the policy entries and the last step size are checked (as for varied observations)."""
+    theta, step_sizes, objective = finite_difference_case(constant_obs, per_parameter, arch)
     theta_grads = torch.autograd.grad(objective(True), list(theta.values()))
     autograd = dict(zip(theta, theta_grads, strict=True))
     step_sizes.zero_grad()
@@ -336,7 +364,8 @@ def test_meta_gradient_matches_finite_differences(constant_obs, per_parameter):
     alpha_steps = ([list(a.values()) for a in step_sizes.alphas] if per_parameter
                    else [[a] for a in step_sizes.alphas])
     # (tensor, index, autograd value); alpha_1 and the value entries only with a constant obs
-    checks = [(theta[k], i, autograd[k][i]) for k, i in POLICY_ENTRIES]
+    entries = POLICY_ENTRIES if arch == "mlp" else LSTM_POLICY_ENTRIES
+    checks = [(theta[k], i, autograd[k][i]) for k, i in entries]
     first_alpha = 0
     if constant_obs:
         checks += [(theta[k], i, autograd[k][i]) for k, i in VALUE_ENTRIES]
@@ -345,6 +374,11 @@ def test_meta_gradient_matches_finite_differences(constant_obs, per_parameter):
     for step in alpha_steps[first_alpha:]:
         for a in step[:: max(1, len(step) // 3)]:  # a few of the per-parameter tensors
             index = (0,) * a.dim()
+            if arch == "lstm":  # many LSTM entries barely move the loss: take the largest
+                index = tuple(int(j) for j in torch.unravel_index(a.grad.abs().argmax(),
+                                                                   a.shape))
+                if float(a.grad.abs().max()) < 1e-5:
+                    continue
             checks.append((a, index, a.grad[index]))
     eps = 1e-6
     for tensor, index, expected in checks:
@@ -363,19 +397,89 @@ def test_meta_gradient_matches_finite_differences(constant_obs, per_parameter):
             f"central difference {numeric:.8g}")
 
 
-def test_finite_differences_tell_first_order_apart():
+@pytest.mark.parametrize("arch, constant_obs, name", [("mlp", True, "pi.0.weight"),
+                                                      ("lstm", False, "pi_embed.0.weight")])
+def test_finite_differences_tell_first_order_apart(arch, constant_obs, name):
     """The check above has power: the first-order gradient misses the Hessian terms."""
-    theta, _, objective = finite_difference_case(True, False)
-    first = torch.autograd.grad(objective(False), [theta["pi.0.weight"]])[0][0, 1]
+    theta, _, objective = finite_difference_case(constant_obs, False, arch)
+    first = torch.autograd.grad(objective(False), [theta[name]])[0][0, 1]
     eps = 1e-6
     with torch.no_grad():
-        theta["pi.0.weight"][0, 1] += eps
+        theta[name][0, 1] += eps
     up = float(objective(False).detach())
     with torch.no_grad():
-        theta["pi.0.weight"][0, 1] -= 2 * eps
+        theta[name][0, 1] -= 2 * eps
     down = float(objective(False).detach())
     numeric = (up - down) / (2 * eps)
     assert not math.isclose(float(first), numeric, rel_tol=1e-2)
+
+
+# ------------------------------------------------------------------ evaluating on episodes
+
+
+def test_lstm_evaluation_is_acting_step_by_step_and_one_stream_with_starts():
+    """Unrolling [E, T] episodes from the zero state equals (a) stepping each episode with
+    ``act_step`` from a fresh state and (b) one long stream of the episodes back to back through
+    the net's own forward, with ``starts`` at each episode's first step."""
+    net = make_net(arch="lstm")
+    theta = leaf_theta(net)
+    ep = on_policy_episodes(net, theta, episodes=3, steps=5)
+    out = evaluate_episodes(net, theta, ep.obs, ep.actions)
+    assert out.mean.shape == (3, 5, ACT) and out.values.shape == out.logp.shape == (3, 5)
+    with torch.no_grad():
+        for e in range(3):
+            state = None
+            for t in range(5):
+                mean, _, value, state = act_step(net, theta, ep.obs[e, t][None], state)
+                torch.testing.assert_close(mean[0], out.mean[e, t])
+                torch.testing.assert_close(value[0], out.values[e, t])
+        stream = ep.obs.reshape(1, 15, OBS).transpose(0, 1)  # [15, 1, OBS]
+        starts = torch.zeros(15, 1)
+        starts[::5] = 1.0
+        junk = torch.full((4, 1, 4), 3.0)  # a stale state is discarded at the first start
+        mean, _, values, _ = functional_call(net, theta, (stream, junk, starts))
+    torch.testing.assert_close(mean[:, 0].reshape(3, 5, ACT), out.mean)
+    torch.testing.assert_close(values[:, 0].reshape(3, 5), out.values)
+    with pytest.raises(ValueError, match=r"\[E, T, obs_dim\]"):
+        evaluate_episodes(net, theta, ep.obs[0])
+
+
+def test_mlp_evaluation_is_the_plain_forward_pass_and_acting_carries_no_state():
+    net = make_net()
+    theta = leaf_theta(net)
+    ep = on_policy_episodes(net, theta)
+    out = evaluate_episodes(net, theta, ep.obs, ep.actions)
+    mean, log_std, values = functional_call(net, theta, (ep.obs,))
+    assert torch.equal(out.mean, mean) and torch.equal(out.values, values)
+    assert torch.equal(out.logp, log_prob(mean, log_std, ep.actions))
+    assert evaluate_episodes(net, theta, ep.obs).logp is None
+    assert act_step(net, theta, ep.obs[:, 0])[3] is None
+
+
+@pytest.mark.parametrize("per_parameter", [False, True])
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_functional_inner_gradients_give_the_same_adaptation_and_meta_gradient(
+        arch, create_graph, per_parameter):
+    """``adapt(functional=True)`` (torch.func.grad, what vmap needs) matches torch.autograd."""
+    net = make_net(arch=arch, dtype=torch.float64)
+    theta = leaf_theta(net)
+    config = AdaptConfig(steps=2, step_size=0.1, per_parameter=per_parameter)
+    step_sizes = StepSizes(theta, config).double()
+    ep = on_policy_episodes(net, theta, pad_last=2)
+    off = ep._replace(behaviour_logp=ep.behaviour_logp - 0.5)  # truncated weights too
+    results = []
+    for functional in (False, True):
+        phis = adapt(net, theta, step_sizes, off, config, create_graph=create_graph,
+                     functional=functional)
+        params = [*theta.values(), *step_sizes.parameters()]
+        results.append((phis, torch.autograd.grad(outer_loss(net, phis[-1]), params)))
+    (phis_a, grads_a), (phis_f, grads_f) = results
+    for a, f in zip(phis_a, phis_f, strict=True):
+        for k in theta:
+            torch.testing.assert_close(f[k], a[k], rtol=1e-10, atol=1e-12)
+    for a, f in zip(grads_a, grads_f, strict=True):
+        torch.testing.assert_close(f, a, rtol=1e-9, atol=1e-12)
 
 
 # ------------------------------------------------------------------ learning
