@@ -20,6 +20,7 @@ from agents.lineage import Lineage
 
 ZOO_DIR = Path(__file__).parent / "zoo"
 BUILTINS = ("random", "idle")
+ADAPTATIONS = ("own", "none", "tracking")  # see ``load``
 
 # checkpoint kind -> function(path, meta, seed) -> Agent; meta-learners register theirs.
 LOADERS: dict[str, Callable[[Path, CheckpointMeta, int | None], Agent]] = {}
@@ -71,18 +72,30 @@ def zoo_names() -> list[str]:
     return sorted(singles + lineages)
 
 
-def load(ref: str, body: str | None = None, seed: int | None = None, **kwargs: Any) -> Agent:
+def load(ref: str, body: str | None = None, seed: int | None = None, adaptation: str = "own",
+         **kwargs: Any) -> Agent:
     """An ``Agent`` from a built-in name, a ``zoo:`` reference or a checkpoint path.
 
     Args:
         ref: ``"random"``, ``"idle"``, ``"zoo:<name>[@<version>]"`` or a ``.safetensors`` path.
         body: the body to control; required for built-ins, checked against checkpoints.
         seed: seed of the agent's randomness (action noise).
+        adaptation: how the agent changes during a game (the paper's policy/adaptation
+            combinations): ``"own"``, what its checkpoint kind does (PPO: nothing, MAML: its
+            meta-learned update, RL^2: its memory, NoRML: its reward-free step); ``"none"``,
+            the checkpoint's policy frozen (MAML: theta); ``"tracking"``, PPO updates on the
+            game's recent episodes starting from that policy (``agents.adaptive``).
         **kwargs: passed to the agent's loader (e.g. ``deterministic=True``).
     """
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"adaptation must be one of {', '.join(ADAPTATIONS)}; got "
+                         f"{adaptation!r}")
     if ref in BUILTINS:
         if body is None:
             raise ValueError(f"the built-in agent {ref!r} needs body= (ant, bug or spider)")
+        if adaptation != "own":
+            raise ValueError(f"the built-in agent {ref!r} has no policy to freeze or track; "
+                             f"adaptation={adaptation!r} applies to PPO and MAML checkpoints")
         n = _action_dim(body)
         return RandomAgent(n, seed, body) if ref == "random" else IdleAgent(n, body)
     path = resolve(ref)
@@ -92,9 +105,52 @@ def load(ref: str, body: str | None = None, seed: int | None = None, **kwargs: A
                               f"{', '.join(sorted(LOADERS))}")
     if body is not None and meta.body is not None and meta.body != body:
         raise ValueError(f"{ref} controls a {meta.body}, not a {body}")
-    agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
+    if adaptation == "own":
+        agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
+    else:
+        agent = _with_adaptation(path, meta, seed, adaptation, **kwargs)
     agent.name = ref if ref.startswith("zoo:") else agent.name
+    if adaptation != "own":
+        agent.name += f"[{adaptation}]"
     return agent
+
+
+def _with_adaptation(path: Path, meta: CheckpointMeta, seed: int | None, adaptation: str,
+                     **kwargs: Any) -> Agent:
+    """The checkpoint's policy, frozen (``"none"``) or tracked with PPO (``"tracking"``)."""
+    from agents.policy import load_policy
+
+    gamma = 0.99
+    if meta.kind in ("ppo-mlp", "ppo-lstm"):
+        policy, _ = load_policy(path)
+        train = meta.config.get("train", {})
+        scale = float(train.get("reward_scale", 1.0))
+        gamma = float(train.get("ppo", {}).get("gamma", gamma))
+    elif meta.kind == "maml" and "maml_sumo" in meta.config:
+        from agents.maml_sumo import load_sumo_maml
+
+        policy, _, config, _ = load_sumo_maml(path)
+        scale, gamma = config.reward_scale, config.gamma
+    elif meta.kind == "maml":
+        from agents.maml_train import load_maml
+
+        policy, *_ = load_maml(path)
+        scale = 1.0
+    else:
+        raise ValueError(f"{path}: {meta.kind} agents adapt their own way; adaptation="
+                         f"{adaptation!r} applies to PPO and MAML checkpoints")
+    label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    if adaptation == "none":
+        return PolicyAgent(policy, name=label, body=meta.body, seed=seed, meta=meta, **kwargs)
+    if policy.recurrent:
+        raise ValueError(f"{path}: PPO tracking supports MLP policies; this one is recurrent")
+    if kwargs:
+        raise ValueError(f"PPO tracking takes no options {sorted(kwargs)}")
+    from agents.adaptive import TrackingAgent
+    from agents.ppo import PPOConfig
+
+    ppo = PPOConfig(epochs=4, minibatches=4, lr=3e-4, gamma=gamma)  # the policy's discount
+    return TrackingAgent(policy, ppo, name=label, body=meta.body, seed=seed, reward_scale=scale)
 
 
 def _load_policy_agent(path: Path, meta: CheckpointMeta, seed: int | None,
@@ -119,8 +175,8 @@ for _kind in ("ppo-mlp", "ppo-lstm"):
     register_loader(_kind, _load_policy_agent)
 register_loader("maml", _load_maml_agent)
 
-__all__ = ["BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent", "RandomAgent",
-           "load", "register_loader", "resolve", "zoo_names"]
+__all__ = ["ADAPTATIONS", "BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent",
+           "RandomAgent", "load", "register_loader", "resolve", "zoo_names"]
 
 # The meta-learners register their checkpoint kinds ("rl2", "norml") when imported.
 import agents.norml  # noqa: E402

@@ -150,18 +150,30 @@ class MAMLAgent(Agent):
 class TrackingAgent(Agent):
     """PPO tracking: keeps doing PPO updates on the experience of the game (paper baseline).
 
+    After every episode (or round) the buffered episodes are laid end to end as one stream,
+    each ending terminal, and PPO runs its epochs on them: GAE bootstraps from the recorded value
+    of the next step inside an episode and from nothing at its end, so episodes of different
+    lengths (RoboSumo bouts) are fine.
+
     Args:
-        policy: the pre-trained policy (copied; the original is untouched).
+        policy: the pre-trained policy (copied; the original is untouched); MLP.
         ppo: PPO settings of the updates at execution time.
         buffer_episodes: most recent episodes each update learns from.
+        reward_scale: rewards are multiplied by this before the update, as in the policy's
+            training (0.01 for RoboSumo), so that its value function keeps its units.
         name, body, seed: as for every agent.
     """
 
     def __init__(self, policy: Policy, ppo: PPOConfig | None = None, buffer_episodes: int = 3,
-                 name: str = "tracking", body: str | None = None,
-                 seed: int | None = None) -> None:
+                 name: str = "tracking", body: str | None = None, seed: int | None = None,
+                 reward_scale: float = 1.0) -> None:
+        if policy.recurrent:
+            raise ValueError("PPO tracking supports MLP policies; this one is recurrent")
+        if not reward_scale > 0:
+            raise ValueError(f"reward_scale must be positive, got {reward_scale!r}")
         self.initial = copy.deepcopy(policy).eval()
         self.ppo_config = ppo or PPOConfig(epochs=4, minibatches=4, lr=3e-4)
+        self.reward_scale = float(reward_scale)
         self.name, self.body, self.action_dim = name, body, policy.act_dim
         self.buffer = _EpisodeBuffer(buffer_episodes)
         self._seed = seed
@@ -187,23 +199,28 @@ class TrackingAgent(Agent):
         self.buffer.record_outcome(reward, terminated or truncated)
 
     def adapt(self) -> None:
-        """PPO epochs on the buffered episodes (each ends terminal: no bootstrap)."""
+        """PPO epochs on the buffered episodes, laid end to end (each ends terminal)."""
         if not self.buffer.done:
             return
-        eps = list(self.buffer.done)
-        ep = self.buffer.episodes()
-        t, n = ep.rewards.shape[1], ep.rewards.shape[0]
-        values = torch.zeros(n, t)
-        for i, e in enumerate(eps):
-            values[i, :len(e.values)] = torch.as_tensor(e.values)
-        dones = torch.zeros(n, t)
-        for i, e in enumerate(eps):
-            dones[i, len(e.rewards) - 1] = 1.0
-        tr = lambda x: x.transpose(0, 1).contiguous()  # noqa: E731  [E, T] -> [T, E]
-        rollout = Rollout(tr(ep.obs), tr(ep.actions), tr(ep.behaviour_logp), tr(values),
-                          tr(ep.rewards), tr(dones), tr(dones), torch.zeros(t, n),
-                          torch.zeros(t, n), None)
-        if ep.mask.min() < 1:  # padded steps would count as data: keep equal-length episodes
-            raise ValueError("PPO tracking needs episodes of equal length")
-        self.ppo.update(rollout, self._generator)
+        rollout = stream_rollout(list(self.buffer.done))
+        self.ppo.update(rollout, self._generator, reward_scale=self.reward_scale)
         self.updates += 1
+
+
+def stream_rollout(episodes: list[_Episode]) -> Rollout:
+    """Complete episodes laid end to end as one stream ``[sum of lengths, 1]``.
+
+    Each episode's last step is terminal; every other step bootstraps from the recorded value
+    of the step after it.
+    """
+    col = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32)[:, None]  # noqa: E731
+    obs = torch.cat([torch.stack(e.obs) for e in episodes])[:, None]
+    actions = col(np.concatenate([np.asarray(e.actions) for e in episodes]))
+    logp = col([v for e in episodes for v in e.logp])
+    values = col([v for e in episodes for v in e.values])
+    rewards = col([r for e in episodes for r in e.rewards])
+    dones = torch.zeros_like(values)
+    dones[np.cumsum([len(e.rewards) for e in episodes]) - 1] = 1.0
+    next_values = torch.cat([values[1:], torch.zeros(1, 1)]) * (1.0 - dones)
+    return Rollout(obs, actions, logp, values, rewards, dones,
+                   dones.clone(), next_values, torch.zeros_like(values), None)

@@ -38,6 +38,9 @@ class AgentSpec:
         stride: versions advanced per round.
         kind: label for population shares (default: checkpoint kind or the built-in's name).
         deterministic: act with the policy's mean action instead of sampling.
+        adaptation: how the agent changes during a game (``agents.load``): "own" (what its
+            kind does), "none" (its policy frozen; MAML: theta) or "tracking" (PPO updates on
+            the game's recent episodes).
     """
 
     ref: str
@@ -48,6 +51,7 @@ class AgentSpec:
     stride: int = 1
     kind: str = ""
     deterministic: bool = False
+    adaptation: str = "own"
 
     def __post_init__(self) -> None:
         if not isinstance(self.ref, str) or not self.ref:
@@ -58,6 +62,12 @@ class AgentSpec:
             check_body(self.body)
         if not isinstance(self.stride, int) or self.stride < 0:
             raise ValueError(f"AgentSpec.stride must be an integer >= 0, got {self.stride!r}")
+        if self.adaptation not in agents.ADAPTATIONS:
+            raise ValueError(f"AgentSpec.adaptation must be one of "
+                             f"{', '.join(agents.ADAPTATIONS)}; got {self.adaptation!r}")
+        if self.adaptation != "own" and (self.evolving or self.ref in agents.BUILTINS):
+            raise ValueError("AgentSpec.adaptation applies to a fixed PPO or MAML checkpoint, "
+                             "not to evolving lineages or built-ins")
         if self.start_version is not None and not self.evolving:
             raise ValueError("AgentSpec.start_version applies to evolving specs only; "
                              "pin a fixed version with 'zoo:<name>@<version>' instead")
@@ -65,7 +75,11 @@ class AgentSpec:
     @property
     def label(self) -> str:
         """The name shown in tables."""
-        return self.name or (f"{self.ref}+evolving" if self.evolving else self.ref)
+        if self.name:
+            return self.name
+        if self.evolving:
+            return f"{self.ref}+evolving"
+        return self.ref if self.adaptation == "own" else f"{self.ref}[{self.adaptation}]"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -119,7 +133,9 @@ def version_for_round(spec: AgentSpec, round_index: int) -> int | None:
 
 def load_agent(spec: AgentSpec, seed: int | None, version: int | None = None) -> Agent:
     """An ``Agent`` for a spec (a given lineage version for an evolving spec)."""
-    kwargs = {"deterministic": True} if spec.deterministic else {}
+    kwargs: dict[str, Any] = {"deterministic": True} if spec.deterministic else {}
+    if spec.adaptation != "own":
+        kwargs["adaptation"] = spec.adaptation
     if spec.evolving:
         lineage, _ = lineage_of(spec)
         path = lineage.path(version if version is not None else start_version(spec))
@@ -159,7 +175,8 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
     body = spec.body or meta.body
     if body is None:
         raise ValueError(f"checkpoint {path} records no body; give the agent a body")
-    return {"body": body, "kind": spec.kind or meta.kind, "sha256": file_sha256(path)}
+    kind = meta.kind if spec.adaptation == "own" else f"{meta.kind}[{spec.adaptation}]"
+    return {"body": body, "kind": spec.kind or kind, "sha256": file_sha256(path)}
 
 
 def absolute(spec: AgentSpec) -> AgentSpec:

@@ -67,6 +67,10 @@ def mean_ci(values) -> tuple[float, float]:
     if n < 2:
         return float(x.mean()), float("nan")
     # two-sided 97.5 % quantiles of Student's t for small n (df = n - 1)
+    df = n - 1
     t = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228}.get(n - 1, 1.96)
+         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131,
+         16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074,
+         23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045,
+         30: 2.042}.get(df, 1.96 + 2.4 / df)  # beyond 30: within 0.002 of the quantile
     return float(x.mean()), float(t * x.std(ddof=1) / np.sqrt(n))

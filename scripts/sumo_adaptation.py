@@ -4,11 +4,12 @@
    ``zoo:selfplay-bug`` (adapt against version k, judged against version k+1), starting from
    the lineage's last version (theta and observation statistics), resumable.
 2. Plays iterated adaptation games (the paper's Fig. 5 at this machine's scale): the opponent is
-   the lineage itself, one version later every round (``--rounds`` rounds of ``--episodes``
-   bouts, starting from its first stored version); the agent only adapts from the experience of
-   the game. Methods: the lineage's last version frozen (no adaptation), PPO tracking of it,
+   the lineage itself, one stored version later every round, from its first stored version to
+   its last; the agent only adapts from the experience of the game (``--episodes`` bouts per
+   round). Methods: the lineage's last version frozen (no adaptation), PPO tracking of it,
    MAML (importance-corrected adaptation from theta on the last 75 bouts after every round),
-   MAML's theta frozen, plus any ``--extra NAME=CHECKPOINT`` agent (RL^2, NoRML, ...).
+   MAML's theta frozen, plus any ``--extra NAME=CHECKPOINT`` agent (RL^2, NoRML, ...). Every
+   method plays the same ``--games`` game seeds, so differences are paired game by game.
 3. Writes the "sumo-adaptation" section of docs/results.md with a plot of the win rate per round.
 
 Usage:
@@ -22,13 +23,17 @@ import sys
 import time
 from pathlib import Path
 
-from resultsdoc import ROOT
+import numpy as np
+from resultsdoc import ROOT, commit, machine, mean_ci, write_section
 
 from agents.maml import AdaptConfig
 from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
+from leagues.games import GameConfig, GameSpec, play_game
+from leagues.roster import AgentSpec, with_body
 
 ENV = "RoboSumo-Bug-vs-Bug-v0"
 LINEAGE = "selfplay-bug"
+SECTION = "sumo-adaptation"
 
 
 def maml_config(iterations: int, seed: int) -> SumoMetaConfig:
@@ -40,11 +45,71 @@ def maml_config(iterations: int, seed: int) -> SumoMetaConfig:
                           init_from=f"zoo:{LINEAGE}", nthread=1)
 
 
+def relative(path: Path) -> str:
+    """A path relative to the repository when it is inside it (nothing machine-specific)."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def play(agent: AgentSpec, games: int, episodes: int, seed: int) -> np.ndarray:
+    """``[games, rounds, 3]``: the agent's wins, losses and draws per round."""
+    from agents import ZOO_DIR
+    from agents.lineage import Lineage
+
+    versions = Lineage(ZOO_DIR, LINEAGE).versions()
+    stride = versions[1] - versions[0]
+    opponent = with_body(AgentSpec(f"zoo:{LINEAGE}", evolving=True,
+                                   start_version=versions[0], stride=stride))
+    config = GameConfig(rounds=len(versions), episodes=episodes, max_steps=500)
+    out = np.zeros((games, config.rounds, 3), dtype=np.int64)
+    for g in range(games):
+        result = play_game(GameSpec(with_body(agent), opponent, config, seed=seed + g,
+                                    a_starts=g % 2 == 0))
+        if result.forfeit is not None:
+            raise RuntimeError(f"{agent.label} forfeited game {g}: {result.reason}")
+        for r in result.rounds:
+            out[g, r.round] = (r.wins, r.losses, r.draws)
+    return out
+
+
+def plot(results: dict[str, np.ndarray], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, r in results.items():
+        rate = r[..., 0] / r.sum(-1)  # [games, rounds]
+        rounds = np.arange(1, rate.shape[1] + 1)
+        mean = rate.mean(0)
+        half = np.array([mean_ci(rate[:, k])[1] for k in range(rate.shape[1])])
+        ax.plot(rounds, mean, marker="o", ms=3, label=name)
+        ax.fill_between(rounds, mean - half, mean + half, alpha=0.12)
+    ax.set_xlabel("round (the opponent is one stored version later every round)")
+    ax.set_ylabel("bouts won in the round")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--maml-iterations", type=int, default=200)
     parser.add_argument("--maml-run", default="sumo-maml", help="MAML run directory name")
+    parser.add_argument("--games", type=int, default=16, help="games per method")
+    parser.add_argument("--episodes", type=int, default=3, help="bouts per round")
+    parser.add_argument("--last", type=int, default=10,
+                        help="rounds at the end of a game the summary is taken over")
     parser.add_argument("--train-only", action="store_true", help="stop after meta-training")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the report from the outcomes saved by the last evaluation")
+    parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=CHECKPOINT",
+                        help="more agents to play (e.g. rl2=path.safetensors)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
     args = parser.parse_args()
@@ -54,9 +119,112 @@ def main() -> None:
     meta = SumoMetaTrainer(maml_config(args.maml_iterations, args.seed),
                            args.runs / args.maml_run, tensorboard=False)
     meta.run(progress=progress)
-    print(f"MAML: {time.perf_counter() - t0:.0f} s", flush=True)
+    maml_path = relative(meta.lineage.path(meta.lineage.latest()))
+    t1 = time.perf_counter()
     if args.train_only:
         return
+
+    methods = {
+        "no adaptation (last self-play version)": AgentSpec(f"zoo:{LINEAGE}"),
+        "PPO tracking": AgentSpec(f"zoo:{LINEAGE}", adaptation="tracking"),
+        "MAML (importance-corrected)": AgentSpec(maml_path),
+        "MAML theta, no adaptation": AgentSpec(maml_path, adaptation="none"),
+    }
+    extras = {}
+    for spec in args.extra:
+        name, _, ref = spec.partition("=")
+        if Path(ref).is_dir():  # a lineage directory: its latest snapshot
+            ref = relative(max(Path(ref).glob("v*.safetensors")))
+        methods[name] = AgentSpec(ref)
+        extras[name] = ref
+    saved = args.runs / f"{SECTION}.npz"
+    if args.report_only:
+        results = dict(np.load(saved))
+    else:
+        results = {}
+        for name, spec in methods.items():
+            results[name] = play(spec, args.games, args.episodes, 20_000 + args.seed)
+            late = results[name][:, -args.last:]
+            print(name, f"late win rate {late[..., 0].sum() / late.sum():.3f}", flush=True)
+        np.savez(saved, **results)
+    t2 = time.perf_counter()
+    plot(results, ROOT / "docs" / "plots" / f"{SECTION.replace('-', '_')}.png")
+    print(report(args, results, maml_path, extras, meta, t1 - t0, t2 - t1))
+
+
+def report(args: argparse.Namespace, results: dict[str, np.ndarray], maml_path: str,
+           extras: dict[str, str], meta: SumoMetaTrainer, train_s: float, eval_s: float) -> str:
+    n_rounds = next(iter(results.values())).shape[1]
+    last = min(args.last, n_rounds)
+
+    def rates(r: np.ndarray, rounds: slice) -> tuple[np.ndarray, np.ndarray]:
+        part = r[:, rounds]
+        return part[..., 0].sum(1) / part.sum((1, 2)), part[..., 1].sum(1) / part.sum((1, 2))
+
+    head = f"| method | bouts won, all rounds | won, last {last} | lost, last {last} |"
+    rows = [head, "|---|---|---|---|"]
+    for name, r in results.items():
+        cells = []
+        for rounds, which in ((slice(None), 0), (slice(-last, None), 0), (slice(-last, None), 1)):
+            m, h = mean_ci(rates(r, rounds)[which])
+            cells.append(f"{m:.2f} ± {h:.2f}")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    paired = [f"| comparison | all rounds | last {last} |", "|---|---|---|"]
+    names = list(results)
+    pairs = [(n, names[0]) for n in names[1:]]
+    maml, theta = "MAML (importance-corrected)", "MAML theta, no adaptation"
+    if maml in results and theta in results:
+        pairs.append((maml, theta))
+    for a, b in pairs:
+        cells = []
+        for rounds in (slice(None), slice(-last, None)):
+            d = rates(results[a], rounds)[0] - rates(results[b], rounds)[0]
+            m, h = mean_ci(d)
+            cells.append(f"{m:+.2f} ± {h:.2f}")
+        paired.append(f"| {a} minus {b} | " + " | ".join(cells) + " |")
+    c = meta.config
+    alphas = [float(np.mean([p.detach().mean().item() for p in step.parameters()]))
+              for step in meta.step_sizes.alphas]
+    timing = (f"Wall time of this invocation: meta-training {train_s / 60:.0f} min (resumed runs "
+              f"count only the remainder), games {eval_s / 60:.0f} min.")
+    if args.report_only:
+        timing = ("This report was rewritten from the saved outcomes (`--report-only`); the same "
+                  "command without that flag trains (resuming) and plays the games.")
+    games = next(iter(results.values())).shape[0]
+    body = f"""## Continuous adaptation in RoboSumo: the bug against its own self-play lineage
+
+Command: `python scripts/sumo_adaptation.py {" ".join(sys.argv[1:])}` (commit {commit()},
+{machine()}). Iterated adaptation games (the paper's Fig. 5 protocol at this machine's scale):
+the opponent is the `zoo:{LINEAGE}` lineage, one stored version later each round (versions
+4, 8, ..., 120, 123: {n_rounds} rounds), {args.episodes} bouts of at most 500 steps per round,
+players alternating sides; agents adapt between rounds only from the game's own bouts.
+{games} games per method on the same game seeds. Share of bouts won (mean ± 95 % t-interval
+over the {games} games):
+
+{chr(10).join(rows)}
+
+Paired differences of the share of bouts won (mean ± 95 % t-interval over the {games} games):
+
+{chr(10).join(paired)}
+
+![win rate per round](plots/{SECTION.replace('-', '_')}.png)
+
+- No adaptation: the lineage's last version (v123: 1 M steps of self-play PPO), frozen.
+- PPO tracking: the same policy; after every round PPO epochs on the round's bouts.
+- MAML: meta-trained for {meta.iteration} iterations ({meta.env_steps:,} steps) from v123 on
+  consecutive-version pairs of the same lineage ({c.meta_batch} pairs per iteration, K =
+  {c.episodes} bouts per version, M = {c.adapt.steps} inner steps, Meta-SGD step sizes learned
+  at rate {c.step_size_lr}; final mean step sizes {", ".join(f"{a:.1e}" for a in alphas)});
+  at play time phi is recomputed from theta on the last 75 bouts after every round, with
+  per-step importance weights truncated at {c.adapt.max_weight}. Snapshot: `{maml_path}`
+  (not committed: rerun the command).
+- MAML theta, no adaptation: the meta-trained theta frozen (what meta-training gives without
+  adaptation).
+{"".join(f"- {n}: `{ref}`, adapting its own way.{chr(10)}" for n, ref in extras.items())}
+{timing}
+"""
+    write_section(SECTION, body)
+    return body
 
 
 if __name__ == "__main__":

@@ -185,12 +185,21 @@ def test_tracking_agent_updates_a_copy_and_reset_restores_it():
     assert not agent.buffer.done and agent.updates == 0
 
 
-def test_tracking_agent_rejects_episodes_of_different_lengths():
+def test_tracking_stream_bootstraps_inside_episodes_and_not_across_them():
+    from agents.adaptive import stream_rollout
+
     agent = TrackingAgent(make_policy(), seed=0)
     play_episode(agent, steps=4)
-    play_episode(agent, steps=5)
-    with pytest.raises(ValueError, match="equal length"):
-        agent.adapt()
+    play_episode(agent, steps=2)
+    episodes = list(agent.buffer.done)
+    rollout = stream_rollout(episodes)
+    values = [v for e in episodes for v in e.values]
+    assert rollout.obs.shape[:2] == (6, 1) and rollout.actions.shape[:2] == (6, 1)
+    assert rollout.dones[:, 0].tolist() == [0, 0, 0, 1, 0, 1]
+    expected_next = [*values[1:4], 0.0, *values[5:], 0.0]
+    assert torch.allclose(rollout.next_values[:, 0], torch.tensor(expected_next))
+    agent.adapt()  # episodes of different lengths are fine
+    assert agent.updates == 1
 
 
 # ------------------------------------------------------------------ meta-training runs

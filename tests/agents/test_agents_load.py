@@ -246,3 +246,57 @@ def test_bad_zoo_references_are_refused(zoo, ref, message):
 def test_zoo_reference_checks_the_body(zoo):
     with pytest.raises(ValueError, match="zoo:champ controls a ant, not a spider"):
         agents.load("zoo:champ", body="spider")
+
+
+# ---------------------------------------------------------------- policy/adaptation combinations
+
+
+def test_adaptation_none_freezes_the_checkpoint_policy():
+    agent = agents.load("zoo:selfplay-bug", body="bug", seed=0, adaptation="none",
+                        deterministic=True)
+    plain = agents.load("zoo:selfplay-bug", body="bug", seed=0, deterministic=True)
+    assert isinstance(agent, PolicyAgent) and agent.name == "zoo:selfplay-bug[none]"
+    obs = np.random.default_rng(0).normal(size=plain.policy.obs_dim)
+    np.testing.assert_array_equal(agent.act(obs), plain.act(obs))
+
+
+def test_adaptation_none_of_a_maml_checkpoint_acts_with_theta():
+    from agents.maml_train import load_maml
+
+    theta, *_ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
+    agent = agents.load("zoo:maml-locomotion-bug", seed=0, adaptation="none", deterministic=True)
+    obs = np.random.default_rng(1).normal(size=theta.obs_dim).astype(np.float32)
+    expected = theta.act(obs[None], deterministic=True).action[0]
+    np.testing.assert_allclose(agent.act(obs), expected, rtol=1e-6)
+    agent.adapt()  # a frozen policy has nothing to adapt
+    np.testing.assert_allclose(agent.act(obs), expected, rtol=1e-6)
+
+
+def test_adaptation_tracking_updates_the_policy_between_rounds():
+    from agents.adaptive import TrackingAgent
+
+    agent = agents.load("zoo:selfplay-bug", body="bug", seed=0, adaptation="tracking")
+    assert isinstance(agent, TrackingAgent) and agent.reward_scale == 0.01  # as in training
+    before = [p.detach().clone() for p in agent.policy.parameters()]
+    rng = np.random.default_rng(2)
+    for length in (5, 9, 3):  # bouts of different lengths
+        for t in range(length):
+            obs = rng.normal(size=agent.policy.obs_dim)
+            action = agent.act(obs)
+            agent.observe(action, float(rng.normal()) * 100, obs, t == length - 1, False)
+    agent.adapt()
+    assert agent.updates == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.policy.parameters(),
+                                                       strict=True))
+    agent.reset()
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.policy.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(("ref", "adaptation", "message"), [
+    ("zoo:selfplay-bug", "sometimes", "must be one of own, none, tracking"),
+    ("random", "none", "no policy to freeze or track"),
+    ("zoo:rl2-locomotion-bug", "none", "adapt their own way"),
+])
+def test_bad_adaptations_are_refused(ref, adaptation, message):
+    with pytest.raises(ValueError, match=message):
+        agents.load(ref, body="bug", adaptation=adaptation)

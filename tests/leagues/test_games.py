@@ -173,3 +173,14 @@ def test_observer_sees_every_step(tiny_game):
     result = play_game(spec, observer=lambda r, e, env: seen.append((r, e)))
     assert len(seen) == sum(e.steps for e in result.episodes)
     assert np.unique(np.array(seen), axis=0).tolist() == [[r, 0] for r in range(3)]
+
+
+def test_agent_spec_adaptation_is_validated_labelled_and_round_trips():
+    spec = AgentSpec("zoo:selfplay-bug", adaptation="tracking")
+    assert spec.label == "zoo:selfplay-bug[tracking]"
+    assert AgentSpec.from_dict(spec.to_dict()) == spec
+    assert describe(spec)["kind"] == "ppo-mlp[tracking]"
+    with pytest.raises(ValueError, match="must be one of"):
+        AgentSpec("zoo:selfplay-bug", adaptation="always")
+    with pytest.raises(ValueError, match="not to evolving lineages or built-ins"):
+        AgentSpec("zoo:selfplay-bug", evolving=True, adaptation="none")
