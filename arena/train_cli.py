@@ -59,16 +59,33 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p = algos.add_parser(
-        "maml", help="MAML for continuous adaptation on nonstationary locomotion",
-        description="Meta-train a policy and its step sizes on consecutive-task pairs of the "
-                    "training leg pairs (Al-Shedivat et al. 2018, Algorithm 1). Resumable.",
+        "maml", help="MAML for continuous adaptation (nonstationary locomotion or RoboSumo)",
+        description="Meta-train a policy and its step sizes on consecutive-task pairs "
+                    "(Al-Shedivat et al. 2018, Algorithm 1): the training leg pairs of "
+                    "nonstationary locomotion, or consecutive versions of an opponent lineage "
+                    "in RoboSumo (adapt against version k, judged against k+1). Resumable.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--body", choices=("ant", "bug", "spider"), default="bug")
+    p.add_argument("--env", default=None,
+                   help="NonstationaryLocomotion-{Bug,Ant,Spider}-v0 (default: the --body's) or "
+                        "RoboSumo-X-vs-Y-v0 (with --opponents)")
+    p.add_argument("--body", choices=("ant", "bug", "spider"), default="bug",
+                   help="locomotion body when --env is not given")
+    p.add_argument("--opponents", default=None,
+                   help="RoboSumo: the opponents' lineage, a directory or zoo:<name> "
+                        "(e.g. zoo:selfplay-bug)")
+    p.add_argument("--episode-steps", type=int, default=None,
+                   help="RoboSumo: step limit of a bout (default 500)")
+    p.add_argument("--reward-scale", type=float, default=0.01,
+                   help="RoboSumo: reward multiplier for learning")
+    p.add_argument("--nthread", type=int, default=1, help="RoboSumo: physics threads")
     p.add_argument("--run-dir", type=Path, default=None,
-                   help="run directory (default: runs/maml-<body>-s<seed>)")
+                   help="run directory (default: runs/maml-<body>-s<seed>, or "
+                        "runs/<env>-maml-s<seed> in RoboSumo)")
     p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--meta-batch", type=int, default=12, help="task pairs per iteration")
-    p.add_argument("--episodes", type=int, default=3, help="K: episodes per task")
+    p.add_argument("--meta-batch", type=int, default=None,
+                   help="task pairs per iteration (default 12 locomotion, 8 RoboSumo)")
+    p.add_argument("--episodes", type=int, default=None,
+                   help="K: episodes (bouts) per task (default 3 locomotion, 4 RoboSumo)")
     p.add_argument("--inner-steps", type=int, default=3, help="M: adaptation steps")
     p.add_argument("--step-size", type=float, default=0.001, help="initial step sizes")
     p.add_argument("--per-parameter", action="store_true", help="Meta-SGD step sizes")
@@ -81,8 +98,11 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
                    help="meta-update all tasks at once with torch.func.vmap (MLP only; "
                         "docs/maml.md has its cost against the loop)")
     p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--step-size-lr", type=float, default=None,
+                   help="Adam rate of the step sizes (default: --lr)")
     p.add_argument("--epochs", type=int, default=5, help="outer PPO epochs")
-    p.add_argument("--init-from", default=None, help="PPO checkpoint to start theta from")
+    p.add_argument("--init-from", default=None,
+                   help="PPO checkpoint (path or zoo: reference) to start theta from")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="fail if the run directory holds a run")
     p.add_argument("--no-progress", action="store_true")
@@ -91,20 +111,49 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
 
 
 def run_maml(args: argparse.Namespace) -> int:
+    import re
+
     from agents.maml import AdaptConfig
+    from agents.maml_sumo import SUMO_ID, SumoMetaConfig, SumoMetaTrainer
     from agents.maml_train import MetaConfig, MetaTrainer
     from agents.policy import PolicyConfig
 
-    config = MetaConfig(
-        body=args.body, iterations=args.iterations, meta_batch=args.meta_batch,
-        episodes=args.episodes, seed=args.seed, first_order=args.first_order, lr=args.lr,
-        epochs=args.epochs, init_from=args.init_from, vmap_tasks=args.vmap_tasks,
+    env = args.env or f"NonstationaryLocomotion-{args.body.capitalize()}-v0"
+    locomotion = re.match(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$", env)
+    sumo = SUMO_ID.match(env) is not None
+    if not (locomotion or sumo):
+        raise SystemExit(f"arena train maml: --env must be NonstationaryLocomotion-"
+                         f"{{Bug,Ant,Spider}}-v0 or RoboSumo-X-vs-Y-v0, got {env!r}")
+    if sumo and not args.opponents:
+        raise SystemExit("arena train maml: RoboSumo needs --opponents (a lineage directory "
+                         "or zoo:<name>, e.g. zoo:selfplay-bug)")
+    if not sumo and args.opponents:
+        raise SystemExit("arena train maml: --opponents applies to RoboSumo envs only")
+    common = dict(
+        iterations=args.iterations, seed=args.seed, first_order=args.first_order, lr=args.lr,
+        step_size_lr=args.step_size_lr, epochs=args.epochs, init_from=args.init_from,
         policy=PolicyConfig(arch=args.arch, hidden=args.hidden),
         adapt=AdaptConfig(steps=args.inner_steps, step_size=args.step_size,
-                          per_parameter=args.per_parameter, max_weight=args.max_weight))
-    run_dir = args.run_dir or Path("runs") / f"maml-{args.body}-s{args.seed}"
-    trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
-                          tensorboard=not args.no_tensorboard)
+                          per_parameter=args.per_parameter, max_weight=args.max_weight,
+                          gamma=0.995 if sumo else 0.99))
+    try:
+        if sumo:
+            config = SumoMetaConfig(
+                env=env, opponents=args.opponents, meta_batch=args.meta_batch or 8,
+                episodes=args.episodes or 4, episode_steps=args.episode_steps,
+                reward_scale=args.reward_scale, nthread=args.nthread, **common)
+            run_dir = args.run_dir or Path("runs") / f"{env}-maml-s{args.seed}"
+            trainer = SumoMetaTrainer(config, run_dir, resume=not args.fresh,
+                                      tensorboard=not args.no_tensorboard)
+        else:
+            config = MetaConfig(
+                body=locomotion.group(1).lower(), meta_batch=args.meta_batch or 12,
+                episodes=args.episodes or 3, vmap_tasks=args.vmap_tasks, **common)
+            run_dir = args.run_dir or Path("runs") / f"maml-{config.body}-s{args.seed}"
+            trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
+                                  tensorboard=not args.no_tensorboard)
+    except ValueError as err:
+        raise SystemExit(f"arena train maml: {err}") from None
     return run_to_end(trainer, run_dir, args)
 
 

@@ -135,3 +135,31 @@ def test_snapshot_loads_as_an_adapting_sumo_agent(tmp_path):
     assert all(torch.equal(theta[k], v) for k, v in agent.phi.items())
     with pytest.raises(ValueError, match="not one meta-trained in RoboSumo"):
         load_sumo_maml(agents.resolve("zoo:maml-locomotion-bug"))
+
+
+def test_arena_train_maml_runs_in_robosumo_and_resumes(tmp_path, capsys):
+    from arena.cli import main
+
+    argv = ["train", "maml", "--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
+            "--init-from", "zoo:selfplay-bug", "--iterations", "1", "--meta-batch", "2",
+            "--episodes", "1", "--episode-steps", "10", "--inner-steps", "1", "--epochs", "1",
+            "--run-dir", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"]
+    assert main(argv) == 0
+    assert (tmp_path / "run" / "lineage" / "run" / "v0001.safetensors").is_file()
+    argv[argv.index("--iterations") + 1] = "2"
+    assert main(argv) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert isinstance(agents.load(str(tmp_path / "run" / "lineage" / "run" / "v0002.safetensors")),
+                      SumoMAMLAgent)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--env", "RoboSumo-Bug-vs-Bug-v0"], "needs --opponents"),
+    (["--env", "Hopper-v5"], "must be NonstationaryLocomotion"),
+    (["--opponents", OPPONENTS], "applies to RoboSumo envs only"),
+])
+def test_arena_train_maml_refuses_bad_combinations(tmp_path, extra, message):
+    from arena.cli import main
+
+    with pytest.raises(SystemExit, match=message):
+        main(["train", "maml", "--run-dir", str(tmp_path / "run"), *extra])
