@@ -1,9 +1,10 @@
 """``arena game``, ``arena tournament`` and ``arena league``: iterated games and competitions.
 
 Agents are written ``REF[,key=value,...]``: REF is "random", "idle", "zoo:<name>[@<version>]", a
-checkpoint path or (with ``evolve``) a lineage; keys are body, name, kind, start, stride, and the
-flags evolve and deterministic. Examples: ``random,body=bug``,
-``zoo:selfplay-ant,evolve,start=700``, ``runs/x/lineage/v0003.safetensors,name=mine``.
+checkpoint path or (with ``evolve``) a lineage; keys are body, name, kind, start, stride, adapt
+(own, none or tracking: ``agents.load``), and the flags evolve and deterministic. Examples:
+``random,body=bug``, ``zoo:selfplay-ant,evolve,start=700``, ``zoo:selfplay-bug,adapt=tracking``,
+``runs/x/lineage/v0003.safetensors,name=mine``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-AGENT_HELP = ("REF[,body=B][,name=N][,kind=K][,evolve][,start=V][,stride=S][,deterministic]; "
-              "REF: random, idle, zoo:<name>[@<version>], a checkpoint or (evolve) a lineage")
+AGENT_HELP = ("REF[,body=B][,name=N][,kind=K][,evolve][,start=V][,stride=S][,deterministic]"
+              "[,adapt=own|none|tracking]; REF: random, idle, zoo:<name>[@<version>], a "
+              "checkpoint or (evolve) a lineage")
 _FLAGS = {"evolve": "evolving", "deterministic": "deterministic"}
 _VALUES = {"body": ("body", str), "name": ("name", str), "kind": ("kind", str),
-           "start": ("start_version", int), "stride": ("stride", int)}
+           "start": ("start_version", int), "stride": ("stride", int),
+           "adapt": ("adaptation", str)}
 
 
 def parse_agent(text: str) -> Any:

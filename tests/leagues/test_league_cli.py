@@ -26,6 +26,9 @@ def test_agent_syntax():
     assert spec == AgentSpec("zoo:selfplay-ant", evolving=True, start_version=700, stride=2,
                              name="opp", kind="ppo")
     assert parse_agent("x.safetensors,deterministic").deterministic
+    assert parse_agent("zoo:selfplay-bug,adapt=tracking").adaptation == "tracking"
+    with pytest.raises(ValueError, match="adaptation must be one of own, none, tracking"):
+        parse_agent("zoo:selfplay-bug,adapt=sometimes")
     with pytest.raises(ValueError, match="unknown option 'colour=red'; options are body="):
         parse_agent("random,colour=red")
     with pytest.raises(ValueError, match="start must be an integer"):
