@@ -22,6 +22,10 @@ games with the meta-trained parameters (``SumoMAMLAgent``) applies the same scal
 adapts. The observation statistics are frozen: taken from ``init_from``, or measured once by a
 warm-up of pi_theta before the first iteration.
 
+MLP and LSTM policies both work: an LSTM acts from the zero state at each bout's start and
+carries its state through the bout (``agents.maml.act_step``); the losses unroll the padded bouts
+the same way (``agents.maml.evaluate_episodes``).
+
 Snapshots are of kind ``"maml"`` with the run's settings under ``config["maml_sumo"]``;
 ``agents.load`` turns them into a ``SumoMAMLAgent`` (default buffer: the paper's 75 bouts).
 """
@@ -38,14 +42,21 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch.func import functional_call
 
 from agents.adaptive import MAMLAgent
 from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
-from agents.maml import AdaptConfig, Episodes, StepSizes, adapt, parameters_of
+from agents.maml import (
+    AdaptConfig,
+    Episodes,
+    StepSizes,
+    act_step,
+    adapt,
+    evaluate_episodes,
+    parameters_of,
+)
 from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.nets import entropy, log_prob
 from agents.opponents import LineageOpponents
@@ -140,10 +151,6 @@ class SumoMetaConfig:
             raise ValueError(f"episode_steps must be >= 1 or None, got {self.episode_steps!r}")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
-        if self.policy.arch != "mlp":
-            raise ValueError("MAML meta-training in RoboSumo supports MLP policies; got arch "
-                             f"{self.policy.arch!r}")
-
     @property
     def bodies(self) -> tuple[str, str]:
         m = SUMO_ID.match(self.env)
@@ -242,9 +249,6 @@ class SumoMetaTrainer:
                                  f"(obs {self.policy.obs_dim}, act {self.policy.act_dim}); "
                                  f"{config.env} needs a {learner_body} (obs {obs_dim}, "
                                  f"act {act_dim})")
-            if self.policy.recurrent:
-                raise ValueError(f"init_from {config.init_from!r} is recurrent; MAML in "
-                                 f"RoboSumo supports MLP policies")
         else:
             self.policy = Policy(obs_dim, act_dim, config.policy)
         self.net = self.policy.net
@@ -277,14 +281,16 @@ class SumoMetaTrainer:
         c = self.config
         pairs = consecutive_pairs(self.opponent_lineage.versions(), self.rng, self.envs.num_envs)
         self.opponents.set_versions(np.arange(self.envs.num_envs), [p[0] for p in pairs])
-        obs, _ = self.envs.reset(seed=c.seed * 100_003 - 1)
-        raw = []
+        obs, _ = self.envs.reset(seed=2**31 - 1 - c.seed)  # apart from the iterations
+        raw, state = [], self.policy.initial_state(self.envs.num_envs)
+        starts = np.ones(self.envs.num_envs, dtype=bool)
         for _ in range(c.warmup_steps):
             raw.append(obs[0].copy())
-            out = self.policy.act(obs[0], generator=self.generator)
+            out = self.policy.act(obs[0], state, starts, generator=self.generator)
             obs, _, terminated, truncated, _ = self.envs.step(
                 (out.action, self.opponents.actions(obs[1])))
-            self.opponents.bouts_ended(terminated | truncated)
+            state, starts = out.state, terminated | truncated
+            self.opponents.bouts_ended(starts)
         self.policy.norm.update(torch.from_numpy(np.stack(raw)))
 
     @torch.no_grad()
@@ -300,13 +306,15 @@ class SumoMetaTrainer:
         out_rew, out_logp, out_val, mask = (torch.zeros(n, steps) for _ in range(4))
         winners = np.full(n, -1, dtype=np.int64)
         active = np.ones(n, dtype=bool)
+        states: list[torch.Tensor | None] = [None] * n_tasks  # recurrent: one bout per arena
         used = steps
         for t in range(steps):
             x = self.policy.normalize(obs[0])
             actions = np.zeros((n, a_dim))
             for i in range(n_tasks):
                 rows = slice(i * k, (i + 1) * k)
-                mean, log_std, value = functional_call(self.net, params[i], (x[rows],))
+                mean, log_std, value, states[i] = act_step(self.net, params[i], x[rows],
+                                                           states[i])
                 a = mean + log_std.exp() * torch.randn(mean.shape, generator=self.generator)
                 out_logp[rows, t], out_val[rows, t], out_act[rows, t] = (
                     log_prob(mean, log_std, a), value, a)
@@ -394,15 +402,13 @@ class SumoMetaTrainer:
                 phi = adapt(self.net, self.theta, self.step_sizes, pre.task(i), c.adapt,
                             create_graph=not c.first_order)[-1]
                 real = post.mask[i] > 0
-                mean, log_std, values = functional_call(self.net, phi, (post.obs[i][real],))
+                out = evaluate_episodes(self.net, phi, post.obs[i], post.actions[i])
                 adv, ret = targets[i][0][real], targets[i][1][real]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                loss = ppo_loss(log_prob(mean, log_std, post.actions[i][real]),
-                                post.logp[i][real], adv, values, ret, entropy(log_std), c.clip,
-                                c.vf_coef)
-                pre_real = pre.mask[i] > 0
-                m_pre, ls_pre, _ = functional_call(self.net, self.theta, (pre.obs[i][pre_real],))
-                sf = -task_adv[i] * log_prob(m_pre, ls_pre, pre.actions[i][pre_real]).mean()
+                loss = ppo_loss(out.logp[real], post.logp[i][real], adv, out.values[real], ret,
+                                entropy(out.log_std), c.clip, c.vf_coef)
+                theta_out = evaluate_episodes(self.net, self.theta, pre.obs[i], pre.actions[i])
+                sf = -task_adv[i] * theta_out.logp[pre.mask[i] > 0].mean()
                 total = total + (loss.total + c.sf_coef * sf) / n_tasks
                 for key, value in (("policy_loss", loss.policy), ("value_loss", loss.value),
                                    ("approx_kl", loss.approx_kl), ("sf_term", sf)):
