@@ -134,10 +134,14 @@ def load_rl2(path: Path | str) -> tuple[RL2Policy, CheckpointMeta]:
 
 
 class RL2Agent(Agent):
-    """Adapts in its memory: the LSTM state runs on across the episodes of a game.
+    """Adapts in its memory: the LSTM state runs on across the episodes of a trial.
 
-    ``reset()`` (a new game, i.e. a new trial) zeroes the state; episode ends only set the done
-    input of the next step. ``adapt()`` does nothing: there is nothing to update.
+    ``reset()`` (a new game) zeroes the state; episode ends only set the done input of the next
+    step. A trial is the whole game, or with ``trial_per_round`` one round: ``adapt()``, which
+    the game calls between rounds, then starts a new trial (zero state, no previous action or
+    reward), as in RoboSumo training, where a trial is a few bouts against one opponent version
+    and an evolving opponent changes version every round. Otherwise ``adapt()`` does nothing:
+    there are no parameters to update.
 
     Args:
         policy: the trained RL^2 policy (its statistics are frozen while playing).
@@ -145,11 +149,14 @@ class RL2Agent(Agent):
         body: the body it controls, if any.
         deterministic: act with the mean action.
         seed: seed of the action noise (a new game restarts it).
+        trial_per_round: start a new trial at every ``adapt()`` (round boundary).
     """
 
     def __init__(self, policy: RL2Policy, name: str = "rl2", body: str | None = None,
-                 deterministic: bool = False, seed: int | None = None) -> None:
+                 deterministic: bool = False, seed: int | None = None,
+                 trial_per_round: bool = False) -> None:
         self.policy = policy.eval()
+        self.trial_per_round = bool(trial_per_round)
         self.name, self.body, self.action_dim = name, body, policy.act_dim
         self.deterministic = deterministic
         self._seed = seed
@@ -159,9 +166,17 @@ class RL2Agent(Agent):
     def reset(self) -> None:
         """A new trial: zero state, no previous action or reward, done = 1."""
         reseed(self._generator, self._seed)
+        self._new_trial()
+
+    def _new_trial(self) -> None:
         self.state = self.policy.initial_state(1)
         self.prev_action = np.zeros(self.action_dim)
         self.prev_reward, self.done, self._start = 0.0, True, True
+
+    def adapt(self) -> None:
+        """Between rounds: a new trial with ``trial_per_round``, else nothing."""
+        if self.trial_per_round:
+            self._new_trial()
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
@@ -186,6 +201,8 @@ class RL2Agent(Agent):
 def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
     policy, meta = load_rl2(path)
     label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    # RoboSumo agents were trained on trials of a few bouts against one opponent version.
+    kwargs.setdefault("trial_per_round", (meta.env_id or "").startswith("RoboSumo"))
     return RL2Agent(policy, name=label, body=meta.body, seed=seed, **kwargs)
 
 

@@ -73,6 +73,22 @@ def test_hidden_state_survives_episode_ends_and_is_reset_between_trials():
     assert spy.calls[-1][1].abs().sum() == 0 and bool(spy.calls[-1][2][0])
 
 
+@pytest.mark.parametrize("per_round", [False, True])
+def test_adapt_starts_a_new_trial_only_when_trials_are_rounds(per_round):
+    agent, spy = _agent()
+    agent.trial_per_round = per_round
+    obs = np.ones(3)
+    for step in range(4):
+        agent.act(obs)
+        agent.observe(np.ones(2), 1.0, obs, terminated=step == 3, truncated=False)
+    agent.adapt()  # a round boundary
+    agent.act(obs)
+    state, start = spy.calls[-1][1], bool(spy.calls[-1][2][0])
+    assert start is per_round
+    assert bool(state.abs().sum() == 0) is per_round
+    assert bool(spy.calls[-1][0][0, 3:6].abs().sum() == 0) is per_round  # prev. action, reward
+
+
 def test_trial_rollout_runs_returns_across_episode_ends():
     t, n = 20, 2
     values = torch.randn(t, n)
@@ -137,6 +153,11 @@ def test_checkpoint_round_trip_reproduces_a_game(tmp_path):
         np.testing.assert_allclose(x, y)
         for agent in (a, b):
             agent.observe(x, float(step), obs, False, step == 3)
+    assert not b.trial_per_round  # a locomotion (or unknown) agent's trial is the whole game
+    sumo = save_rl2(tmp_path / "sumo.safetensors", policy,
+                    CheckpointMeta(kind="rl2", body=None, env_id="RoboSumo-Bug-vs-Bug-v0",
+                                   config={}))
+    assert agents.load(str(sumo)).trial_per_round  # trained on trials of bouts vs one version
 
 
 def test_config_errors_say_what_is_accepted():
