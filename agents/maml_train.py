@@ -17,8 +17,8 @@ Episodes of the locomotion env end at a fixed length; both losses treat that end
 (the next episode is another task), so no bootstrap is used.
 
 The policy may be an MLP or an LSTM (unrolled over each episode from the zero state, see
-``agents.maml.evaluate_episodes``). The meta-update processes the tasks of the meta-batch in a
-loop, or all at once with ``torch.func.vmap`` (``vmap_tasks``, MLP only).
+``agents.maml.evaluate_episodes``). The meta-update processes the tasks of the meta-batch all at
+once with ``torch.func.vmap`` (MLPs, by default) or in a loop (LSTMs): ``vmap_tasks``.
 """
 
 from __future__ import annotations
@@ -90,9 +90,11 @@ class MetaConfig:
         policy: architecture when not starting from a checkpoint ("mlp" or "lstm").
         snapshot_every: iterations between saved snapshots.
         vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
-            with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``) instead of a loop
-            over the tasks. The same meta-gradient up to float rounding; MLP policies only.
-            An execution choice: a run may be resumed with the other setting.
+            with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
+            only) or in a loop over the tasks, back-propagating one task at a time (False).
+            None (the default) picks vmap for an MLP, about 2x faster on the meta-update
+            (docs/maml.md), and the loop for an LSTM. The same meta-gradient up to float
+            rounding either way: an execution choice, so a run may be resumed with another.
     """
 
     body: str = "bug"
@@ -114,13 +116,13 @@ class MetaConfig:
     init_from: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     snapshot_every: int = 10
-    vmap_tasks: bool = False
+    vmap_tasks: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.vmap_tasks and self.policy.arch != "mlp" and self.init_from is None:
+        if self.vmap_tasks is True and self.policy.arch != "mlp" and self.init_from is None:
             raise ValueError(VMAP_LSTM_ERROR)
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,6 +181,8 @@ class MetaTrainer:
                                  self.envs.single_action_space.shape[0], config.policy)
         if config.vmap_tasks and self.policy.recurrent:
             raise ValueError(VMAP_LSTM_ERROR)
+        self.vmap_tasks = (not self.policy.recurrent if config.vmap_tasks is None
+                           else config.vmap_tasks)
         self.net = self.policy.net
         self.theta = parameters_of(self.net)
         self.step_sizes = StepSizes(self.theta, config.adapt)
@@ -274,11 +278,10 @@ class MetaTrainer:
         targets = self.outer_targets(pre, post)
         logs: dict[str, list[float]] = {}
         for _ in range(c.epochs):
-            total, task_stats = self.meta_loss(pre, post, targets)
+            self.optimizer.zero_grad()
+            task_stats = self.meta_backward(pre, post, targets)
             for j, key in enumerate(("policy_loss", "value_loss", "approx_kl", "sf_term")):
                 logs.setdefault(key, []).extend(task_stats[:, j].tolist())
-            self.optimizer.zero_grad()
-            total.backward()
             params = [*self.net.parameters(), *self.step_sizes.parameters()]
             grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
             torch.nn.utils.clip_grad_value_(params, c.grad_clip)
@@ -305,25 +308,31 @@ class MetaTrainer:
             rets.append(ret.T)
         return torch.stack(advs), torch.stack(rets), task_adv
 
-    def meta_loss(self, pre: _Phase, post: _Phase,
-                  targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The meta-objective, averaged over the tasks, and per-task statistics ``[tasks, 4]``.
+    def meta_backward(self, pre: _Phase, post: _Phase,
+                      targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                      ) -> torch.Tensor:
+        """Accumulate the gradient of the meta-objective (the mean of the task losses) into
+        ``.grad`` of theta and the step sizes; return per-task statistics ``[tasks, 4]``
+        (policy loss, value loss, approximate KL, score-function term).
 
-        Differentiable with respect to theta and the step sizes. The tasks are processed in a
-        loop, or at once with ``torch.func.vmap`` when ``config.vmap_tasks`` is set.
+        With ``vmap_tasks`` every task is adapted and evaluated at once by ``torch.func.vmap``;
+        otherwise the tasks go one by one, each back-propagated before the next is built, so
+        that only one task's graph is alive at a time (what an LSTM's memory needs).
         """
         advs, rets, task_adv = self.outer_targets(pre, post) if targets is None else targets
         n_tasks = advs.shape[0]
-        if self.config.vmap_tasks:
+        if self.vmap_tasks:
             task_losses, task_stats = vmap(self._task_loss)(pre.stacked(), post.stacked(), advs,
                                                             rets, task_adv)
-        else:
-            per_task = [self._task_loss(pre.task(i), post.task(i), advs[i], rets[i], task_adv[i])
-                        for i in range(n_tasks)]
-            task_losses = torch.stack([loss for loss, _ in per_task])
-            task_stats = torch.stack([stats for _, stats in per_task])
-        return task_losses.sum() / n_tasks, task_stats
+            (task_losses.sum() / n_tasks).backward()
+            return task_stats
+        stats = []
+        for i in range(n_tasks):
+            loss, task_stats = self._task_loss(pre.task(i), post.task(i), advs[i], rets[i],
+                                               task_adv[i])
+            (loss / n_tasks).backward()
+            stats.append(task_stats)
+        return torch.stack(stats)
 
     def _task_loss(self, pre: Episodes, post: Episodes, adv: torch.Tensor, ret: torch.Tensor,
                    task_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -335,7 +344,7 @@ class MetaTrainer:
         """
         c = self.config
         phi = adapt(self.net, self.theta, self.step_sizes, pre, c.adapt,
-                    create_graph=not c.first_order, functional=c.vmap_tasks)[-1]
+                    create_graph=not c.first_order, functional=self.vmap_tasks)[-1]
         out = evaluate_episodes(self.net, phi, post.obs, post.actions)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         loss = ppo_loss(out.logp.flatten(), post.behaviour_logp.flatten(), adv.flatten(),

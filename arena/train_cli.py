@@ -94,9 +94,9 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", choices=("mlp", "lstm"), default="mlp",
                    help="policy architecture (ignored with --init-from: the checkpoint's)")
     p.add_argument("--hidden", type=int, default=64, help="hidden width of the policy")
-    p.add_argument("--vmap-tasks", action="store_true",
-                   help="meta-update all tasks at once with torch.func.vmap (MLP only; "
-                        "docs/maml.md has its cost against the loop)")
+    p.add_argument("--vmap-tasks", action=argparse.BooleanOptionalAction, default=None,
+                   help="meta-update all tasks at once with torch.func.vmap (MLP only), or in "
+                        "a loop (default: vmap for an MLP, the loop for an LSTM)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--step-size-lr", type=float, default=None,
                    help="Adam rate of the step sizes (default: --lr)")

@@ -9,6 +9,16 @@ meta-iteration has two parts:
   2 x 12 x 3 x 100 = 7200 env steps;
 - meta-update: the outer PPO epochs, each recomputing the adaptation of every task with
   ``create_graph=True`` (second order) or ``False`` (first order) and back-propagating through it.
+  The tasks are processed in a loop (each task back-propagated before the next) or all at once
+  with ``torch.func.vmap`` (``MetaConfig.vmap_tasks``, the default for MLPs); both run on the
+  same sampled data (same seed, and the sampling
+  does not depend on the option: a checksum of the data is compared). An LSTM policy (FC-64 then
+  LSTM-64 for policy and value) is timed with the loop, the only way it runs (``nn.LSTMCell``
+  cannot be vmapped), on its own samples; its updates are slow, so they are repeated
+  ``--lstm-repeats`` times.
+
+Every ratio is against a reference measured in the same run: the looped second-order MLP
+meta-update, and the PPO update.
 
 The PPO reference collects the same 7200 steps (``VectorSampler`` on 72 locomotion envs x 100
 steps) and runs one ``PPO.update`` on them with the locomotion PPO settings of
@@ -22,7 +32,7 @@ data it starts from. It counts torch's CPU tensors (which ``tracemalloc`` does n
 objects and the physics; elsewhere than Linux the ``ru_maxrss`` growth is reported, a lower bound.
 
 Usage:
-    python benchmarks/maml_iteration.py [--repeats 5] [--body bug]
+    python benchmarks/maml_iteration.py [--repeats 5] [--lstm-repeats 2] [--body bug]
 """
 
 from __future__ import annotations
@@ -45,7 +55,9 @@ import torch
 
 torch.set_num_threads(1)
 
-VARIANTS = ("maml-sample", "maml-update-2nd", "maml-update-1st", "ppo-sample", "ppo-update")
+VARIANTS = ("maml-sample", "maml-update-2nd", "maml-update-1st", "maml-update-2nd-vmap",
+            "maml-update-1st-vmap", "maml-sample-lstm", "maml-update-2nd-lstm",
+            "maml-update-1st-lstm", "ppo-sample", "ppo-update")
 PPO_EPOCHS, PPO_MINIBATCHES = 10, 16  # scripts/ppo_locomotion.py
 
 
@@ -99,16 +111,22 @@ def maml_sampling(trainer):
 
 def run_variant(variant: str, body: str, repeats: int) -> dict:
     from agents.maml_train import MetaConfig, MetaTrainer
+    from agents.policy import PolicyConfig
 
-    config = MetaConfig(body=body, first_order=variant == "maml-update-1st")
+    parts = variant.split("-")
+    config = MetaConfig(body=body, first_order="1st" in parts, vmap_tasks="vmap" in parts,
+                        policy=PolicyConfig(arch="lstm" if "lstm" in parts else "mlp"))
     steps = 2 * config.meta_batch * config.episodes  # episodes (of 100 steps) per iteration
+    checksum = None
     with tempfile.TemporaryDirectory() as run_dir:
         if variant.startswith("maml"):
             trainer = MetaTrainer(config, run_dir, resume=False, tensorboard=False)
-            if variant == "maml-sample":
+            if "sample" in parts:
                 phase = lambda: maml_sampling(trainer)  # noqa: E731
             else:
                 pre, post = maml_sampling(trainer)
+                checksum = float(sum(t.double().sum() for phase_data in (pre, post) for t in (
+                    phase_data.obs, phase_data.actions, phase_data.rewards, phase_data.logp)))
                 phase = lambda: trainer._meta_update(pre, post)  # noqa: E731
             env_steps = steps * trainer.envs.max_steps
         else:
@@ -134,7 +152,7 @@ def run_variant(variant: str, body: str, repeats: int) -> dict:
             env_steps = steps * envs.max_steps
         results = [measure(phase) for _ in range(repeats)]
     return {"variant": variant, "seconds": [r[0] for r in results],
-            "mib": [r[1] for r in results], "env_steps": env_steps}
+            "mib": [r[1] for r in results], "env_steps": env_steps, "checksum": checksum}
 
 
 # ---------------------------------------------------------------- report
@@ -153,6 +171,10 @@ def table(res: dict[str, dict]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     rows = [("MAML second order", "maml-sample", "maml-update-2nd"),
             ("MAML first order", "maml-sample", "maml-update-1st"),
+            ("MAML second order, vmap", "maml-sample", "maml-update-2nd-vmap"),
+            ("MAML first order, vmap", "maml-sample", "maml-update-1st-vmap"),
+            ("MAML LSTM second order", "maml-sample-lstm", "maml-update-2nd-lstm"),
+            ("MAML LSTM first order", "maml-sample-lstm", "maml-update-1st-lstm"),
             ("PPO (same 7200 steps)", "ppo-sample", "ppo-update")]
     for label, sample, update in rows:
         total = t(sample) + t(update)
@@ -160,12 +182,26 @@ def table(res: dict[str, dict]) -> str:
                      f"{t(update) / ppo_update:.1f}x | {total:.2f} | {total / ppo_total:.1f}x | "
                      f"{m(sample):.0f} | {m(update):.0f} | "
                      f"{m(update) / max(m('ppo-update'), 1e-9):.1f}x |")
+    ref = "maml-update-2nd"
+    lines += ["", "| meta-update | s | / looped MLP second order | / looped MLP, same order "
+              "| MiB | MiB / looped MLP second order |", "|---|---:|---:|---:|---:|---:|"]
+    for label, v, looped in (("MLP second order, loop", "maml-update-2nd", "maml-update-2nd"),
+                             ("MLP second order, vmap", "maml-update-2nd-vmap",
+                              "maml-update-2nd"),
+                             ("MLP first order, loop", "maml-update-1st", "maml-update-1st"),
+                             ("MLP first order, vmap", "maml-update-1st-vmap", "maml-update-1st"),
+                             ("LSTM second order, loop", "maml-update-2nd-lstm", "maml-update-2nd"),
+                             ("LSTM first order, loop", "maml-update-1st-lstm", "maml-update-1st")):
+        lines.append(f"| {label} | {t(v):.2f} | {t(v) / t(ref):.2f}x | {t(v) / t(looped):.2f}x | "
+                     f"{m(v):.0f} | {m(v) / max(m(ref), 1e-9):.2f}x |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="measurements per variant")
+    parser.add_argument("--lstm-repeats", type=int, default=2,
+                        help="measurements of the (slow) LSTM meta-updates")
     parser.add_argument("--body", default="bug", help="robot of the locomotion tasks")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -174,17 +210,23 @@ def main() -> None:
         return
     res = {}
     for variant in VARIANTS:
+        repeats = args.lstm_repeats if variant.startswith("maml-update") and "lstm" in variant \
+            else args.repeats
         out = subprocess.run([sys.executable, __file__, "--variant", variant, "--repeats",
-                              str(args.repeats), "--body", args.body],
+                              str(repeats), "--body", args.body],
                              check=True, capture_output=True, text=True)
         res[variant] = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{variant}: {[round(s, 2) for s in res[variant]['seconds']]} s, "
               f"{[round(x) for x in res[variant]['mib']]} MiB", file=sys.stderr)
+    mlp_updates = [v for v in VARIANTS if v.startswith("maml-update") and "lstm" not in v]
+    same_data = len({res[v]["checksum"] for v in mlp_updates}) == 1
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
     print(f"MAML meta-iteration vs PPO, body {args.body}, meta_batch 12, K 3, M 3, "
           f"{res['maml-sample']['env_steps']} env steps per iteration; medians of "
-          f"{args.repeats}; torch {torch.__version__}, 1 torch thread; {platform.machine()} "
-          f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in load)}\n")
+          f"{args.repeats} ({args.lstm_repeats} for the LSTM updates); torch "
+          f"{torch.__version__}, 1 torch thread; {platform.machine()} {os.cpu_count()} CPUs, "
+          f"load average {', '.join(f'{x:.1f}' for x in load)}; MLP meta-updates on the same "
+          f"data: {'yes' if same_data else 'NO'}\n")
     print(table(res))
 
 

@@ -330,6 +330,7 @@ def test_lstm_meta_trainer_iterates_and_its_snapshot_acts(tmp_path):
     torch.set_num_threads(1)
     config = dataclasses.replace(tiny_meta_config(1), policy=PolicyConfig(arch="lstm", hidden=8))
     trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    assert not trainer.vmap_tasks  # an LSTM is meta-updated in a loop over the tasks
     row = trainer.iterate()
     assert np.isfinite(row["post_return"]) and np.isfinite(row["meta_grad_norm"])
     agent = agents.load(str(trainer.snapshot()), seed=5)
@@ -348,15 +349,16 @@ def test_vmapped_meta_gradient_equals_the_looped_one(tmp_path, first_order):
     config = dataclasses.replace(tiny_meta_config(1), meta_batch=3, first_order=first_order,
                                  adapt=AdaptConfig(steps=2, step_size=0.05, per_parameter=True))
     trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    assert trainer.vmap_tasks  # the default for an MLP
     pre, post = trainer.sample()
     params = [*trainer.net.parameters(), *trainer.step_sizes.parameters()]
     results = []
     for vmap_tasks in (False, True):
-        trainer.config = dataclasses.replace(config, vmap_tasks=vmap_tasks)
-        loss, stats = trainer.meta_loss(pre, post)
-        results.append((loss, stats, torch.autograd.grad(loss, params)))
-    (loss_l, stats_l, grads_l), (loss_v, stats_v, grads_v) = results
-    torch.testing.assert_close(loss_v, loss_l)
+        trainer.vmap_tasks = vmap_tasks
+        trainer.optimizer.zero_grad()
+        stats = trainer.meta_backward(pre, post)
+        results.append((stats, [p.grad.clone() for p in params]))
+    (stats_l, grads_l), (stats_v, grads_v) = results
     torch.testing.assert_close(stats_v, stats_l)
     assert any(float(g.abs().max()) > 0 for g in grads_l)
     for gl, gv in zip(grads_l, grads_v, strict=True):
@@ -367,10 +369,11 @@ def test_vmap_tasks_refuses_lstm_policies_and_is_not_part_of_the_run_identity(tm
     with pytest.raises(ValueError, match="lstm_cell"):
         MetaConfig(vmap_tasks=True, policy=PolicyConfig(arch="lstm"))
     torch.set_num_threads(1)
-    trainer = MetaTrainer(tiny_meta_config(2), tmp_path / "run", tensorboard=False)
+    looped = dataclasses.replace(tiny_meta_config(2), vmap_tasks=False)
+    trainer = MetaTrainer(looped, tmp_path / "run", tensorboard=False)
+    assert not trainer.vmap_tasks
     trainer.iterate()
     trainer.logger.close()
-    vmapped = dataclasses.replace(tiny_meta_config(2), vmap_tasks=True)
-    resumed = MetaTrainer(vmapped, tmp_path / "run", tensorboard=False)  # same run, resumed
-    assert resumed.iteration == 1
+    resumed = MetaTrainer(tiny_meta_config(2), tmp_path / "run", tensorboard=False)  # resumed
+    assert resumed.iteration == 1 and resumed.vmap_tasks
     resumed.logger.close()
