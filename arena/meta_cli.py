@@ -73,7 +73,7 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                     "advantage with Meta-SGD step sizes; dr: domain randomisation). --env "
                     "NonstationaryLocomotion-Bug-v0 (or Ant, Spider): MAML's task structure, "
                     "consecutive tasks (T_i, T_{i+1}) of the training leg pairs, adapting on "
-                    "--episodes episodes of T_i and meta-trained on as many of T_{i+1}; "
+                    "--rollouts episodes of T_i and meta-trained on as many of T_{i+1}; "
                     "observations are normalised with frozen statistics (those of --init-from).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", choices=(POINT_ID, *LOCOMOTION_IDS), default=POINT_ID)

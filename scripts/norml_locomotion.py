@@ -17,7 +17,7 @@
    ``--save-zoo``, the final model as agents/zoo/norml-locomotion-bug.safetensors.
 
 Usage:
-    python scripts/norml_locomotion.py [--iterations 1500] [--repeats 20] [--zoo] [--save-zoo]
+    python scripts/norml_locomotion.py [--iterations 1000] [--repeats 20] [--zoo] [--save-zoo]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def verdict(results: dict[str, np.ndarray], a: str, b: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=1500, help="meta-iterations")
+    parser.add_argument("--iterations", type=int, default=1000, help="meta-iterations")
     parser.add_argument("--repeats", type=int, default=20, help="chains per held-out pair")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--zoo", action="store_true",
