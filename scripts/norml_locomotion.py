@@ -46,6 +46,8 @@ PPO = "zoo:ppo-locomotion-bug"
 ZOO_NAME = "norml-locomotion-bug"
 BASELINE = "no adaptation (PPO)"
 NORML = "NoRML"
+UNCORRECTED = "NoRML, no importance correction"
+DIVERGED = -1000.0  # an episode return below this is a diverged policy (working ones: +-200)
 THETA = "NoRML theta, no adaptation"
 OFFSET = "NoRML theta + offset, no gradient step"
 
@@ -106,21 +108,25 @@ def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> Non
     fig.savefig(path, dpi=110)
 
 
+def fmt(x: float, sign: str = "") -> str:
+    return f"{x:{sign}.3g}" if abs(x) >= 1e5 else f"{x:{sign}.1f}"
+
+
 def table(results: dict[str, np.ndarray], pairs: list[tuple[str, str]]) -> tuple[str, str]:
     header = "| method | " + " | ".join(f"ep {e}" for e in range(1, 8)) + " | mean 6-7 |"
     rows = [header, "|---" * 9 + "|"]
     for name, r in results.items():
         flat = r.reshape(-1, 7)
-        cells = [f"{m:.1f} ± {h:.1f}" for m, h in (mean_ci(flat[:, e]) for e in range(7))]
+        cells = [f"{fmt(m)} ± {fmt(h)}" for m, h in (mean_ci(flat[:, e]) for e in range(7))]
         late = mean_ci(flat[:, 5:].mean(1))
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:.1f} ± {late[1]:.1f} |")
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {fmt(late[0])} ± {fmt(late[1])} |")
     paired = [header.replace("| method |", "| difference |"), "|---" * 9 + "|"]
     for a, b in pairs:
         diff = results[a].reshape(-1, 7) - results[b].reshape(-1, 7)
-        cells = [f"{m:+.1f} ± {h:.1f}" for m, h in (mean_ci(diff[:, e]) for e in range(7))]
+        cells = [f"{fmt(m, '+')} ± {fmt(h)}" for m, h in (mean_ci(diff[:, e]) for e in range(7))]
         late = mean_ci(diff[:, 5:].mean(1))
         paired.append(f"| {a} minus {b} | " + " | ".join(cells)
-                      + f" | {late[0]:+.1f} ± {late[1]:.1f} |")
+                      + f" | {fmt(late[0], '+')} ± {fmt(late[1])} |")
     return "\n".join(rows), "\n".join(paired)
 
 
@@ -129,7 +135,7 @@ def verdict(results: dict[str, np.ndarray], a: str, b: str) -> str:
     m, h = mean_ci(diff[:, 5:].mean(1))
     word = ("higher" if m - h > 0 else "lower" if m + h < 0
             else "not distinguishable (the interval contains 0)")
-    return f"{a} minus {b} at episodes 6-7: {m:+.1f} ± {h:.1f}, {word}"
+    return f"{a} minus {b} at episodes 6-7: {fmt(m, '+')} ± {fmt(h)}, {word}"
 
 
 def main() -> None:
@@ -170,6 +176,7 @@ def main() -> None:
     methods = {
         BASELINE: agents.load(PPO, body="bug", seed=args.seed),
         NORML: agents.load(str(path), body="bug", seed=args.seed),
+        UNCORRECTED: agents.load(str(path), body="bug", seed=args.seed, max_weight=None),
         THETA: FrozenNoRML(model, False, gamma=gamma, body="bug", seed=args.seed),
         OFFSET: FrozenNoRML(model, True, gamma=gamma, body="bug", seed=args.seed),
     }
@@ -199,6 +206,13 @@ def main() -> None:
     pairs += [(NORML, THETA), (NORML, OFFSET)]
     rows, paired = table(results, pairs)
     findings = "\n".join(f"- {verdict(results, a, b)}." for a, b in pairs)
+    for name, r in results.items():
+        flat = r.reshape(-1, 7)
+        bad = np.flatnonzero((flat < DIVERGED).any(1))
+        if len(bad):
+            first_bad = min(int(np.argmax(flat[i] < DIVERGED)) + 1 for i in bad)
+            findings += (f"\n- {name}: {len(bad)} of {len(flat)} chains diverged (an episode "
+                         f"return below {DIVERGED:.0f}, from episode {first_bad} on).")
     last = metrics[-50:]
     pre = mean_ci([r["return_pre"] for r in last])
     post = mean_ci([r["return_post"] for r in last])
@@ -250,6 +264,11 @@ t-interval over the {n_chains} chains):
 {paired}
 
 - {BASELINE}: `{PPO}`, frozen (the baseline of the comparison above; same returns).
+- {NORML}: the checkpoint as `agents.load` gives it: after every episode one inner step from
+  theta on the last {c.episodes} episodes, each step's term weighted by `pi_theta(a | s) /
+  pi_behaviour(a | s)` truncated at 2, since after the first episode the experience comes from
+  earlier adapted policies (at meta-training it is always `pi_theta`'s own, weight 1).
+- {UNCORRECTED}: the same without the weights (`max_weight=None`).
 - {THETA}: the meta-trained `pi_theta`, frozen (what meta-training did to theta).
 - {OFFSET}: `theta + offset`, frozen (what the learned offset gives without A_psi's step).
 

@@ -7,7 +7,13 @@ MAML ablation reads their rewards too) and acts with ``pi_theta_i`` from then on
 episodes observed since the last ``adapt``, or with ``window=n`` the last ``n`` complete
 episodes (the locomotion protocol: adapt after every episode on the last 3). Each adaptation
 starts again from theta, as at meta-training time; the experience of later rounds comes from the
-previous adapted policy rather than from ``pi_theta`` (no importance correction is applied).
+previous adapted policy rather than from ``pi_theta``. With ``max_weight`` (locomotion
+checkpoints: 2) every step's term is importance-weighted by ``pi_theta(a | s) /
+pi_behaviour(a | s)`` truncated at ``max_weight``, so that the step estimates the gradient it was
+meta-trained with; without it (the point agent's default) the experience is used as if
+``pi_theta`` had collected it. Uncorrected, the steps can feed back on themselves over a
+locomotion chain: actions far from ``pi_theta``'s mean give large ``grad log pi_theta`` and a
+larger step, whose policy acts further away still.
 Models with frozen observation statistics (``NoRMLConfig.normalize_obs``, locomotion) see and
 store normalised observations.
 
@@ -27,9 +33,11 @@ import torch
 
 from agents.base import Agent, reseed
 from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
+from agents.nets import log_prob
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 
 KIND = "norml"
+LOCOMOTION_MAX_WEIGHT = 2.0  # truncation of the importance weights (MAML's agent: 2 as well)
 
 
 def save_norml(path: Path | str, model: NoRMLModel, meta: CheckpointMeta) -> Path:
@@ -66,13 +74,21 @@ class NoRMLAgent(Agent):
         seed: seed of the action noise (a new game restarts it).
         window: adapt on the last ``window`` complete episodes (kept across ``adapt`` calls);
             None: on the episodes observed since the last ``adapt``.
+        max_weight: correct the inner step for experience collected by earlier adapted
+            policies: each step's term is weighted by ``pi_theta(a | s) / pi_behaviour(a | s)``
+            truncated at ``max_weight`` (as MAML's agent does). None: no correction (the
+            experience is treated as ``pi_theta``'s own).
     """
 
     def __init__(self, model: NoRMLModel, gamma: float = 0.9, name: str = "norml",
                  body: str | None = None, deterministic: bool = False,
-                 seed: int | None = None, window: int | None = None) -> None:
+                 seed: int | None = None, window: int | None = None,
+                 max_weight: float | None = None) -> None:
         if window is not None and window < 1:
             raise ValueError(f"window must be >= 1 or None, got {window!r}")
+        if max_weight is not None and not max_weight > 0:
+            raise ValueError(f"max_weight must be > 0 or None, got {max_weight!r}")
+        self.max_weight = max_weight
         self.model = model.eval()
         self.gamma = float(gamma)
         self.window = window
@@ -101,6 +117,7 @@ class NoRMLAgent(Agent):
                 action = mean
             else:
                 action = mean + log_std.exp() * torch.randn(mean.shape, generator=self._generator)
+            self._logp = float(log_prob(mean, log_std, action))
         self._obs = x.numpy()
         return action.double().numpy()
 
@@ -109,16 +126,20 @@ class NoRMLAgent(Agent):
         if self._obs is None:
             raise RuntimeError(f"{self.name}: observe() called before act()")
         nxt = self.model.normalize(np.asarray(next_obs, np.float32)).numpy()
-        self._episodes[-1].append((self._obs, np.asarray(action, np.float32), float(reward), nxt))
+        self._episodes[-1].append((self._obs, np.asarray(action, np.float32), float(reward), nxt,
+                                   self._logp))
         if terminated or truncated:
             self._episodes.append([])
 
+    def _selected(self) -> list[list[tuple]]:
+        if self.window is None:
+            return [e for e in self._episodes if e]
+        # complete episodes only: adapt() is called between episodes
+        return [e for e in self._episodes[:-1] if e][-self.window:]
+
     def experience(self) -> TaskData | None:
         """The episodes to adapt on (see ``window``), padded to one length with a mask."""
-        if self.window is None:
-            episodes = [e for e in self._episodes if e]
-        else:  # complete episodes only: adapt() is called between episodes
-            episodes = [e for e in self._episodes[:-1] if e][-self.window:]
+        episodes = self._selected()
         if not episodes:
             return None
         length = max(len(e) for e in episodes)
@@ -127,7 +148,7 @@ class NoRMLAgent(Agent):
         act, rew = np.zeros((r, length, a), np.float32), np.zeros((r, length), np.float32)
         mask = np.zeros((r, length), np.float32)
         for i, episode in enumerate(episodes):
-            for t, (o, u, rwd, n) in enumerate(episode):
+            for t, (o, u, rwd, n, _) in enumerate(episode):
                 obs[i, t], act[i, t], rew[i, t], nxt[i, t], mask[i, t] = o, u, rwd, n, 1.0
         return TaskData(*(torch.from_numpy(x) for x in (obs, act, rew, nxt, mask)))
 
@@ -136,7 +157,8 @@ class NoRMLAgent(Agent):
         data = self.experience()
         if data is None:
             return
-        adapted = self.model.adapt(data, self.gamma, create_graph=False)
+        weights = self.importance_weights(data) if self.max_weight is not None else None
+        adapted = self.model.adapt(data, self.gamma, create_graph=False, weights=weights)
         self.params = {k: v.detach() for k, v in adapted.items()}
         if self.window is None:
             self._episodes = [[]]
@@ -144,13 +166,27 @@ class NoRMLAgent(Agent):
             self._episodes = self._episodes[-(self.window + 1):]
 
 
+    @torch.no_grad()
+    def importance_weights(self, data: TaskData) -> torch.Tensor:
+        """``min(pi_theta(a | s) / pi_behaviour(a | s), max_weight)`` of every stored step of
+        ``data`` (the ``experience()``), ``[R, T]``; 0 on padding."""
+        behaviour = torch.zeros_like(data.mask)
+        for i, episode in enumerate(self._selected()):
+            behaviour[i, :len(episode)] = torch.tensor([step[4] for step in episode])
+        mean, log_std = self.model.distribution(
+            {k: v.detach() for k, v in self.model.theta().items()}, data.obs)
+        ratio = torch.exp(log_prob(mean, log_std, data.actions) - behaviour)
+        return ratio.clamp(max=self.max_weight or float("inf")) * data.mask
+
+
 def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
     model, meta = load_norml(path)
     train = meta.config.get("train", {})
     gamma = float(train.get("gamma", 0.9))
     label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
-    if "episodes" in train:  # locomotion: adapt on as many episodes as at meta-training time
-        kwargs.setdefault("window", int(train["episodes"]))
+    if "episodes" in train:  # locomotion: adapt on as many episodes as at meta-training time,
+        kwargs.setdefault("window", int(train["episodes"]))  # correcting for their policies
+        kwargs.setdefault("max_weight", LOCOMOTION_MAX_WEIGHT)
     return NoRMLAgent(model, gamma=gamma, name=label, body=meta.body, seed=seed, **kwargs)
 
 

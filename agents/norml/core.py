@@ -213,8 +213,8 @@ class NoRMLModel(nn.Module):
             return self.advantage(data.obs, data.actions, data.next_obs)
         return true_advantages(data, gamma)
 
-    def adapt_tasks(self, data: TaskData, gamma: float = 0.9,
-                    create_graph: bool = True) -> dict[str, torch.Tensor]:
+    def adapt_tasks(self, data: TaskData, gamma: float = 0.9, create_graph: bool = True,
+                    weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One inner step from theta for each of K tasks at once.
 
         theta is repeated K times; the gradient of the sum of the K task losses with respect to
@@ -226,6 +226,9 @@ class NoRMLModel(nn.Module):
             gamma: discount of the true advantage (variants without A_psi).
             create_graph: keep the graph for second-order meta-gradients (training); False at
                 execution time.
+            weights: per-step importance weights ``[K, R, T]`` (no gradient) for data that
+                another policy collected: ``pi_theta(a | s) / pi_behaviour(a | s)``, truncated
+                by the caller; None: the data is ``pi_theta``'s own (weights 1).
 
         Returns:
             The adapted parameters ``theta_i``, name -> ``[K, *shape]`` (the model is not
@@ -238,6 +241,8 @@ class NoRMLModel(nn.Module):
         with torch.enable_grad():
             adv = self.inner_advantages(data, gamma)
             logp = self.log_prob(theta, data.obs, data.actions)
+            if weights is not None:
+                adv = adv * weights.detach()
             losses = -(data.mask * adv * logp).sum((1, 2)) / data.mask.sum((1, 2)).clamp_min(1)
             grads = torch.autograd.grad(losses.sum(), list(theta.values()),
                                         create_graph=create_graph)
@@ -249,11 +254,12 @@ class NoRMLModel(nn.Module):
             adapted[name] = new
         return adapted
 
-    def adapt(self, data: TaskData, gamma: float = 0.9,
-              create_graph: bool = True) -> dict[str, torch.Tensor]:
+    def adapt(self, data: TaskData, gamma: float = 0.9, create_graph: bool = True,
+              weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``adapt_tasks`` for the data ``[R, T, ...]`` of one task: name -> ``[*shape]``."""
         batch = TaskData(*(x.unsqueeze(0) for x in data))
-        return {n: v[0] for n, v in self.adapt_tasks(batch, gamma, create_graph).items()}
+        w = None if weights is None else weights.unsqueeze(0)
+        return {n: v[0] for n, v in self.adapt_tasks(batch, gamma, create_graph, w).items()}
 
     def outer_loss(self, params: dict[str, torch.Tensor], data: TaskData,
                    gamma: float) -> torch.Tensor:

@@ -110,7 +110,7 @@ def test_loaded_checkpoint_adapts_between_episodes_and_resets_to_theta(tmp_path)
         trainer.model.obs_norm.var.fill_(4.0)
     path = trainer.snapshot()
     agent = agents.load(str(path), body="bug", seed=0)
-    assert isinstance(agent, NoRMLAgent) and agent.window == 1
+    assert isinstance(agent, NoRMLAgent) and agent.window == 1 and agent.max_weight == 2.0
     model, meta = load_norml(path)
     assert meta.env_id == "NonstationaryLocomotion-Bug-v0" and model.config.normalize_obs
     assert torch.equal(model.obs_norm.var, torch.full((37,), 4.0, dtype=torch.float64))
@@ -132,8 +132,10 @@ def test_loaded_checkpoint_adapts_between_episodes_and_resets_to_theta(tmp_path)
     # the window: one inner step on the last episode only, its states stored normalised
     data = agent.experience()
     assert data.obs.shape == (1, 100, 37) and float(data.obs.abs().max()) <= 5.0
+    weights = agent.importance_weights(data)  # the episode came from an adapted policy
+    assert weights.max() <= 2.0 and not torch.allclose(weights, torch.ones_like(weights))
     expected = model.adapt(data._replace(rewards=torch.zeros_like(data.rewards)),
-                           create_graph=False)
+                           create_graph=False, weights=weights)
     assert all(torch.allclose(seen[-1][k], expected[k]) for k in theta)
     agent.reset()
     assert all(torch.equal(agent.params[k], theta[k]) for k in theta)
@@ -169,3 +171,24 @@ def test_arena_train_norml_on_locomotion(tmp_path, capsys):
     assert config["body"] == "bug" and config["meta_batch"] == 1 and config["init_from"] is None
     agent = agents.load(str(tmp_path / "run" / "lineage" / "run" / "v0001.safetensors"))
     assert isinstance(agent, NoRMLAgent) and agent.body == "bug" and agent.window == 1
+
+
+def test_importance_weights_are_one_on_theta_data_and_vanish_far_from_it():
+    torch.manual_seed(0)
+    model = agents.norml.NoRMLModel(37, 12, SMALL)
+    with torch.no_grad():
+        for p in model.offset.values():
+            p.normal_(0.0, 0.01)
+    agent = NoRMLAgent(model, seed=0, window=1, max_weight=2.0)
+    rng = np.random.default_rng(0)
+    for t in range(10):  # an episode of pi_theta's own actions
+        action = agent.act(rng.normal(size=37).astype(np.float32))
+        agent.observe(action, 0.0, rng.normal(size=37), False, t == 9)
+    torch.testing.assert_close(agent.importance_weights(agent.experience()), torch.ones(1, 10))
+    for t in range(10):  # actions far from pi_theta's: no weight, no step from them
+        agent.act(rng.normal(size=37).astype(np.float32))
+        agent.observe(np.full(12, 50.0), 0.0, rng.normal(size=37), False, t == 9)
+    assert float(agent.importance_weights(agent.experience()).max()) < 1e-6
+    agent.adapt()
+    with_offset = {k: v + model.offset[k.replace(".", "__")] for k, v in model.theta().items()}
+    assert all(torch.allclose(agent.params[k], with_offset[k], atol=1e-6) for k in with_offset)
