@@ -153,7 +153,6 @@ def main() -> None:
     torch.set_num_threads(1)
     progress = sys.stderr.isatty()
 
-    t0 = time.perf_counter()
     c = config(args.iterations, args.seed)
     trainer = LocomotionMetaTrainer(c, args.runs / "norml-locomotion", tensorboard=False,
                                     nthread=1)
@@ -217,6 +216,7 @@ def main() -> None:
     pre = mean_ci([r["return_pre"] for r in last])
     post = mean_ci([r["return_post"] for r in last])
     gain = mean_ci([r["return_post"] - r["return_pre"] for r in last])
+    train_min = sum(r["iteration_s"] for r in metrics) / 60
     first = metrics[:50]
     gain0 = mean_ci([r["return_post"] - r["return_pre"] for r in first])
     n_chains = args.repeats * 3
@@ -228,8 +228,9 @@ def main() -> None:
 Command: `{command}` (commit {commit()}, {machine()}; one core: `torch.set_num_threads(1)`, one
 physics thread). Budget: {c.iterations} meta-iterations of {c.meta_batch} consecutive-task
 pairs x {c.episodes} episodes before and after the inner step ({steps:,} environment steps);
-wall time of this invocation: meta-training {(t1 - t0) / 60:.0f} min (a resumed run counts only
-the remainder), evaluation {(t2 - t1) / 60:.0f} min, on a machine shared with another job.
+meta-training took {train_min:.0f} min (the sum of the iteration times in the run's
+`metrics.csv`), the evaluation of this invocation {(t2 - t1) / 60:.0f} min, on a machine shared
+with other jobs.
 
 Meta-training (`agents/norml/locomotion.py`, `arena train norml --env
 NonstationaryLocomotion-Bug-v0`): MAML's task structure, pairs (T_i, T_{{i+1}}) drawn from the 12
@@ -239,15 +240,16 @@ training leg pairs; {c.episodes} episodes of `pi_theta` on T_i, one reward-free 
 (discounted return, gamma {c.gamma}, minus the per-task polynomial ridge baseline, standardised
 per task) through the inner step into theta, offset, psi and alpha. theta starts from the PPO
 baseline's actor (`{PPO}`, MLP {m.hidden}x{m.hidden} tanh) and the observations are normalised
-with that policy's statistics, frozen and stored in the NoRML checkpoint; A_psi {m.adv_hidden}x
-{m.adv_hidden} tanh on `concat(s', s, a)`; offset from 0; scalar step size from {m.alpha},
-learned (final {alpha:.3g}); Adam {c.lr} (psi {c.advantage_lr}) decaying linearly to 0; meta-
-gradient norm clipped at {c.grad_clip}; seed {c.seed}.
+with that policy's statistics, frozen and stored in the NoRML checkpoint; A_psi
+{m.adv_hidden}x{m.adv_hidden} tanh on `concat(s', s, a)`; offset from 0; scalar step size from
+{m.alpha}, learned (final {alpha:.3g}); Adam {c.lr} (psi {c.advantage_lr}) decaying linearly to
+0; meta-gradient norm clipped at {c.grad_clip}; seed {c.seed}.
 
 On the training pairs, the mean return over the last 50 meta-iterations was
 {pre[0]:.1f} ± {pre[1]:.1f} before and {post[0]:.1f} ± {post[1]:.1f} after the inner step (gain
 {gain[0]:+.1f} ± {gain[1]:.1f}; over the first 50 iterations {gain0[0]:+.1f} ± {gain0[1]:.1f}; 95 %
-t-intervals over iterations).
+t-intervals over iterations). The two phases meet different tasks: T_{{i+1}} gives the damaged
+pair 1/6 less torque than T_i, so the same policy scores lower after the step than before it.
 
 Evaluation: the protocol and seeds of the locomotion comparison above
 (`agents.evaluate.nonstationary_returns`, environment seeds from {10_000 + args.seed}): the bug
