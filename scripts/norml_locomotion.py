@@ -84,7 +84,9 @@ def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> Non
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
     x = np.arange(1, 8)
-    for offset, (name, r) in zip(np.linspace(-0.2, 0.2, len(results)), results.items(),
+    shown = {n: r for n, r in results.items() if not (r < DIVERGED).any()}
+    off_scale = [n for n in results if n not in shown]  # diverged chains would flatten the rest
+    for offset, (name, r) in zip(np.linspace(-0.2, 0.2, len(shown)), shown.items(),
                                  strict=True):
         flat = r.reshape(-1, r.shape[-1])
         stats = [mean_ci(flat[:, e]) for e in range(flat.shape[1])]
@@ -92,7 +94,10 @@ def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> Non
                     ms=3, capsize=2, label=name)
     ax.set_xlabel("episode (torque scale of the damaged pair falls 1 -> 0)")
     ax.set_ylabel("episode return")
-    ax.set_title("Bug, held-out leg pairs (95 % CI over chains)", fontsize=9)
+    title = "Bug, held-out leg pairs (95 % CI over chains)"
+    if off_scale:
+        title += "\nnot shown (diverged chains): " + ", ".join(off_scale)
+    ax.set_title(title, fontsize=8)
     ax.legend(fontsize=6)
     it = np.array([r["iteration"] for r in metrics])
     w = max(1, min(50, len(it) // 10))
