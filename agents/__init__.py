@@ -135,7 +135,7 @@ def _with_adaptation(path: Path, meta: CheckpointMeta, seed: int | None, adaptat
         from agents.maml_train import load_maml
 
         policy, *_ = load_maml(path)
-        scale = 1.0
+        scale, gamma = 1.0, float(meta.config["maml"].get("gamma", gamma))
     else:
         raise ValueError(f"{path}: {meta.kind} agents adapt their own way; adaptation="
                          f"{adaptation!r} applies to PPO and MAML checkpoints")

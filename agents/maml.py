@@ -266,6 +266,27 @@ def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episod
     return out
 
 
+def task_advantages(task_returns: torch.Tensor) -> torch.Tensor:
+    """Each task's post-adaptation return standardised across the meta-batch ``[tasks]``.
+
+    The baseline of the score-function term of eq. 8 / 24. With a single task there is nothing
+    to compare against: the advantages are 0 (the term vanishes) rather than NaN.
+    """
+    if task_returns.numel() < 2:
+        return torch.zeros_like(task_returns)
+    return (task_returns - task_returns.mean()) / (task_returns.std() + 1e-8)
+
+
+def phase_seeds(seed: int, iteration: int, envs: int) -> tuple[int, int]:
+    """Env seeds of an iteration's pre- and post-adaptation phases.
+
+    Vector envs seed simulation i with ``seed + i``; consecutive phases therefore step the seed
+    by the number of simulations, so that no two simulations of a run start alike.
+    """
+    base = seed * 1_000_000_007 + 2 * iteration * envs
+    return base, base + envs
+
+
 def parameters_of(net: nn.Module) -> Params:
     """theta: the net's parameters as a name -> tensor dict (the live parameters)."""
     return dict(net.named_parameters())

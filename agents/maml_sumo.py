@@ -16,11 +16,16 @@ opponents' lineage (uniformly over k) and, for all pairs at once in one ``SumoVe
    (``agents.maml_train``).
 
 A bout ends in a win, a loss (terminations) or a draw at the step limit; both losses treat every
-end as terminal (the next bout is a new game), so nothing is bootstrapped. Rewards are the env's
-(outcome +-2000 plus the shaping terms) times ``reward_scale`` for learning; the agent that plays
-games with the meta-trained parameters (``SumoMAMLAgent``) applies the same scale before it
-adapts. The observation statistics are frozen: taken from ``init_from``, or measured once by a
-warm-up of pi_theta before the first iteration.
+end as terminal (the next bout is a new game and a draw carries its penalty), so nothing is
+bootstrapped, unlike PPO self-play training (``agents.train``), which bootstraps at the step
+limit; a value head started from such a checkpoint adjusts to the terminal reading. Arenas the
+physics gave up on (``unstable``) count as draws in the win rates. ``env_steps`` counts the real
+bout steps; the batch also steps finished arenas until the phase's last bout ends.
+
+Rewards are the env's (outcome +-2000 plus the shaping terms) times ``reward_scale`` for
+learning; the agent that plays games with the meta-trained parameters (``SumoMAMLAgent``)
+applies the same scale before it adapts. The observation statistics are frozen: taken from
+``init_from``, or measured once by a warm-up of pi_theta before the first iteration.
 
 MLP and LSTM policies both work: an LSTM acts from the zero state at each bout's start and
 carries its state through the bout (``agents.maml.act_step``); the losses unroll the padded bouts
@@ -56,6 +61,8 @@ from agents.maml import (
     adapt,
     evaluate_episodes,
     parameters_of,
+    phase_seeds,
+    task_advantages,
 )
 from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.nets import entropy, log_prob
@@ -221,7 +228,8 @@ class SumoMetaTrainer:
         torch.manual_seed(config.seed)
         self.config, self.run_dir = config, Path(run_dir)
         self.opponent_lineage = opponent_lineage(config.opponents)
-        versions = self.opponent_lineage.versions()
+        # the versions of the run: a lineage still being written does not change the task pairs
+        self.versions = versions = self.opponent_lineage.versions()
         if len(versions) < 2:
             raise ValueError(f"opponents {config.opponents!r}: MAML meta-trains on consecutive "
                              f"versions and needs a lineage of >= 2 snapshots, found "
@@ -279,7 +287,7 @@ class SumoMetaTrainer:
     def _warm_up(self) -> None:
         """Measure the observation statistics on ``warmup_steps`` steps of pi_theta, once."""
         c = self.config
-        pairs = consecutive_pairs(self.opponent_lineage.versions(), self.rng, self.envs.num_envs)
+        pairs = consecutive_pairs(self.versions, self.rng, self.envs.num_envs)
         self.opponents.set_versions(np.arange(self.envs.num_envs), [p[0] for p in pairs])
         obs, _ = self.envs.reset(seed=2**31 - 1 - c.seed)  # apart from the iterations
         raw, state = [], self.policy.initial_state(self.envs.num_envs)
@@ -342,8 +350,8 @@ class SumoMetaTrainer:
     def sample(self) -> tuple[list[tuple[int, int]], Bouts, Bouts]:
         """Steps 1-3: bouts of theta against v_k, adaptation, bouts of each phi_i against v_k+1."""
         c = self.config
-        pairs = consecutive_pairs(self.opponent_lineage.versions(), self.rng, c.meta_batch)
-        seed = c.seed * 100_003 + 2 * self.iteration
+        pairs = consecutive_pairs(self.versions, self.rng, c.meta_batch)
+        seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
         theta_now = {k: v.detach() for k, v in self.theta.items()}
         pre = self.collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
         phis = []
@@ -352,7 +360,7 @@ class SumoMetaTrainer:
             with torch.enable_grad():
                 phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
             phis.append({k: v.detach() for k, v in phi.items()})
-        post = self.collect([p[1] for p in pairs], phis, seed + 1)
+        post = self.collect([p[1] for p in pairs], phis, post_seed)
         return pairs, pre, post
 
     # ---------------------------------------------------------------- one iteration
@@ -391,14 +399,14 @@ class SumoMetaTrainer:
         c = self.config
         n_tasks = pre.rewards.shape[0]
         post_ret = post.returns().mean(1)
-        task_adv = (post_ret - post_ret.mean()) / (post_ret.std() + 1e-8)
+        task_adv = task_advantages(post_ret)
         targets = [terminal_gae(post.rewards[i], post.values[i], post.mask[i], c.gamma, c.lam)
                    for i in range(n_tasks)]
         logs: dict[str, list[float]] = {}
         params = [*self.net.parameters(), *self.step_sizes.parameters()]
         for _ in range(c.epochs):
-            total = torch.zeros(())
-            for i in range(n_tasks):
+            self.optimizer.zero_grad()
+            for i in range(n_tasks):  # one task's graph at a time: gradients accumulate
                 phi = adapt(self.net, self.theta, self.step_sizes, pre.task(i), c.adapt,
                             create_graph=not c.first_order)[-1]
                 real = post.mask[i] > 0
@@ -409,12 +417,10 @@ class SumoMetaTrainer:
                                 entropy(out.log_std), c.clip, c.vf_coef)
                 theta_out = evaluate_episodes(self.net, self.theta, pre.obs[i], pre.actions[i])
                 sf = -task_adv[i] * theta_out.logp[pre.mask[i] > 0].mean()
-                total = total + (loss.total + c.sf_coef * sf) / n_tasks
+                ((loss.total + c.sf_coef * sf) / n_tasks).backward()
                 for key, value in (("policy_loss", loss.policy), ("value_loss", loss.value),
                                    ("approx_kl", loss.approx_kl), ("sf_term", sf)):
                     logs.setdefault(key, []).append(float(value.detach()))
-            self.optimizer.zero_grad()
-            total.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
             torch.nn.utils.clip_grad_value_(params, c.grad_clip)
             self.optimizer.step()
@@ -463,7 +469,8 @@ class SumoMetaTrainer:
         tensors["rng.torch"] = self.generator.get_state()
         tensors["rng.opponents"] = self.opponents.generator.get_state()
         meta = self._meta(STATE_KIND)
-        extra = {**meta.extra, "param_groups": groups, "rng": self.rng.bit_generator.state}
+        extra = {**meta.extra, "param_groups": groups, "rng": self.rng.bit_generator.state,
+                 "opponent_versions": self.versions}
         return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
 
@@ -479,6 +486,12 @@ class SumoMetaTrainer:
         self.rng.bit_generator.state = meta.extra["rng"]
         self.iteration = int(meta.extra["iteration"])
         self.env_steps = int(meta.extra["env_steps"])
+        stored = meta.extra.get("opponent_versions", self.versions)
+        missing = sorted(set(stored) - set(self.versions))
+        if missing:
+            raise ValueError(f"{path}: the run trained against versions {missing} of "
+                             f"{self.config.opponents!r}, which are no longer stored")
+        self.versions = [int(v) for v in stored]
 
 
 # ---------------------------------------------------------------- the agent

@@ -46,6 +46,8 @@ from agents.maml import (
     adapt,
     evaluate_episodes,
     parameters_of,
+    phase_seeds,
+    task_advantages,
 )
 from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.nets import entropy, log_prob
@@ -238,7 +240,7 @@ class MetaTrainer:
         """Steps 1-3: episodes of theta on T_i, adaptation, episodes of each phi_i on T_{i+1}."""
         c = self.config
         pairs = self.tasks.transitions(c.meta_batch)
-        seed = c.seed * 100_003 + 2 * self.iteration
+        seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
         theta_now = {k: v.detach() for k, v in self.theta.items()}
         pre = self._collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
         phis = []
@@ -247,7 +249,7 @@ class MetaTrainer:
             with torch.enable_grad():
                 phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
             phis.append({k: v.detach() for k, v in phi.items()})
-        post = self._collect([p[1] for p in pairs], phis, seed + 1)
+        post = self._collect([p[1] for p in pairs], phis, post_seed)
         return pre, post
 
     def iterate(self) -> dict[str, float]:
@@ -295,7 +297,7 @@ class MetaTrainer:
         terminal) and the standardised post-adaptation return of each task ``[tasks]``."""
         c = self.config
         post_ret = post.returns().mean(1)
-        task_adv = (post_ret - post_ret.mean()) / (post_ret.std() + 1e-8)
+        task_adv = task_advantages(post_ret)
         advs, rets = [], []
         for i in range(post.rewards.shape[0]):
             r = post.rewards[i].T  # [T, K]

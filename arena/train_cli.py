@@ -75,9 +75,10 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
                         "(e.g. zoo:selfplay-bug)")
     p.add_argument("--episode-steps", type=int, default=None,
                    help="RoboSumo: step limit of a bout (default 500)")
-    p.add_argument("--reward-scale", type=float, default=0.01,
-                   help="RoboSumo: reward multiplier for learning")
-    p.add_argument("--nthread", type=int, default=1, help="RoboSumo: physics threads")
+    p.add_argument("--reward-scale", type=float, default=None,
+                   help="RoboSumo: reward multiplier for learning (default 0.01)")
+    p.add_argument("--nthread", type=int, default=None,
+                   help="RoboSumo: physics threads (default 1)")
     p.add_argument("--run-dir", type=Path, default=None,
                    help="run directory (default: runs/maml-<body>-s<seed>, or "
                         "runs/<env>-maml-s<seed> in RoboSumo)")
@@ -127,8 +128,15 @@ def run_maml(args: argparse.Namespace) -> int:
     if sumo and not args.opponents:
         raise SystemExit("arena train maml: RoboSumo needs --opponents (a lineage directory "
                          "or zoo:<name>, e.g. zoo:selfplay-bug)")
-    if not sumo and args.opponents:
-        raise SystemExit("arena train maml: --opponents applies to RoboSumo envs only")
+    sumo_only = {"--opponents": args.opponents, "--episode-steps": args.episode_steps,
+                 "--reward-scale": args.reward_scale, "--nthread": args.nthread}
+    given = [flag for flag, value in sumo_only.items() if value is not None]
+    if not sumo and given:
+        raise SystemExit(f"arena train maml: {', '.join(given)} applies to RoboSumo envs only")
+    if sumo and args.vmap_tasks is not None:
+        raise SystemExit("arena train maml: --vmap-tasks applies to locomotion only (RoboSumo "
+                         "meta-updates loop over tasks)")
+    default = (lambda v, d: d if v is None else v)  # noqa: E731  (0 must reach validation)
     common = dict(
         iterations=args.iterations, seed=args.seed, first_order=args.first_order, lr=args.lr,
         step_size_lr=args.step_size_lr, epochs=args.epochs, init_from=args.init_from,
@@ -139,16 +147,17 @@ def run_maml(args: argparse.Namespace) -> int:
     try:
         if sumo:
             config = SumoMetaConfig(
-                env=env, opponents=args.opponents, meta_batch=args.meta_batch or 8,
-                episodes=args.episodes or 4, episode_steps=args.episode_steps,
-                reward_scale=args.reward_scale, nthread=args.nthread, **common)
+                env=env, opponents=args.opponents, meta_batch=default(args.meta_batch, 8),
+                episodes=default(args.episodes, 4), episode_steps=args.episode_steps,
+                reward_scale=default(args.reward_scale, 0.01), nthread=default(args.nthread, 1),
+                **common)
             run_dir = args.run_dir or Path("runs") / f"{env}-maml-s{args.seed}"
             trainer = SumoMetaTrainer(config, run_dir, resume=not args.fresh,
                                       tensorboard=not args.no_tensorboard)
         else:
             config = MetaConfig(
-                body=locomotion.group(1).lower(), meta_batch=args.meta_batch or 12,
-                episodes=args.episodes or 3, vmap_tasks=args.vmap_tasks, **common)
+                body=locomotion.group(1).lower(), meta_batch=default(args.meta_batch, 12),
+                episodes=default(args.episodes, 3), vmap_tasks=args.vmap_tasks, **common)
             run_dir = args.run_dir or Path("runs") / f"maml-{config.body}-s{args.seed}"
             trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
                                   tensorboard=not args.no_tensorboard)

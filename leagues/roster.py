@@ -17,7 +17,7 @@ from typing import Any
 
 import agents
 from agents.base import Agent
-from agents.checkpoint import file_sha256, load_checkpoint
+from agents.checkpoint import CheckpointError, file_sha256, load_checkpoint
 from agents.lineage import Lineage
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,10 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
     body = spec.body or meta.body
     if body is None:
         raise ValueError(f"checkpoint {path} records no body; give the agent a body")
+    try:  # what a game would do with the spec: fail here, not as a forfeit of every game
+        load_agent(dataclasses.replace(spec, body=body), seed=0)
+    except (ValueError, TypeError, CheckpointError) as err:
+        raise ValueError(f"{spec.label}: {err}") from None
     kind = meta.kind if spec.adaptation == "own" else f"{meta.kind}[{spec.adaptation}]"
     return {"body": body, "kind": spec.kind or kind, "sha256": file_sha256(path)}
 

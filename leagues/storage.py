@@ -165,7 +165,8 @@ class LeagueDB:
         row = self.conn.execute("SELECT id, spec FROM agents WHERE name=?",
                                 (spec.label,)).fetchone()
         if row is not None:
-            if json.loads(row["spec"]) != spec.to_dict():
+            # through AgentSpec: rows written before a field existed hold its default
+            if AgentSpec.from_dict(json.loads(row["spec"])) != spec:
                 raise StorageError(f"{self.path} already has an agent named {spec.label!r} with "
                                    f"a different spec; give the new one another name")
             return int(row["id"])

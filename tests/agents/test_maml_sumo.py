@@ -180,3 +180,73 @@ def test_lstm_meta_training_records_what_the_unrolled_evaluation_recomputes(tmp_
     trainer.meta_update(bouts, bouts)
     assert all(not torch.equal(before[k], v) for k, v in trainer.theta.items()
                if k.startswith(("pi_", "log_std")))
+
+
+def _pad(bouts, steps: int, garbage: bool):
+    """The bouts with ``steps`` more padded steps (mask 0) holding zeros or random garbage."""
+    g = torch.Generator().manual_seed(5)
+
+    def extra(x):
+        shape = (*x.shape[:2], steps, *x.shape[3:])
+        return torch.randn(shape, generator=g) * 100 if garbage else torch.zeros(shape)
+
+    cat = lambda x: torch.cat([x, extra(x)], 2)  # noqa: E731
+    mask = torch.cat([bouts.mask, torch.zeros(*bouts.mask.shape[:2], steps)], 2)
+    return bouts._replace(obs=cat(bouts.obs), actions=cat(bouts.actions),
+                          rewards=cat(bouts.rewards), logp=cat(bouts.logp),
+                          values=cat(bouts.values), mask=mask)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "lstm"])
+def test_padded_steps_do_not_reach_the_meta_update(tmp_path, arch):
+    from agents.policy import PolicyConfig
+
+    config = tiny(init_from=None, warmup_steps=5, adapt=AdaptConfig(steps=2, gamma=0.995),
+                  policy=PolicyConfig(arch=arch, hidden=16))
+    trainer = SumoMetaTrainer(config, tmp_path / "run", tensorboard=False)
+    theta = {k: v.detach() for k, v in trainer.theta.items()}
+    pre = trainer.collect([8, 12], [theta, theta], seed=1)
+    post = trainer.collect([12, 16], [theta, theta], seed=2)
+    start = {k: v.clone() for k, v in trainer.tensors().items()}
+    results = []
+    for garbage in (False, True):
+        trainer.policy.load_tensors(start, prefix="policy.")
+        trainer.step_sizes.load_state_dict({k[6:]: v for k, v in start.items()
+                                            if k.startswith("alpha.")})
+        trainer.optimizer.state.clear()
+        stats = trainer.meta_update(_pad(pre, 7, garbage), _pad(post, 7, garbage))
+        assert stats["approx_kl"] < 1e-3  # the first epoch starts on-policy
+        results.append({k: v.clone() for k, v in trainer.tensors().items()})
+    changed = [k for k in start if not torch.equal(start[k], results[0][k])]
+    assert changed
+    for k in start:
+        torch.testing.assert_close(results[0][k], results[1][k], rtol=1e-5, atol=1e-6)
+
+
+def test_a_single_task_meta_batch_stays_finite(tmp_path):
+    trainer = SumoMetaTrainer(tiny(meta_batch=1), tmp_path / "run", tensorboard=False)
+    trainer.iterate()
+    assert all(torch.isfinite(v).all() for v in trainer.tensors().values())
+
+
+def test_no_two_arenas_of_a_run_start_from_the_same_seed():
+    from agents.maml import phase_seeds
+
+    n, seen = 12, set()
+    for iteration in range(50):
+        for s in phase_seeds(3, iteration, n):
+            arenas = set(range(s, s + n))
+            assert not arenas & seen
+            seen |= arenas
+
+
+def test_cli_refuses_options_of_the_other_env(tmp_path):
+    from arena.cli import main
+
+    for extra, message in ((["--reward-scale", "0.1"], "--reward-scale applies to RoboSumo"),
+                           (["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
+                             "--vmap-tasks"], "--vmap-tasks applies to locomotion"),
+                           (["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
+                             "--meta-batch", "0"], "meta_batch must be an integer >= 1")):
+        with pytest.raises(SystemExit, match=message):
+            main(["train", "maml", "--run-dir", str(tmp_path / "run"), *extra])

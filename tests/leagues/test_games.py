@@ -184,3 +184,12 @@ def test_agent_spec_adaptation_is_validated_labelled_and_round_trips():
         AgentSpec("zoo:selfplay-bug", adaptation="always")
     with pytest.raises(ValueError, match="not to evolving lineages or built-ins"):
         AgentSpec("zoo:selfplay-bug", evolving=True, adaptation="none")
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    (AgentSpec("zoo:rl2-locomotion-bug", adaptation="none"), "adapt their own way"),
+    (AgentSpec("zoo:selfplay-bug", adaptation="tracking", deterministic=True), "no options"),
+])
+def test_specs_a_game_could_not_load_are_refused_before_any_game(spec, message):
+    with pytest.raises(ValueError, match=message):
+        describe(spec)
