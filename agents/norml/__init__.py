@@ -3,6 +3,8 @@
 - ``agents.norml.core``: the model (policy theta, learned advantage psi, offset, step size alpha),
   the reward-free inner step, the per-task ridge baseline and the outer loss;
 - ``agents.norml.train``: meta-training on the point agent (``PointRotation-v0``), resumable;
+- ``agents.norml.locomotion``: meta-training on nonstationary locomotion (consecutive-task
+  pairs of the training leg pairs, frozen observation statistics), resumable;
 - ``agents.norml.agent``: ``NoRMLAgent`` and checkpoints of kind ``"norml"`` (importing this
   package registers the loader with ``agents.load``).
 """
