@@ -19,7 +19,11 @@ store normalised observations.
 
 Checkpoints are of kind ``"norml"``: the model's tensors (with the observation statistics when
 the model has them) plus its ``NoRMLConfig`` and sizes. Locomotion checkpoints record the
-adaptation window in ``config["train"]["episodes"]``.
+adaptation window in ``config["train"]["episodes"]``. RoboSumo checkpoints (``env_id``
+``RoboSumo-...``, ``agents.norml.sumo``) give an agent that adapts on the bouts since its last
+adaptation (the game's last round: the bouts against the previous opponent version, as at
+meta-training time), importance-weighted (``max_weight`` 2), with rewards scaled as in
+meta-training.
 """
 
 from __future__ import annotations
@@ -78,17 +82,20 @@ class NoRMLAgent(Agent):
             policies: each step's term is weighted by ``pi_theta(a | s) / pi_behaviour(a | s)``
             truncated at ``max_weight`` (as MAML's agent does). None: no correction (the
             experience is treated as ``pi_theta``'s own).
+        reward_scale: rewards are stored multiplied by this (RoboSumo checkpoints: the
+            meta-training scale, 0.01); only the variants without A_psi read them.
     """
 
     def __init__(self, model: NoRMLModel, gamma: float = 0.9, name: str = "norml",
                  body: str | None = None, deterministic: bool = False,
                  seed: int | None = None, window: int | None = None,
-                 max_weight: float | None = None) -> None:
+                 max_weight: float | None = None, reward_scale: float = 1.0) -> None:
         if window is not None and window < 1:
             raise ValueError(f"window must be >= 1 or None, got {window!r}")
         if max_weight is not None and not max_weight > 0:
             raise ValueError(f"max_weight must be > 0 or None, got {max_weight!r}")
         self.max_weight = max_weight
+        self.reward_scale = float(reward_scale)
         self.model = model.eval()
         self.gamma = float(gamma)
         self.window = window
@@ -126,7 +133,8 @@ class NoRMLAgent(Agent):
         if self._obs is None:
             raise RuntimeError(f"{self.name}: observe() called before act()")
         nxt = self.model.normalize(np.asarray(next_obs, np.float32)).numpy()
-        self._episodes[-1].append((self._obs, np.asarray(action, np.float32), float(reward), nxt,
+        self._episodes[-1].append((self._obs, np.asarray(action, np.float32),
+                                   float(reward) * self.reward_scale, nxt,
                                    self._logp))
         if terminated or truncated:
             self._episodes.append([])
@@ -184,7 +192,10 @@ def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: An
     train = meta.config.get("train", {})
     gamma = float(train.get("gamma", 0.9))
     label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
-    if "episodes" in train:  # locomotion: adapt on as many episodes as at meta-training time,
+    if (meta.env_id or "").startswith("RoboSumo-"):  # adapt on the last round's bouts
+        kwargs.setdefault("max_weight", LOCOMOTION_MAX_WEIGHT)
+        kwargs.setdefault("reward_scale", float(train.get("reward_scale", 1.0)))
+    elif "episodes" in train:  # locomotion: adapt on as many episodes as at meta-training time,
         kwargs.setdefault("window", int(train["episodes"]))  # correcting for their policies
         kwargs.setdefault("max_weight", LOCOMOTION_MAX_WEIGHT)
     return NoRMLAgent(model, gamma=gamma, name=label, body=meta.body, seed=seed, **kwargs)

@@ -261,12 +261,17 @@ class LocomotionMetaTrainer(MetaTrainer):
                "adapt_shift": float(shift), "alpha": _mean_alpha(model),
                "lr": c.lr * decay, "sample_s": sampled - start,
                "iteration_s": time.perf_counter() - start}
+        row.update(self._extra_metrics(pre, post))
         row["adaptation_gain"] = row["return_post"] - row["return_pre"]
         if self.iteration % c.snapshot_every == 0 or self.iteration >= c.iterations:
             self.snapshot()
         self.logger.log(row)  # before the state, so that a resumed run never loses a row
         self.save_state()
         return row
+
+    def _extra_metrics(self, pre: TaskData, post: TaskData) -> dict[str, float]:
+        """Metrics a subclass adds to (or replaces in) the iteration's row."""
+        return {}
 
     def meta(self, kind: str = "norml") -> CheckpointMeta:
         c = self.config

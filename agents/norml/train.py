@@ -202,6 +202,13 @@ class MetaTrainer:
         """What Adam meta-trains (at ``config.lr`` unless a group says otherwise)."""
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Tensors and JSON values a subclass adds to the resume point (``save_state``)."""
+        return {}, {}
+
+    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        """Restore what ``_extra_state`` saved (``_load_state``)."""
+
     def run(self, progress: bool = False) -> None:
         """Meta-train until ``config.iterations``; checkpoint after every iteration."""
         from tqdm import tqdm
@@ -267,8 +274,10 @@ class MetaTrainer:
         optim, groups = optimizer_tensors(self.optimizer)
         tensors.update(optim)
         tensors["rng.torch"] = self.generator.get_state()
+        more_tensors, more = self._extra_state()
+        tensors.update(more_tensors)
         meta = self.meta(STATE_KIND)
-        extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
+        extra = {**meta.extra, **more, "numpy_rng": self.rng.bit_generator.state,
                  "param_groups": groups, "env_steps": self.env_steps}
         return save_checkpoint(self.run_dir / "state.safetensors", tensors,
                                dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
@@ -282,6 +291,7 @@ class MetaTrainer:
         self.rng.bit_generator.state = meta.extra["numpy_rng"]
         self.iteration = int(meta.extra["iteration"])
         self.env_steps = int(meta.extra["env_steps"])
+        self._restore_extra(tensors, meta.extra)
 
 
 def meta_train(config: MetaTrainConfig, run_dir: Path | str, resume: bool = True,
