@@ -10,7 +10,7 @@ against the lineage are played by scripts/sumo_adaptation.py
 (``--extra norml=agents/zoo/norml-sumo-bug.safetensors``).
 
 Usage:
-    python scripts/norml_sumo.py [--iterations 160] [--save-zoo]
+    python scripts/norml_sumo.py [--iterations 200] [--save-zoo]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def summary(rows: list[dict], n: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=160, help="meta-iterations")
+    parser.add_argument("--iterations", type=int, default=200, help="meta-iterations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-zoo", action="store_true",
                         help=f"write the final snapshot to agents/zoo/{ZOO_NAME}.safetensors")
