@@ -66,7 +66,7 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
 
     p = algos.add_parser(
         "norml", help="NoRML: adapt in one step from state transitions alone (point agent, "
-                      "nonstationary locomotion)",
+                      "nonstationary locomotion, RoboSumo)",
         description="Meta-train NoRML: a learned advantage A_psi(s, a, s') and a learned offset "
                     "drive one reward-free inner step. --env PointRotation-v0 (default): tasks "
                     "are rotation angles; --variant picks the paper's ablations (maml: true "
@@ -74,9 +74,21 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                     "NonstationaryLocomotion-Bug-v0 (or Ant, Spider): MAML's task structure, "
                     "consecutive tasks (T_i, T_{i+1}) of the training leg pairs, adapting on "
                     "--rollouts episodes of T_i and meta-trained on as many of T_{i+1}; "
-                    "observations are normalised with frozen statistics (those of --init-from).",
+                    "observations are normalised with frozen statistics (those of --init-from). "
+                    "--env RoboSumo-X-vs-Y-v0 with --opponents LINEAGE: the learner is X, "
+                    "adapting on --rollouts bouts against version k of the lineage and "
+                    "meta-trained on as many against version k+1 (one bout per arena).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--env", choices=(POINT_ID, *LOCOMOTION_IDS), default=POINT_ID)
+    p.add_argument("--env", default=POINT_ID,
+                   help=f"{POINT_ID}, NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0 or "
+                        f"RoboSumo-X-vs-Y-v0")
+    p.add_argument("--opponents", default=None,
+                   help="RoboSumo: the opponents' lineage, a directory or zoo:<name> (e.g. "
+                        "zoo:selfplay-bug)")
+    p.add_argument("--episode-steps", type=int, default=None,
+                   help="RoboSumo: step limit of a bout (default: the env's 500)")
+    p.add_argument("--reward-scale", type=float, default=None,
+                   help="RoboSumo: rewards are multiplied by this for learning (default 0.01)")
     p.add_argument("--variant", choices=tuple(VARIANTS), default="norml")
     p.add_argument("--sparse", action="store_true",
                    help="point: sparse reward (-1 per step, 100 steps, ends at the goal)")
@@ -85,11 +97,12 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                         "runs/<env>-<variant>-s<seed>)")
     p.add_argument("--iterations", type=int, default=300, help="meta-iterations")
     p.add_argument("--tasks", type=int, default=None,
-                   help="tasks (point: angles; locomotion: consecutive-task pairs) per "
-                        "meta-batch (default: 10 point, 12 locomotion)")
+                   help="tasks (point: angles; locomotion: consecutive-task pairs; RoboSumo: "
+                        "consecutive-version pairs) per meta-batch (default: 10 point, 12 "
+                        "locomotion, 8 RoboSumo)")
     p.add_argument("--rollouts", type=int, default=None,
                    help="episodes per task and phase (default: 25 point, 3 locomotion, where "
-                        "it is also the agent's adaptation window)")
+                        "it is also the agent's adaptation window; RoboSumo: 4 bouts)")
     p.add_argument("--alpha", type=float, default=None,
                    help="initial inner step size (default: the variant's; locomotion 1)")
     p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
@@ -97,16 +110,17 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None,
                    help="initial outer Adam learning rate (default: 3e-3 point, 3e-4 locomotion)")
     p.add_argument("--advantage-lr", type=float, default=None,
-                   help="locomotion: initial Adam rate of A_psi (default: --lr)")
+                   help="locomotion, RoboSumo: initial Adam rate of A_psi (default: --lr)")
     p.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant")
     p.add_argument("--gamma", type=float, default=None,
-                   help="discount (default: 0.9 point, 0.99 locomotion)")
+                   help="discount (default: 0.9 point, 0.99 locomotion, 0.995 RoboSumo)")
     p.add_argument("--init-from", default=None,
-                   help="locomotion: PPO MLP checkpoint (path or zoo: reference) giving theta and "
-                        "the observation statistics (default: zoo:ppo-locomotion-<body> if the "
-                        "zoo has it); 'none' starts from scratch")
+                   help="locomotion, RoboSumo: PPO MLP checkpoint (path or zoo: reference) "
+                        "giving theta and the observation statistics (default: locomotion "
+                        "zoo:ppo-locomotion-<body> if the zoo has it, RoboSumo none); 'none' "
+                        "starts from scratch")
     p.add_argument("--nthread", type=int, default=0,
-                   help="locomotion: physics threads (0: all cores)")
+                   help="locomotion, RoboSumo: physics threads (0: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-every", type=int, default=None,
                    help="iterations between snapshots (default: 50 point, 10 locomotion)")
@@ -145,10 +159,24 @@ def rl2_config_from_args(args: argparse.Namespace):
 
 def norml_config_from_args(args: argparse.Namespace):
     """The config of parsed ``arena train norml`` arguments: a ``MetaTrainConfig`` (point) or
-    a ``LocomotionMetaConfig`` (nonstationary locomotion)."""
+    a ``LocomotionMetaConfig`` (nonstationary locomotion) or a ``SumoNoRMLConfig`` (RoboSumo)."""
     import dataclasses
 
+    from agents.maml_sumo import SUMO_ID
     from agents.norml import MetaTrainConfig, NoRMLConfig
+
+    sumo = SUMO_ID.match(args.env) is not None
+    if args.env not in (POINT_ID, *LOCOMOTION_IDS) and not sumo:
+        raise ValueError(f"--env must be {POINT_ID}, NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0 "
+                         f"or RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, Spider), got {args.env!r}")
+    if not sumo:
+        for flag, value in (("--opponents", args.opponents),
+                            ("--episode-steps", args.episode_steps),
+                            ("--reward-scale", args.reward_scale)):
+            if value is not None:
+                raise ValueError(f"{flag} applies to RoboSumo envs only")
+    elif args.opponents is None:
+        raise ValueError(f"{args.env} needs --opponents (a lineage directory or zoo:<name>)")
 
     overrides = {k: v for k, v in (("alpha", args.alpha), ("learn_alpha", args.learn_alpha))
                  if v is not None}
@@ -156,7 +184,7 @@ def norml_config_from_args(args: argparse.Namespace):
     def pick(value, default):
         return default if value is None else value
 
-    if args.env in LOCOMOTION_IDS:
+    if args.env in LOCOMOTION_IDS or sumo:
         from agents.norml.locomotion import LocomotionMetaConfig, default_model
 
         if args.sparse:
@@ -165,6 +193,21 @@ def norml_config_from_args(args: argparse.Namespace):
         if args.variant != "norml":  # the ablation's switches, at locomotion's width and inputs
             model = NoRMLConfig.variant(args.variant, hidden=model.hidden,
                                         normalize_obs=True, init_log_std=model.init_log_std)
+        model = dataclasses.replace(model, **overrides)
+    if sumo:
+        from agents.norml.sumo import SumoNoRMLConfig
+
+        init = None if args.init_from is None or args.init_from.lower() == "none" \
+            else args.init_from
+        return SumoNoRMLConfig(
+            env=args.env, opponents=args.opponents, iterations=args.iterations,
+            meta_batch=pick(args.tasks, 8), episodes=pick(args.rollouts, 4),
+            episode_steps=args.episode_steps, gamma=pick(args.gamma, 0.995),
+            lr=pick(args.lr, 3e-4), advantage_lr=args.advantage_lr,
+            lr_decay=not args.no_lr_decay, reward_scale=pick(args.reward_scale, 0.01),
+            seed=args.seed, snapshot_every=pick(args.snapshot_every, 10), init_from=init,
+            nthread=args.nthread, model=model)
+    if args.env in LOCOMOTION_IDS:
         import agents
 
         body = args.env.split("-")[1].lower()
@@ -177,8 +220,7 @@ def norml_config_from_args(args: argparse.Namespace):
             meta_batch=pick(args.tasks, 12), episodes=pick(args.rollouts, 3),
             gamma=pick(args.gamma, 0.99), lr=pick(args.lr, 3e-4),
             advantage_lr=args.advantage_lr, lr_decay=not args.no_lr_decay, seed=args.seed,
-            snapshot_every=pick(args.snapshot_every, 10), init_from=init,
-            model=dataclasses.replace(model, **overrides))
+            snapshot_every=pick(args.snapshot_every, 10), init_from=init, model=model)
     return MetaTrainConfig(
         sparse=args.sparse, iterations=args.iterations, tasks=pick(args.tasks, 10),
         rollouts=pick(args.rollouts, 25), gamma=pick(args.gamma, 0.9), lr=pick(args.lr, 3e-3),
@@ -225,7 +267,13 @@ def run_norml(args: argparse.Namespace) -> int:
 
     try:
         config = norml_config_from_args(args)
-        if args.env in LOCOMOTION_IDS:
+        if args.env.startswith("RoboSumo-"):
+            from agents.norml.sumo import SumoNoRMLTrainer
+
+            run_dir = args.run_dir or Path("runs") / f"{args.env}-{args.variant}-s{config.seed}"
+            trainer = SumoNoRMLTrainer(config, run_dir, resume=not args.fresh,
+                                       tensorboard=not args.no_tensorboard)
+        elif args.env in LOCOMOTION_IDS:
             from agents.norml.locomotion import LocomotionMetaTrainer
 
             run_dir = args.run_dir or Path("runs") / f"{args.env}-{args.variant}-s{config.seed}"

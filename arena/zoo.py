@@ -25,6 +25,7 @@ PRODUCERS = {
     "maml-sumo-": "python scripts/sumo_adaptation.py --maml-iterations 100",
     "rl2-sumo-": "arena train rl2 --env RoboSumo-Bug-vs-Bug-v0 --opponents agents/zoo/selfplay-bug "
                  "--num-envs 8 --rollout 500 --total-steps 1000000 --episodes 5 --nthread 1",
+    "norml-sumo-": "python scripts/norml_sumo.py --save-zoo",
 }
 
 

@@ -147,3 +147,42 @@ def test_snapshot_loads_as_an_agent_that_adapts_between_rounds(tmp_path):
     assert agent.experience() is None  # the next adaptation uses the next round only
     agent.reset()
     assert all(torch.equal(theta[k], v) for k, v in agent.params.items())
+
+
+def test_arena_train_norml_runs_in_robosumo_and_resumes(tmp_path, capsys):
+    from arena.cli import main
+
+    argv = ["train", "norml", "--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
+            "--init-from", OPPONENTS, "--iterations", "1", "--tasks", "1", "--rollouts", "1",
+            "--episode-steps", "10", "--run-dir", str(tmp_path / "run"), "--no-progress",
+            "--no-tensorboard"]
+    assert main(argv) == 0
+    argv[argv.index("--iterations") + 1] = "2"
+    assert main(argv) == 0
+    assert "resuming" in capsys.readouterr().out
+    agent = agents.load(str(tmp_path / "run" / "lineage" / "run" / "v0002.safetensors"))
+    assert isinstance(agent, NoRMLAgent) and agent.body == "bug"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--env", "RoboSumo-Bug-vs-Bug-v0"], "needs --opponents"),
+    (["--opponents", OPPONENTS], "applies to RoboSumo envs only"),
+    (["--env", "NonstationaryLocomotion-Bug-v0", "--opponents", OPPONENTS],
+     "applies to RoboSumo envs only"),
+    (["--episode-steps", "10"], "applies to RoboSumo envs only"),
+    (["--reward-scale", "0.1"], "applies to RoboSumo envs only"),
+    (["--env", "Hopper-v5"], "PointRotation-v0, NonstationaryLocomotion"),
+    (["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS, "--sparse"],
+     "--sparse is a point-agent option"),
+    (["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS, "--tasks", "0"],
+     "meta_batch must be an integer >= 1"),
+    (["--env", "RoboSumo-Bug-vs-Ant-v0", "--opponents", OPPONENTS],
+     "needs opponents controlling a ant"),
+    (["--env", "RoboSumo-Ant-vs-Bug-v0", "--opponents", OPPONENTS, "--init-from", OPPONENTS],
+     "controls a bug"),
+])
+def test_arena_train_norml_refuses_bad_combinations(tmp_path, extra, message):
+    from arena.cli import main
+
+    with pytest.raises(SystemExit, match=message):
+        main(["train", "norml", "--run-dir", str(tmp_path / "run"), *extra])
