@@ -5,6 +5,8 @@
 - ``agents.norml.train``: meta-training on the point agent (``PointRotation-v0``), resumable;
 - ``agents.norml.locomotion``: meta-training on nonstationary locomotion (consecutive-task
   pairs of the training leg pairs, frozen observation statistics), resumable;
+- ``agents.norml.sumo``: meta-training in RoboSumo against consecutive versions (v_k, v_{k+1})
+  of a self-play lineage (one bout per arena, masked), resumable;
 - ``agents.norml.agent``: ``NoRMLAgent`` and checkpoints of kind ``"norml"`` (importing this
   package registers the loader with ``agents.load``).
 """

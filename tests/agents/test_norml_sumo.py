@@ -149,6 +149,29 @@ def test_snapshot_loads_as_an_agent_that_adapts_between_rounds(tmp_path):
     assert all(torch.equal(theta[k], v) for k, v in agent.params.items())
 
 
+def test_the_agent_plays_a_robosumo_game_and_adapts_between_rounds(tmp_path, monkeypatch):
+    from leagues.games import GameConfig, GameSpec, play_game
+    from leagues.roster import AgentSpec, with_body
+
+    trainer = SumoNoRMLTrainer(tiny(iterations=1), tmp_path / "run", tensorboard=False)
+    trainer.run()
+    shifts = []
+    adapt = NoRMLAgent.adapt
+
+    def recorded(self):
+        before = {k: v.clone() for k, v in self.params.items()}
+        adapt(self)
+        shifts.append(sum(float((v - before[k]).abs().sum()) for k, v in self.params.items()))
+
+    monkeypatch.setattr(NoRMLAgent, "adapt", recorded)
+    spec = GameSpec(a=with_body(AgentSpec(str(trainer.lineage.path(1)))),
+                    b=with_body(AgentSpec("zoo:selfplay-bug@4")),
+                    config=GameConfig(rounds=3, episodes=1, max_steps=8), seed=0)
+    result = play_game(spec)
+    assert result.forfeit is None and len(result.rounds) == 3
+    assert len(shifts) >= 2 and all(s > 0 for s in shifts)
+
+
 def test_arena_train_norml_runs_in_robosumo_and_resumes(tmp_path, capsys):
     from arena.cli import main
 
