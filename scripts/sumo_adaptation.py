@@ -72,6 +72,26 @@ def play(agent: AgentSpec, games: int, episodes: int, seed: int) -> np.ndarray:
     return out
 
 
+def play_cached(agent: AgentSpec, games: int, episodes: int, seed: int,
+                cache: Path) -> np.ndarray:
+    """``play``, reusing the outcomes of an earlier invocation with the same agent (checkpoint
+    hash included), games, episodes and seed, so that adding a method plays only its games."""
+    import hashlib
+    import json
+
+    from leagues.roster import describe
+
+    key = json.dumps({"spec": agent.to_dict(), "sha256": describe(agent)["sha256"],
+                      "games": games, "episodes": episodes, "seed": seed}, sort_keys=True)
+    path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
+    if path.exists():
+        return np.load(path)
+    out = play(agent, games, episodes, seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out
+
+
 def plot(results: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib
 
@@ -143,7 +163,8 @@ def main() -> None:
     else:
         results = {}
         for name, spec in methods.items():
-            results[name] = play(spec, args.games, args.episodes, 20_000 + args.seed)
+            results[name] = play_cached(spec, args.games, args.episodes, 20_000 + args.seed,
+                                        args.runs / SECTION)
             late = results[name][:, -args.last:]
             print(name, f"late win rate {late[..., 0].sum() / late.sum():.3f}", flush=True)
         np.savez(saved, **results)
