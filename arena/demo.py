@@ -1,11 +1,12 @@
 """``arena demo``: a league tournament among the zoo agents, its leaderboard and its report.
 
 Entrants: the newest snapshot of every RoboSumo lineage in the zoo, the same lineage as an evolving
-opponent (its version advancing every round, as if it kept training during the game), other
-RoboSumo checkpoints of the zoo (meta-learners as they are added), and the built-ins ``random`` and
-``idle`` as a floor. With an empty zoo the built-ins play alone, one per body. Every pair plays
-one iterated adaptation game (round robin) on the embedded defaults: in-process executor, one
-SQLite league file; then the leaderboard is printed and the report written.
+opponent (its version advancing every round, as if it kept training during the game), the other
+RoboSumo checkpoints of the zoo (the meta-learners: MAML, RL^2, NoRML, adapting between rounds),
+and the built-ins ``random`` and ``idle`` as a floor. With an empty zoo the built-ins play
+alone, one per body. Every pair plays one iterated adaptation game (round robin) on the embedded
+defaults: in-process executor, one SQLite league file; then the leaderboard is printed and the
+report written.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class DemoPlan:
     evolving: bool
 
 
-FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=4, evolving=True)
+FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=6, evolving=True)
 QUICK = DemoPlan(rounds=2, episodes=1, max_steps=60, zoo_agents=2, evolving=False)
 
 
@@ -48,7 +49,10 @@ def demo_entrants(plan: DemoPlan) -> tuple[list[Any], str]:
     from arena.zoo import zoo_entries
     from leagues.roster import AgentSpec
 
-    entries = [e for e in zoo_entries() if e.sumo][:plan.zoo_agents]
+    # the self-play lineages first (the reference the others are measured against), then the
+    # single checkpoints (the meta-learners), each group by name
+    entries = sorted((e for e in zoo_entries() if e.sumo), key=lambda e: not e.versions)
+    entries = entries[:plan.zoo_agents]
     specs = []
     for e in entries:
         specs.append(AgentSpec(f"zoo:{e.name}", name=e.name))

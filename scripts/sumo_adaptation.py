@@ -34,6 +34,12 @@ from leagues.roster import AgentSpec, with_body
 ENV = "RoboSumo-Bug-vs-Bug-v0"
 LINEAGE = "selfplay-bug"
 SECTION = "sumo-adaptation"
+EXTRA_NOTES = {  # how the zoo's other RoboSumo meta-learners were trained (arena zoo: commands)
+    "zoo:rl2-sumo-bug": "LSTM, 1 M steps of trials of 5 bouts against a uniformly drawn version "
+                        "of the same lineage; a new trial, i.e. a zeroed memory, every round",
+    "zoo:norml-sumo-bug": "meta-trained on consecutive versions of the same lineage from v123, "
+                          "reward-free inner step from the game's bouts between rounds",
+}
 
 
 def maml_config(iterations: int, seed: int) -> SumoMetaConfig:
@@ -100,14 +106,18 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, r in results.items():
-        rate = r[..., 0] / r.sum(-1)  # [games, rounds]
+        wins = np.convolve  # 3-round moving sums per game (rounds at the ends: what exists)
+        kernel = np.ones(3)
+        won = np.stack([wins(g, kernel, "same") for g in r[..., 0]])
+        played = np.stack([wins(g, kernel, "same") for g in r.sum(-1)])
+        rate = won / played  # [games, rounds]
         rounds = np.arange(1, rate.shape[1] + 1)
         mean = rate.mean(0)
         half = np.array([mean_ci(rate[:, k])[1] for k in range(rate.shape[1])])
         ax.plot(rounds, mean, marker="o", ms=3, label=name)
         ax.fill_between(rounds, mean - half, mean + half, alpha=0.12)
     ax.set_xlabel("round (the opponent is one stored version later every round)")
-    ax.set_ylabel("bouts won in the round")
+    ax.set_ylabel("bouts won (3-round moving average)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -204,6 +214,10 @@ def report(args: argparse.Namespace, results: dict[str, np.ndarray], maml_path: 
             cells.append(f"{m:+.2f} ± {h:.2f}")
         paired.append(f"| {a} minus {b} | " + " | ".join(cells) + " |")
     c = meta.config
+    from agents.logger import read_metrics
+
+    train_min = sum(float(r["sample_s"]) + float(r["update_s"])
+                    for r in read_metrics(meta.run_dir / "metrics.csv")) / 60
     alphas = [float(np.mean([p.detach().mean().item() for p in step.parameters()]))
               for step in meta.step_sizes.alphas]
     timing = (f"Wall time of this invocation: meta-training {train_s / 60:.0f} min (resumed runs "
@@ -212,6 +226,9 @@ def report(args: argparse.Namespace, results: dict[str, np.ndarray], maml_path: 
         timing = ("This report was rewritten from the saved outcomes (`--report-only`); the same "
                   "command without that flag trains (resuming) and plays the games.")
     games = next(iter(results.values())).shape[0]
+    extras_text = "".join(f"- {n}: `{ref}`, adapting its own way "
+                          f"({EXTRA_NOTES.get(ref, 'see arena zoo')}).\n"
+                          for n, ref in extras.items())
     body = f"""## Continuous adaptation in RoboSumo: the bug against its own self-play lineage
 
 Command: `python scripts/sumo_adaptation.py {" ".join(sys.argv[1:])}` (commit {commit()},
@@ -231,17 +248,21 @@ Paired differences of the share of bouts won (mean ± 95 % t-interval over the {
 ![win rate per round](plots/{SECTION.replace('-', '_')}.png)
 
 - No adaptation: the lineage's last version (v123: 1 M steps of self-play PPO), frozen.
-- PPO tracking: the same policy; after every round PPO epochs on the round's bouts.
+- PPO tracking: the same policy; after every round 4 PPO epochs (4 minibatches, Adam 3e-4,
+  discount 0.995, rewards x 0.01 as in its training) on the round's 3 bouts.
 - MAML: meta-trained for {meta.iteration} iterations ({meta.env_steps:,} steps) from v123 on
   consecutive-version pairs of the same lineage ({c.meta_batch} pairs per iteration, K =
   {c.episodes} bouts per version, M = {c.adapt.steps} inner steps, Meta-SGD step sizes learned
   at rate {c.step_size_lr}; final mean step sizes {", ".join(f"{a:.1e}" for a in alphas)});
   at play time phi is recomputed from theta on the last 75 bouts after every round, with
-  per-step importance weights truncated at {c.adapt.max_weight}. Snapshot: `{maml_path}`
-  (not committed: rerun the command).
+  per-step importance weights truncated at {c.adapt.max_weight}; {train_min:.0f} min of
+  one core on a machine shared with other jobs (the sum of its iteration times). Snapshot:
+  `{maml_path}`, committed as `zoo:maml-sumo-bug`. It was meta-trained before commit ad49c55,
+  which changed how the env seeds of the two phases are derived (they used to share all but
+  one arena's start); rerunning the command from scratch uses the new seeds.
 - MAML theta, no adaptation: the meta-trained theta frozen (what meta-training gives without
   adaptation).
-{"".join(f"- {n}: `{ref}`, adapting its own way.{chr(10)}" for n, ref in extras.items())}
+{extras_text}
 {timing}
 """
     write_section(SECTION, body)
