@@ -63,9 +63,15 @@ def demo_entrants(plan: DemoPlan) -> tuple[list[Any], str]:
                                    start_version=start, stride=stride))
     if entries:
         bodies = sorted({e.body for e in entries})[:1]
-        note = (f"zoo agents: {', '.join(e.name for e in entries)}"
-                + (" (also as evolving opponents)" if plan.evolving else "")
-                + "; built-ins random and idle as a floor")
+        lineages = [e.name for e in entries if e.versions]
+        singles = [e.name for e in entries if not e.versions]
+        parts = []
+        if lineages:
+            parts.append(f"zoo agents: {', '.join(lineages)}"
+                         + (" (also as evolving opponents)" if plan.evolving else ""))
+        if singles:
+            parts.append(f"zoo meta-learners: {', '.join(singles)}")
+        note = "; ".join([*parts, "built-ins random and idle as a floor"])
     else:
         bodies = ["ant", "bug", "spider"][:2 if plan is QUICK else 3]
         note = ("the zoo has no RoboSumo agents yet (`python scripts/selfplay_lineages.py` "
