@@ -38,7 +38,6 @@ Snapshots are of kind ``"maml"`` with the run's settings under ``config["maml_su
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ import numpy as np
 import torch
 
 from agents.adaptive import MAMLAgent
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
@@ -64,12 +63,12 @@ from agents.maml import (
     phase_seeds,
     task_advantages,
 )
-from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
+from agents.maml_train import KIND, MAMLRun
+from agents.meta_run import check_run_config
 from agents.nets import entropy, log_prob
 from agents.opponents import LineageOpponents
 from agents.policy import Policy, PolicyConfig, load_policy
 
-KIND = "maml"
 CONFIG_KEY = "maml_sumo"
 STATE_KIND = "maml-sumo-train-state"
 SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
@@ -217,8 +216,11 @@ def terminal_gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
     return (adv * m).T, (ret * m).T
 
 
-class SumoMetaTrainer:
+class SumoMetaTrainer(MAMLRun):
     """One MAML meta-training run in RoboSumo (resumable, metrics CSV/TensorBoard, snapshots)."""
+
+    STATE_KIND = STATE_KIND
+    PROGRESS = ("pre_win_rate", "post_win_rate")
 
     def __init__(self, config: SumoMetaConfig, run_dir: Path | str, resume: bool = True,
                  tensorboard: bool = True) -> None:
@@ -259,14 +261,7 @@ class SumoMetaTrainer:
                                  f"act {act_dim})")
         else:
             self.policy = Policy(obs_dim, act_dim, config.policy)
-        self.net = self.policy.net
-        self.theta = parameters_of(self.net)
-        self.step_sizes = StepSizes(self.theta, config.adapt)
-        alpha_lr = config.lr if config.step_size_lr is None else config.step_size_lr
-        self.optimizer = torch.optim.Adam(
-            [{"params": list(self.net.parameters())},
-             {"params": list(self.step_sizes.parameters()), "lr": alpha_lr}],
-            lr=config.lr, eps=1e-5)
+        self._init_learner()
         self.rng = np.random.default_rng(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
@@ -387,9 +382,7 @@ class SumoMetaTrainer:
                "bout_steps": float(post.mask.sum(-1).mean()), **stats,
                "sample_s": sampled - start, "update_s": updated - sampled}
         row["adaptation_gain"] = row["post_return"] - row["pre_return"]
-        for m, alpha in enumerate(self.step_sizes.alphas):
-            values = alpha.values() if self.step_sizes.per_parameter else [alpha]
-            row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
+        row.update(self.step_size_metrics())
         self.logger.log(row)  # before the state: a crash in between repeats the row, never loses it
         self.save_state()
         return row
@@ -427,21 +420,6 @@ class SumoMetaTrainer:
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}
 
-    def run(self, progress: bool = True) -> None:
-        from tqdm import tqdm
-
-        bar = tqdm(total=self.config.iterations, initial=self.iteration, unit="it",
-                   disable=not progress, dynamic_ncols=True)
-        try:
-            while self.iteration < self.config.iterations:
-                row = self.iterate()
-                bar.update(1)
-                bar.set_postfix(pre=f"{row['pre_win_rate']:.2f}",
-                                post=f"{row['post_win_rate']:.2f}")
-        finally:
-            bar.close()
-            self.logger.close()
-
     # ---------------------------------------------------------------- checkpoints
 
     def _meta(self, kind: str) -> CheckpointMeta:
@@ -451,46 +429,20 @@ class SumoMetaTrainer:
             extra={"iteration": self.iteration, "env_steps": self.env_steps,
                    "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        out = self.policy.tensors("policy.")
-        out.update({f"alpha.{k}": v.detach().clone()
-                    for k, v in self.step_sizes.state_dict().items()})
-        return out
+    def _state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return ({"rng.opponents": self.opponents.generator.get_state()},
+                {"rng": self.rng.bit_generator.state, "opponent_versions": self.versions})
 
-    def snapshot(self) -> Path:
-        meta = dataclasses.replace(self._meta(KIND), lineage=self.lineage.name,
-                                   version=self.iteration)
-        return save_checkpoint(self.lineage.path(self.iteration), self.tensors(), meta)
-
-    def save_state(self) -> Path:
-        tensors = self.tensors()
-        optim, groups = optimizer_tensors(self.optimizer)
-        tensors.update(optim)
-        tensors["rng.torch"] = self.generator.get_state()
-        tensors["rng.opponents"] = self.opponents.generator.get_state()
-        meta = self._meta(STATE_KIND)
-        extra = {**meta.extra, "param_groups": groups, "rng": self.rng.bit_generator.state,
-                 "opponent_versions": self.versions}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
-                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
-
-    def _load_state(self) -> None:
-        path = self.run_dir / "state.safetensors"
-        tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
-        self.policy.load_tensors(tensors, path, prefix="policy.")
-        self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
-                                         if k.startswith("alpha.")})
-        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
-        self.generator.set_state(tensors["rng.torch"])
+    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.opponents.generator.set_state(tensors["rng.opponents"])
-        self.rng.bit_generator.state = meta.extra["rng"]
-        self.iteration = int(meta.extra["iteration"])
-        self.env_steps = int(meta.extra["env_steps"])
-        stored = meta.extra.get("opponent_versions", self.versions)
+        self.rng.bit_generator.state = extra["rng"]
+        self.env_steps = int(extra["env_steps"])
+        stored = extra.get("opponent_versions", self.versions)
         missing = sorted(set(stored) - set(self.versions))
         if missing:
-            raise ValueError(f"{path}: the run trained against versions {missing} of "
-                             f"{self.config.opponents!r}, which are no longer stored")
+            raise ValueError(f"{self.run_dir / 'state.safetensors'}: the run trained against "
+                             f"versions {missing} of {self.config.opponents!r}, which are no "
+                             f"longer stored")
         self.versions = [int(v) for v in stored]
 
 

@@ -159,7 +159,98 @@ class _Phase:
         return self.rewards.sum(-1)
 
 
-class MetaTrainer:
+class MAMLRun:
+    """What every MAML meta-training run shares (locomotion here, RoboSumo in
+    ``agents.maml_sumo``): theta and the step sizes with their optimiser, the step-size
+    metrics, the run loop, snapshots and the resumable state.
+
+    A subclass sets ``config`` (with ``adapt``, ``lr``, ``step_size_lr``, ``iterations``),
+    ``run_dir``, ``policy``, ``generator``, ``lineage``, ``iteration`` and ``logger``, and
+    defines ``iterate()``, ``_meta(kind)`` and, for its own random streams,
+    ``_state_extra()`` / ``_restore_extra(tensors, extra)``.
+    """
+
+    STATE_KIND = STATE_KIND
+    PROGRESS = ("pre_return", "post_return")  # metrics shown on the progress bar
+
+    def _init_learner(self) -> None:
+        """theta (the policy's parameters), the step sizes and Adam over both."""
+        c = self.config
+        self.net = self.policy.net
+        self.theta = parameters_of(self.net)
+        self.step_sizes = StepSizes(self.theta, c.adapt)
+        alpha_lr = c.lr if c.step_size_lr is None else c.step_size_lr
+        self.optimizer = torch.optim.Adam(
+            [{"params": list(self.net.parameters())},
+             {"params": list(self.step_sizes.parameters()), "lr": alpha_lr}],
+            lr=c.lr, eps=1e-5)
+
+    def step_size_metrics(self) -> dict[str, float]:
+        """``alpha_m``: each step's step size (the mean entry with per-parameter sizes)."""
+        row = {}
+        for m, alpha in enumerate(self.step_sizes.alphas):
+            values = alpha.values() if self.step_sizes.per_parameter else [alpha]
+            row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
+        return row
+
+    def run(self, progress: bool = True) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.config.iterations, initial=self.iteration, unit="it",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            while self.iteration < self.config.iterations:
+                row = self.iterate()
+                bar.update(1)
+                bar.set_postfix({k.split("_")[0]: f"{row[k]:.3g}" for k in self.PROGRESS})
+        finally:
+            bar.close()
+            self.logger.close()
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """theta (with the observation statistics) and the step sizes."""
+        out = self.policy.tensors("policy.")
+        out.update({f"alpha.{k}": v.detach().clone()
+                    for k, v in self.step_sizes.state_dict().items()})
+        return out
+
+    def snapshot(self) -> Path:
+        meta = dataclasses.replace(self._meta(KIND), lineage=self.lineage.name,
+                                   version=self.iteration)
+        return save_checkpoint(self.lineage.path(self.iteration), self.tensors(), meta)
+
+    def _state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The subclass's random streams and counters: (tensors, JSON-ready metadata)."""
+        return {}, {}
+
+    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        """Restore what ``_state_extra`` saved."""
+
+    def save_state(self) -> Path:
+        tensors = self.tensors()
+        optim, groups = optimizer_tensors(self.optimizer)
+        more_tensors, more_extra = self._state_extra()
+        tensors.update(optim)
+        tensors.update(more_tensors)
+        tensors["rng.torch"] = self.generator.get_state()
+        meta = self._meta(self.STATE_KIND)
+        extra = {**meta.extra, "param_groups": groups, **more_extra}
+        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
+                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
+
+    def _load_state(self) -> None:
+        path = self.run_dir / "state.safetensors"
+        tensors, meta = load_checkpoint(path, expected_kind=self.STATE_KIND)
+        self.policy.load_tensors(tensors, path, prefix="policy.")
+        self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
+                                         if k.startswith("alpha.")})
+        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
+        self.generator.set_state(tensors["rng.torch"])
+        self.iteration = int(meta.extra["iteration"])
+        self._restore_extra(tensors, meta.extra)
+
+
+class MetaTrainer(MAMLRun):
     """One MAML meta-training run (resumable, metrics CSV/TensorBoard, snapshots)."""
 
     def __init__(self, config: MetaConfig, run_dir: Path | str, resume: bool = True,
@@ -185,14 +276,7 @@ class MetaTrainer:
             raise ValueError(VMAP_LSTM_ERROR)
         self.vmap_tasks = (not self.policy.recurrent if config.vmap_tasks is None
                            else config.vmap_tasks)
-        self.net = self.policy.net
-        self.theta = parameters_of(self.net)
-        self.step_sizes = StepSizes(self.theta, config.adapt)
-        alpha_lr = config.lr if config.step_size_lr is None else config.step_size_lr
-        self.optimizer = torch.optim.Adam(
-            [{"params": list(self.net.parameters())},
-             {"params": list(self.step_sizes.parameters()), "lr": alpha_lr}],
-            lr=config.lr, eps=1e-5)
+        self._init_learner()
         self.tasks = TaskSampler(config.body, "train", seed=config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
@@ -268,9 +352,7 @@ class MetaTrainer:
                "post_return": float(post.returns().mean()), **stats,
                "sample_s": sampled - start, "update_s": updated - sampled}
         row["adaptation_gain"] = row["post_return"] - row["pre_return"]
-        for m, alpha in enumerate(self.step_sizes.alphas):
-            values = alpha.values() if self.step_sizes.per_parameter else [alpha]
-            row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
+        row.update(self.step_size_metrics())
         self.logger.log(row)  # before the state: see Trainer.iterate
         self.save_state()
         return row
@@ -357,20 +439,6 @@ class MetaTrainer:
         stats = torch.stack([loss.policy, loss.value, loss.approx_kl, sf]).detach()
         return loss.total + c.sf_coef * sf, stats
 
-    def run(self, progress: bool = True) -> None:
-        from tqdm import tqdm
-
-        bar = tqdm(total=self.config.iterations, initial=self.iteration, unit="it",
-                   disable=not progress, dynamic_ncols=True)
-        try:
-            while self.iteration < self.config.iterations:
-                row = self.iterate()
-                bar.update(1)
-                bar.set_postfix(pre=f"{row['pre_return']:.1f}", post=f"{row['post_return']:.1f}")
-        finally:
-            bar.close()
-            self.logger.close()
-
     # ---------------------------------------------------------------- checkpoints
 
     def _meta(self, kind: str) -> CheckpointMeta:
@@ -380,38 +448,11 @@ class MetaTrainer:
             config={"maml": self.config.to_dict(), **self.policy.describe()},
             extra={"iteration": self.iteration, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        out = self.policy.tensors("policy.")
-        out.update({f"alpha.{k}": v.detach().clone()
-                    for k, v in self.step_sizes.state_dict().items()})
-        return out
+    def _state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return {}, {"tasks_rng": self.tasks._rng.bit_generator.state}
 
-    def snapshot(self) -> Path:
-        meta = dataclasses.replace(self._meta(KIND), lineage=self.lineage.name,
-                                   version=self.iteration)
-        return save_checkpoint(self.lineage.path(self.iteration), self.tensors(), meta)
-
-    def save_state(self) -> Path:
-        tensors = self.tensors()
-        optim, groups = optimizer_tensors(self.optimizer)
-        tensors.update(optim)
-        tensors["rng.torch"] = self.generator.get_state()
-        meta = self._meta(STATE_KIND)
-        extra = {**meta.extra, "param_groups": groups,
-                 "tasks_rng": self.tasks._rng.bit_generator.state}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
-                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
-
-    def _load_state(self) -> None:
-        path = self.run_dir / "state.safetensors"
-        tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
-        self.policy.load_tensors(tensors, path, prefix="policy.")
-        self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
-                                         if k.startswith("alpha.")})
-        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
-        self.generator.set_state(tensors["rng.torch"])
-        self.tasks._rng.bit_generator.state = meta.extra["tasks_rng"]
-        self.iteration = int(meta.extra["iteration"])
+    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        self.tasks._rng.bit_generator.state = extra["tasks_rng"]
 
 
 def load_maml(path: Path | str) -> tuple[Policy, StepSizes, AdaptConfig, CheckpointMeta]:
