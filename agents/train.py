@@ -35,7 +35,7 @@ from agents.policy import Policy, PolicyConfig, load_policy, policy_from_descrip
 from agents.ppo import PPO, PPOConfig
 from agents.sampler import SumoSampler, VectorSampler
 
-OPPONENT_MODES = ("self", "pool")
+OPPONENT_MODES = ("self", "pool", "lineage")
 STATE_KIND = "ppo-train-state"
 SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
 LOCOMOTION_ID = re.compile(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$")
@@ -53,9 +53,13 @@ class TrainConfig:
         num_envs: parallel environments (arenas).
         rollout: steps per environment per iteration.
         seed: seed of everything (envs, initialisation, action noise, minibatches).
-        opponent: RoboSumo only: ``"self"`` (both players are the learner) or ``"pool"`` (the
+        opponent: RoboSumo only: ``"self"`` (both players are the learner), ``"pool"`` (the
             paper's curriculum: at iteration k each arena's opponent is the run's own snapshot
-            at a random version in [1, k-1]).
+            at a random version in [1, k-1]) or ``"lineage"`` (each iteration each arena's
+            opponent is a uniformly drawn version of the ``opponents`` lineage, frozen).
+        opponents: with ``opponent="lineage"``: a lineage directory or ``zoo:<name>``.
+        init_from: a PPO checkpoint (path or ``zoo:`` reference) to start the policy (weights
+            and observation statistics) from; the architecture is the checkpoint's.
         shaping_anneal: RoboSumo only: fraction of ``total_steps`` over which the shaping weight
             falls linearly from 1 to 0 (0 keeps it at 1).
         lr_anneal: decay the learning rate linearly to 0 over the run.
@@ -76,6 +80,8 @@ class TrainConfig:
     rollout: int = 128
     seed: int = 0
     opponent: str = "self"
+    opponents: str | None = None
+    init_from: str | None = None
     shaping_anneal: float = 0.0
     lr_anneal: bool = False
     reward_scale: float = 1.0
@@ -88,6 +94,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.opponent not in OPPONENT_MODES:
             raise ValueError(f"opponent must be one of {OPPONENT_MODES}, got {self.opponent!r}")
+        if (self.opponent == "lineage") != (self.opponents is not None):
+            raise ValueError("opponent='lineage' and opponents= (a lineage directory or "
+                             "zoo:<name>) go together")
+        if self.opponent != "self" and not self.is_sumo:
+            raise ValueError(f"opponent={self.opponent!r} applies to RoboSumo envs only")
         for name in ("total_steps", "num_envs", "rollout", "snapshot_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -183,13 +194,29 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.envs = make_envs(config)
         obs_dim, act_dim = _sizes(self.envs, config.env)
-        self.policy = Policy(obs_dim, act_dim, config.policy)
+        if config.init_from:
+            from agents import resolve
+
+            self.policy, _ = load_policy(resolve(config.init_from))
+            if (self.policy.obs_dim, self.policy.act_dim) != (obs_dim, act_dim):
+                raise ValueError(f"init_from {config.init_from!r} has observation/action sizes "
+                                 f"{self.policy.obs_dim}/{self.policy.act_dim}; {config.env} "
+                                 f"needs {obs_dim}/{act_dim}")
+        else:
+            self.policy = Policy(obs_dim, act_dim, config.policy)
         self.ppo = PPO(self.policy, config.ppo)
+        self.opponent_lineage = None
+        if config.opponent == "lineage":
+            from agents.maml_sumo import opponent_lineage
+
+            self.opponent_lineage = opponent_lineage(config.opponents)
+            if not self.opponent_lineage.versions():
+                raise ValueError(f"opponents {config.opponents!r}: no snapshots there")
         self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
         self.rng = np.random.default_rng(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.iteration, self.env_steps = 0, 0
-        self._opponents: OrderedDict[int, Policy] = OrderedDict()
+        self._opponents: OrderedDict[tuple, Policy] = OrderedDict()
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.sampler = self._make_sampler()
@@ -203,7 +230,8 @@ class Trainer:
     def _make_sampler(self):
         seed = self.config.seed + 1000 * self.iteration  # fresh episodes after a resume
         if self.config.is_sumo:
-            opponents = "self" if self.config.opponent == "self" else self._pool_opponents()
+            opponents = {"self": lambda: "self", "pool": self._pool_opponents,
+                         "lineage": self._lineage_opponents}[self.config.opponent]()
             return SumoSampler(self.envs, self.policy, self.config.rollout, opponents, seed)
         return VectorSampler(self.envs, self.policy, self.config.rollout, seed)
 
@@ -217,13 +245,22 @@ class Trainer:
         return [self._opponent(self.lineage.sample_version(self.rng, k))
                 for _ in range(self.config.num_envs)]
 
-    def _opponent(self, version: int) -> Policy:
-        if version not in self._opponents:
-            self._opponents[version] = load_policy(self.lineage.path(version))[0]
+    def _lineage_opponents(self) -> list[Policy]:
+        """A uniformly drawn version of the ``opponents`` lineage for every arena."""
+        versions = self.opponent_lineage.versions()
+        return [self._opponent(versions[int(self.rng.integers(len(versions)))],
+                               self.opponent_lineage)
+                for _ in range(self.config.num_envs)]
+
+    def _opponent(self, version: int, lineage: Lineage | None = None) -> Policy:
+        lineage = lineage or self.lineage
+        key = (lineage.directory, version)
+        if key not in self._opponents:
+            self._opponents[key] = load_policy(lineage.path(version))[0]
             if len(self._opponents) > 64:  # bounded cache of frozen snapshots
                 self._opponents.popitem(last=False)
-        self._opponents.move_to_end(version)
-        return self._opponents[version]
+        self._opponents.move_to_end(key)
+        return self._opponents[key]
 
     # ---------------------------------------------------------------- loop
 
@@ -262,6 +299,8 @@ class Trainer:
                 self.envs.weights = dataclasses.replace(self.envs.weights, shaping=shaping)
             if c.opponent == "pool":
                 self.sampler.set_opponents(self._pool_opponents())
+            elif c.opponent == "lineage":
+                self.sampler.set_opponents(self._lineage_opponents())
         if c.damage == "train":
             self._draw_damages()
         start = time.perf_counter()

@@ -31,8 +31,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--seed", type=int, default=0)
     ppo.add_argument("--arch", choices=("mlp", "lstm"), default="mlp")
     ppo.add_argument("--hidden", type=int, default=64)
-    ppo.add_argument("--opponent", choices=("self", "pool"), default="self",
-                     help="RoboSumo: self-play, or a random own snapshot in [1, k-1]")
+    ppo.add_argument("--opponent", choices=("self", "pool", "lineage"), default="self",
+                     help="RoboSumo: self-play, a random own snapshot in [1, k-1], or a random "
+                          "version of the --opponents lineage")
+    ppo.add_argument("--opponents", default=None,
+                     help="with --opponent lineage: a lineage directory or zoo:<name>")
+    ppo.add_argument("--init-from", default=None,
+                     help="PPO checkpoint (path or zoo: reference) to start the policy from")
     ppo.add_argument("--shaping-anneal", type=float, default=0.0,
                      help="RoboSumo: fraction of the run over which shaping falls from 1 to 0")
     ppo.add_argument("--reward-scale", type=float, default=None,
@@ -177,6 +182,7 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig(
         env=args.env, total_steps=args.total_steps, num_envs=args.num_envs,
         rollout=args.rollout, seed=args.seed, opponent=args.opponent,
+        opponents=args.opponents, init_from=args.init_from,
         shaping_anneal=args.shaping_anneal, lr_anneal=args.lr_anneal, reward_scale=scale,
         nthread=args.nthread, policy=PolicyConfig(arch=args.arch, hidden=args.hidden),
         ppo=PPOConfig(lr=args.lr, gamma=gamma, lam=args.lam, epochs=args.epochs,

@@ -3,13 +3,18 @@
 1. Meta-trains MAML (bug vs bug) on pairs of consecutive versions of the self-play lineage
    ``zoo:selfplay-bug`` (adapt against version k, judged against version k+1), starting from
    the lineage's last version (theta and observation statistics), resumable.
+1b. Fine-tunes that same last version with PPO against uniformly drawn versions of the lineage
+   for about as many steps as MAML's meta-training took (``--ppo-steps``): the baseline that
+   separates what meta-training gains by training against the lineage from what it gains by
+   adapting.
 2. Plays iterated adaptation games (the paper's Fig. 5 at this machine's scale): the opponent is
    the lineage itself, one stored version later every round, from its first stored version to
    its last; the agent only adapts from the experience of the game (``--episodes`` bouts per
    round). Methods: the lineage's last version frozen (no adaptation), PPO tracking of it,
    MAML (importance-corrected adaptation from theta on the last 75 bouts after every round),
-   MAML's theta frozen, plus any ``--extra NAME=CHECKPOINT`` agent (RL^2, NoRML, ...). Every
-   method plays the same ``--games`` game seeds, so differences are paired game by game.
+   MAML's theta frozen, the PPO fine-tuned policy frozen, plus any ``--extra NAME=CHECKPOINT``
+   agent (RL^2, NoRML, ...). Every method plays the same ``--games`` game seeds, so
+   differences are paired game by game.
 3. Writes the "sumo-adaptation" section of docs/results.md with a plot of the win rate per round.
 
 Usage:
@@ -28,6 +33,9 @@ from resultsdoc import ROOT, commit, machine, mean_ci, write_section
 
 from agents.maml import AdaptConfig
 from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
+from agents.policy import PolicyConfig
+from agents.ppo import PPOConfig
+from agents.train import TrainConfig, Trainer
 from leagues.games import GameConfig, GameSpec, play_game
 from leagues.roster import AgentSpec, with_body
 
@@ -49,6 +57,16 @@ def maml_config(iterations: int, seed: int) -> SumoMetaConfig:
                                             gamma=0.995, max_weight=2.0),
                           lr=3e-4, step_size_lr=1e-5, epochs=5, clip=0.2, gamma=0.995,
                           init_from=f"zoo:{LINEAGE}", nthread=1)
+
+
+def ppo_config(steps: int, seed: int) -> TrainConfig:
+    """PPO from the lineage's last version against its versions (the self-play settings)."""
+    return TrainConfig(env=ENV, total_steps=steps, num_envs=16, rollout=512, seed=seed,
+                       opponent="lineage", opponents=f"zoo:{LINEAGE}",
+                       init_from=f"zoo:{LINEAGE}", reward_scale=0.01, nthread=1,
+                       snapshot_every=10, policy=PolicyConfig(arch="mlp", hidden=64),
+                       ppo=PPOConfig(lr=3e-4, gamma=0.995, lam=0.95, epochs=10,
+                                     minibatches=32))
 
 
 def relative(path: Path) -> str:
@@ -131,6 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--maml-iterations", type=int, default=200)
     parser.add_argument("--maml-run", default="sumo-maml", help="MAML run directory name")
+    parser.add_argument("--ppo-steps", type=int, default=52 * 16 * 512,
+                        help="steps of the PPO fine-tuning against the lineage (default: about "
+                             "MAML's 100 meta-iterations)")
     parser.add_argument("--games", type=int, default=16, help="games per method")
     parser.add_argument("--episodes", type=int, default=3, help="bouts per round")
     parser.add_argument("--last", type=int, default=10,
@@ -150,6 +171,10 @@ def main() -> None:
                            args.runs / args.maml_run, tensorboard=False)
     meta.run(progress=progress)
     maml_path = relative(meta.lineage.path(meta.lineage.latest()))
+    ppo = Trainer(ppo_config(args.ppo_steps, args.seed), args.runs / "sumo-ppo-lineage",
+                  tensorboard=False)
+    ppo.run(progress=progress)
+    ppo_path = relative(ppo.lineage.path(ppo.lineage.latest()))
     t1 = time.perf_counter()
     if args.train_only:
         return
@@ -159,6 +184,7 @@ def main() -> None:
         "PPO tracking": AgentSpec(f"zoo:{LINEAGE}", adaptation="tracking"),
         "MAML (importance-corrected)": AgentSpec(maml_path),
         "MAML theta, no adaptation": AgentSpec(maml_path, adaptation="none"),
+        "PPO fine-tuned against the lineage": AgentSpec(ppo_path),
     }
     extras = {}
     for spec in args.extra:

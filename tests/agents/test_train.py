@@ -218,3 +218,32 @@ def test_robosumo_self_play_run_resumes_its_lineage(tmp_path):
     # the anneal follows the extended budget: 128 of 192 steps done
     assert rows[0]["shaping_weight"] == pytest.approx(1 - 128 / 192)
     assert Lineage(d / "lineage", "self").versions() == [1, 2, 3]
+
+
+def test_lineage_opponents_fine_tune_a_checkpoint_against_drawn_versions(tmp_path):
+    config = TrainConfig(env="RoboSumo-Bug-vs-Bug-v0", total_steps=2 * 2 * 16, num_envs=2,
+                         rollout=16, opponent="lineage", opponents="zoo:selfplay-bug",
+                         init_from="zoo:selfplay-bug", reward_scale=0.01, nthread=1, seed=1,
+                         ppo=PPOConfig(epochs=1, minibatches=2))
+    trainer = Trainer(config, tmp_path / "run", tensorboard=False)
+    start, _ = load_policy(agents.resolve("zoo:selfplay-bug"))
+    for k, v in start.state_dict().items():
+        assert torch.equal(v, trainer.policy.state_dict()[k]), k
+    versions = set(Lineage(agents.ZOO_DIR, "selfplay-bug").versions())
+    drawn = set()
+    for _ in range(2):
+        trainer.iterate()
+        drawn |= {key[1] for key in trainer._opponents}
+    assert drawn <= versions and len(drawn) >= 2  # frozen versions of the lineage
+    assert not torch.equal(start.state_dict()["net.pi.0.weight"],
+                           trainer.policy.state_dict()["net.pi.0.weight"])
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"opponent": "lineage"}, "go together"),
+    ({"opponents": "zoo:selfplay-bug"}, "go together"),
+    ({"env": "ToyPoint-v0", "opponent": "pool"}, "applies to RoboSumo envs only"),
+])
+def test_opponent_settings_are_checked(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{"env": "RoboSumo-Bug-vs-Bug-v0", **overrides})
