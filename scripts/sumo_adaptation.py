@@ -45,8 +45,9 @@ SECTION = "sumo-adaptation"
 EXTRA_NOTES = {  # how the zoo's other RoboSumo meta-learners were trained (arena zoo: commands)
     "zoo:rl2-sumo-bug": "LSTM, 1 M steps of trials of 5 bouts against a uniformly drawn version "
                         "of the same lineage; a new trial, i.e. a zeroed memory, every round",
-    "zoo:norml-sumo-bug": "meta-trained on consecutive versions of the same lineage from v123, "
-                          "reward-free inner step from the game's bouts between rounds",
+    "zoo:norml-sumo-bug": "meta-trained for 200 iterations on consecutive versions of the same "
+                          "lineage from v123; between rounds one reward-free step from theta "
+                          "on the last round's bouts, importance-weighted",
 }
 
 
