@@ -207,11 +207,13 @@ def main() -> None:
         np.savez(saved, **results)
     t2 = time.perf_counter()
     plot(results, ROOT / "docs" / "plots" / f"{SECTION.replace('-', '_')}.png")
-    print(report(args, results, maml_path, extras, meta, t1 - t0, t2 - t1))
+    print(report(args, results, maml_path, ppo_path, extras, meta, t1 - t0, t2 - t1))
 
 
 def report(args: argparse.Namespace, results: dict[str, np.ndarray], maml_path: str,
-           extras: dict[str, str], meta: SumoMetaTrainer, train_s: float, eval_s: float) -> str:
+           ppo_path: str, extras: dict[str, str], meta: SumoMetaTrainer, train_s: float,
+           eval_s: float) -> str:
+    ppo_steps = args.ppo_steps
     n_rounds = next(iter(results.values())).shape[1]
     last = min(args.last, n_rounds)
 
@@ -231,8 +233,10 @@ def report(args: argparse.Namespace, results: dict[str, np.ndarray], maml_path: 
     names = list(results)
     pairs = [(n, names[0]) for n in names[1:]]
     maml, theta = "MAML (importance-corrected)", "MAML theta, no adaptation"
-    if maml in results and theta in results:
-        pairs.append((maml, theta))
+    tuned = "PPO fine-tuned against the lineage"
+    for a, b in ((maml, theta), (theta, tuned), (maml, tuned)):
+        if a in results and b in results:
+            pairs.append((a, b))
     for a, b in pairs:
         cells = []
         for rounds in (slice(None), slice(-last, None)):
@@ -247,8 +251,9 @@ def report(args: argparse.Namespace, results: dict[str, np.ndarray], maml_path: 
                     for r in read_metrics(meta.run_dir / "metrics.csv")) / 60
     alphas = [float(np.mean([p.detach().mean().item() for p in step.parameters()]))
               for step in meta.step_sizes.alphas]
-    timing = (f"Wall time of this invocation: meta-training {train_s / 60:.0f} min (resumed runs "
-              f"count only the remainder), games {eval_s / 60:.0f} min.")
+    timing = (f"Wall time of this invocation: training {train_s / 60:.0f} min (resumed runs "
+              f"count only the remainder), games {eval_s / 60:.0f} min (outcomes of agents already "
+              f"played with the same settings are reused from the run directory).")
     if args.report_only:
         timing = ("This report was rewritten from the saved outcomes (`--report-only`); the same "
                   "command without that flag trains (resuming) and plays the games.")
@@ -289,6 +294,11 @@ Paired differences of the share of bouts won (mean ± 95 % t-interval over the {
   one arena's start); rerunning the command from scratch uses the new seeds.
 - MAML theta, no adaptation: the meta-trained theta frozen (what meta-training gives without
   adaptation).
+- PPO fine-tuned against the lineage: v123 trained on with PPO for {ppo_steps:,} steps (about
+  MAML's) against a uniformly drawn version of the lineage per arena and iteration (the
+  self-play settings: 16 arenas x 512 steps, 10 epochs x 32 minibatches, Adam 3e-4, discount
+  0.995, rewards x 0.01), then frozen: what training against the lineage gives without any
+  meta-learning. Snapshot: `{ppo_path}` (not committed: rerun the command).
 {extras_text}
 {timing}
 """
