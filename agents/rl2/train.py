@@ -63,8 +63,8 @@ class RL2TrainConfig:
             bouts against one opponent version).
         episode_steps: steps per episode (None: the env's default, 100 for locomotion, 500 for
             RoboSumo bouts, which may end earlier).
-        opponents: RoboSumo: directory of the opponents' lineage (e.g. ``agents/zoo/
-            selfplay-ant``); each trial draws one of its versions uniformly.
+        opponents: RoboSumo: the opponents' lineage, a directory (e.g. ``agents/zoo/
+            selfplay-ant``) or ``zoo:<name>``; each trial draws one of its versions uniformly.
         rollout: RoboSumo: steps per arena per iteration (a multiple of ``ppo.bptt``).
         reward_scale: rewards are multiplied by this for learning (0.01 suits RoboSumo's +-2000
             outcomes); the reward input of the policy has its own scale (``rl2``).
@@ -107,7 +107,8 @@ class RL2TrainConfig:
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
         if self.is_sumo and not self.opponents:
-            raise ValueError("RoboSumo training needs opponents= (a lineage directory)")
+            raise ValueError("RoboSumo training needs opponents= (a lineage directory or "
+                             "zoo:<name>)")
         if self.trial_steps % self.ppo.bptt:
             raise ValueError(f"a rollout's {self.trial_steps} steps must be a multiple of bptt "
                              f"({self.ppo.bptt})")
@@ -244,11 +245,11 @@ class RL2Trainer:
         # fresh trials (and task draws) after a resume, as agents.train does
         seed = config.seed + 1000 * self.iteration
         if config.is_sumo:
+            from agents.maml_sumo import opponent_lineage
             from agents.rl2.sumo import SumoTrialSampler
 
-            path = Path(config.opponents)
             self.sampler: Any = SumoTrialSampler(self.envs, self.policy,
-                                                 Lineage(path.parent, path.name),
+                                                 opponent_lineage(config.opponents),
                                                  config.episodes, config.rollout, seed)
         else:
             self.sampler = TrialSampler(self.envs, self.policy, TaskSampler(

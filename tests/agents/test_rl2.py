@@ -230,3 +230,12 @@ def test_robosumo_trials_keep_memory_across_bouts_and_change_opponents(tmp_path)
         assert inner and all(rollout.states[t, :, i].abs().sum() > 0 for t in inner)
     row = trainer.iterate()
     assert row["env_steps"] == 140 and "value" in row
+
+
+def test_robosumo_opponents_may_be_a_zoo_reference(tmp_path):
+    config = RL2TrainConfig(env="RoboSumo-Bug-vs-Bug-v0", opponents="zoo:selfplay-bug",
+                            num_envs=2, rollout=10, episodes=2, total_steps=20, nthread=1,
+                            ppo=PPOConfig(epochs=1, minibatches=1, bptt=10))
+    trainer = RL2Trainer(config, tmp_path / "run", tensorboard=False)
+    assert trainer.sampler.lineage.name == "selfplay-bug"
+    assert set(trainer.sampler.versions) <= set(trainer.sampler.lineage.versions())
