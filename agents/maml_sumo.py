@@ -75,6 +75,14 @@ SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
 BUFFER_EPISODES = 75  # the paper's experience buffer in RoboSumo
 
 
+def sumo_bodies(env_id: str) -> tuple[str, str]:
+    """(learner body, opponent body) of ``RoboSumo-X-vs-Y-v0``."""
+    m = SUMO_ID.match(env_id)
+    if m is None:
+        raise ValueError(f"expected RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, Spider), got {env_id!r}")
+    return m.group(1).lower(), m.group(2).lower()
+
+
 def opponent_lineage(ref: str) -> Lineage:
     """The lineage ``ref`` names: a directory (``agents/zoo/selfplay-bug``) or ``zoo:<name>``."""
     if ref.startswith("zoo:"):
@@ -157,11 +165,10 @@ class SumoMetaConfig:
             raise ValueError(f"episode_steps must be >= 1 or None, got {self.episode_steps!r}")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
+
     @property
     def bodies(self) -> tuple[str, str]:
-        m = SUMO_ID.match(self.env)
-        assert m is not None
-        return m.group(1).lower(), m.group(2).lower()
+        return sumo_bodies(self.env)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -490,5 +497,15 @@ def load_agent(path: Path, meta: CheckpointMeta, seed: int | None,
                          seed=seed, reward_scale=config.reward_scale, **kwargs)
 
 
-__all__ = ["Bouts", "SumoMAMLAgent", "SumoMetaConfig", "SumoMetaTrainer", "consecutive_pairs",
-           "load_agent", "load_sumo_maml", "opponent_lineage", "terminal_gae"]
+__all__ = [
+    "Bouts",
+    "SumoMAMLAgent",
+    "SumoMetaConfig",
+    "SumoMetaTrainer",
+    "consecutive_pairs",
+    "load_agent",
+    "load_sumo_maml",
+    "opponent_lineage",
+    "sumo_bodies",
+    "terminal_gae",
+]

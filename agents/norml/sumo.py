@@ -44,7 +44,7 @@ import torch
 
 from agents.checkpoint import CheckpointMeta, load_checkpoint
 from agents.maml import phase_seeds
-from agents.maml_sumo import SUMO_ID, consecutive_pairs, opponent_lineage
+from agents.maml_sumo import SUMO_ID, consecutive_pairs, opponent_lineage, sumo_bodies
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
 from agents.norml.train import _batched_policy, _split, _stack
@@ -118,9 +118,7 @@ class SumoNoRMLConfig:
 
     @property
     def bodies(self) -> tuple[str, str]:
-        m = SUMO_ID.match(self.env)
-        assert m is not None
-        return m.group(1).lower(), m.group(2).lower()
+        return sumo_bodies(self.env)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
