@@ -12,10 +12,14 @@ adapt on. A cosine near 0 means a K-episode step points in a direction unrelated
 gradient: the adaptation step is dominated by sampling noise. The policy's parameters (mean and
 log-std) and the value parameters are measured apart.
 
-Writes the "maml-inner-gradient-noise" section of docs/results.md.
+With ``--domain sumo`` the same for RoboSumo: the meta-trained theta of ``zoo:maml-sumo-bug``,
+tasks are versions of ``zoo:selfplay-bug`` (the opponent it adapts to), episodes are bouts
+(padded and masked), K = 4 is what it meta-trained on.
+
+Writes the "maml-inner-gradient-noise" (or "-sumo") section of docs/results.md.
 
 Usage:
-    python scripts/inner_gradient_noise.py [--tasks 12] [--episodes 192]
+    python scripts/inner_gradient_noise.py [--domain locomotion|sumo] [--tasks 12] [--episodes 192]
 """
 
 from __future__ import annotations
@@ -100,54 +104,97 @@ def signal_ratio(cosine: float, k: int, rest: int) -> float:
     return float(hi)
 
 
+def sumo_tasks(n_tasks: int, episodes: int, seed: int):
+    """theta of zoo:maml-sumo-bug and a function playing ``episodes`` bouts against a version."""
+    import dataclasses
+    import tempfile
+
+    from agents.maml_sumo import SumoMetaTrainer, load_sumo_maml
+
+    policy, _, config, _ = load_sumo_maml(agents.resolve("zoo:maml-sumo-bug"))
+    config = dataclasses.replace(config, meta_batch=1, episodes=episodes, nthread=1)
+    trainer = SumoMetaTrainer(config, tempfile.mkdtemp(), resume=False, tensorboard=False)
+    trainer.policy.load_state_dict(policy.state_dict())
+    theta = {k: v.detach() for k, v in trainer.net.named_parameters()}
+    versions = trainer.versions
+    picks = np.random.default_rng(seed).choice(versions, size=n_tasks, replace=False)
+
+    def play_version(version: int, i: int) -> Episodes:
+        bouts = trainer.collect([int(version)], [theta], seed=60_000 + 1000 * seed + i)
+        return bouts.task(0)
+
+    return trainer.policy, theta, config.adapt, [int(v) for v in picks], play_version
+
+
 def main() -> None:
     from envs.nonstationary_locomotion import LocomotionVectorEnv, TaskSampler
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--domain", choices=("locomotion", "sumo"), default="locomotion")
     parser.add_argument("--tasks", type=int, default=12)
     parser.add_argument("--episodes", type=int, default=192, help="episodes per task")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    policy, _, config, _ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
-    theta = {k: v.detach() for k, v in policy.net.named_parameters()}
-    envs = LocomotionVectorEnv(args.episodes, "bug", nthread=1)
-    sampler = TaskSampler("bug", "train", seed=args.seed)
-    tasks = [pair[0] for pair in sampler.transitions(args.tasks)]
+    ks = [k for k in BATCHES if args.episodes // k >= 2]  # a leave-one-out needs two batches
     generator = torch.Generator().manual_seed(args.seed)
-    cosines = {(part, k): [] for part in ("policy", "value") for k in BATCHES}
+    if args.domain == "sumo":
+        policy, theta, config, tasks, play_version = sumo_tasks(args.tasks, args.episodes,
+                                                                args.seed)
+    else:
+        policy, _, config, _ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
+        theta = {k: v.detach() for k, v in policy.net.named_parameters()}
+        envs = LocomotionVectorEnv(args.episodes, "bug", nthread=1)
+        sampler = TaskSampler("bug", "train", seed=args.seed)
+        tasks = [pair[0] for pair in sampler.transitions(args.tasks)]
+    cosines = {(part, k): [] for part in ("policy", "value") for k in ks}
     for i, damage in enumerate(tasks):
-        episodes = play(policy, theta, envs, damage, 50_000 + 1000 * args.seed + i, generator)
-        for k in BATCHES:
+        if args.domain == "sumo":
+            episodes = play_version(damage, i)
+        else:
+            episodes = play(policy, theta, envs, damage, 50_000 + 1000 * args.seed + i,
+                            generator)
+        for k in ks:
             g = gradients(policy, theta, episodes, config, k)
             for part in ("policy", "value"):
                 # one mean per task: batches of a task share its other episodes
                 cosines[(part, k)].append(float(leave_one_out_cosines(g[part]).mean()))
         print(f"task {i + 1}/{len(tasks)}: {damage}", flush=True)
-    rows = ["| parameters | " + " | ".join(f"K = {k}" for k in BATCHES) + " |",
-            "|---" * (len(BATCHES) + 1) + "|"]
+    k_used = 4 if args.domain == "sumo" else 3
+    rows = ["| parameters | " + " | ".join(f"K = {k}" for k in ks) + " |",
+            "|---" * (len(ks) + 1) + "|"]
     for part in ("policy", "value"):
-        cells = [f"{m:.3f} ± {h:.3f}" for m, h in (mean_ci(cosines[(part, k)]) for k in BATCHES)]
+        cells = [f"{m:.3f} ± {h:.3f}" for m, h in (mean_ci(cosines[(part, k)]) for k in ks)]
         rows.append(f"| {part} | " + " | ".join(cells) + " |")
-    derived = ["| parameters | per-episode signal ratio s | expected cosine of a 3-episode "
-               "gradient with the true one | episodes for a cosine of 0.5 |", "|---|---|---|---|"]
+    derived = [f"| parameters | per-episode signal ratio s | expected cosine of a "
+               f"{k_used}-episode gradient with the true one | episodes for a cosine of 0.5 |",
+               "|---|---|---|---|"]
     for part in ("policy", "value"):
         ratios = [signal_ratio(float(np.mean(cosines[(part, k)])), k, args.episodes - k)
-                  for k in BATCHES if k < args.episodes]
+                  for k in ks if k < args.episodes]
         s_hat = float(np.median(ratios))
-        cos3 = np.sqrt(3 * s_hat / (1 + 3 * s_hat))
+        cos3 = np.sqrt(k_used * s_hat / (1 + k_used * s_hat))
         need = 1 / (3 * s_hat) if s_hat > 0 else float("inf")
         derived.append(f"| {part} | {s_hat:.4f} | {cos3:.2f} | {need:,.0f} |")
-    body = f"""## How noisy MAML's inner gradient is on locomotion (a diagnostic)
+    if args.domain == "sumo":
+        title = "RoboSumo"
+        what = (f"{len(tasks)} versions of `zoo:selfplay-bug` (drawn with seed {args.seed}: "
+                f"{', '.join(map(str, tasks))}), {args.episodes} bouts (episodes) of the "
+                f"meta-trained theta of `zoo:maml-sumo-bug` against each")
+    else:
+        title = "locomotion"
+        what = (f"{len(tasks)} tasks of the bug's training damage chains (a leg pair at one "
+                f"torque scale, drawn with seed {args.seed}), {args.episodes} episodes of the "
+                f"meta-trained theta of `zoo:maml-locomotion-bug` each")
+    body = f"""## How noisy MAML's inner gradient is on {title} (a diagnostic)
 
 Command: `python scripts/inner_gradient_noise.py {" ".join(sys.argv[1:])}` (commit {commit()},
-{machine()}). For {len(tasks)} tasks of the bug's training damage chains (a leg pair at one
-torque scale, drawn with seed {args.seed}), {args.episodes} episodes of the meta-trained theta of
-`zoo:maml-locomotion-bug` each; the first inner gradient of the adaptation rule (policy gradient
+{machine()}). For {what}; the first inner gradient of the adaptation rule (policy gradient
 with the value baseline, advantages standardised per batch, on-policy) on disjoint batches of K
 episodes, and its cosine with the gradient of the task's other {args.episodes} - K episodes
-(mean over the batches of a task; mean ± 95 % t-interval over the {len(tasks)} tasks). K = 3 is
-what MAML adapts on. A cosine of 1 would be a noise-free direction, 0 an unrelated one.
+(mean over the batches of a task; mean ± 95 % t-interval over the {len(tasks)} tasks).
+K = {k_used} is what MAML meta-trained on. A cosine of 1 would be a noise-free direction, 0 an
+unrelated one.
 
 {chr(10).join(rows)}
 
@@ -158,7 +205,7 @@ cosine sqrt(sk/(1+sk)) sqrt(sr/(1+sr)); s solved from each column, median over t
 
 {chr(10).join(derived)}
 """
-    write_section(SECTION, body)
+    write_section(SECTION + ("-sumo" if args.domain == "sumo" else ""), body)
     print(body)
 
 
