@@ -118,13 +118,24 @@ def episode_rates(db: Any, group: str) -> list[tuple[str, int, int, int]]:
     return [(label, *tally[label]) for label in sorted(tally)]
 
 
+def _method(kind: str, names: dict[str, str]) -> str:
+    """How agents of ``kind`` adapt; ``kind[none]`` and ``kind[tracking]`` are the policy of
+    such a checkpoint frozen or tracked with PPO (``agents.load(adaptation=...)``)."""
+    base, _, adaptation = kind.partition("[")
+    if adaptation == "none]":
+        return f"none (frozen {base} policy)"
+    if adaptation == "tracking]":
+        return f"tracking (PPO steps on a {base} policy)"
+    return names.get(kind, kind)
+
+
 def _rate_rows(rates: list[tuple[str, int, int, int]], names: dict[str, str] | None = None
                ) -> tuple[tuple[tuple[str, ...], ...], list[tuple[str, float, float, float]]]:
     table, bars = [], []
     for label, w, d, lo in rates:
         n = w + d + lo
         low, high = wilson_interval(w, n)
-        shown = (names or {}).get(label, label)
+        shown = _method(label, names) if names is not None else label
         table.append((shown, str(n), str(w), str(d), str(lo), f"{w / max(n, 1):.3f}",
                       f"[{low:.3f}, {high:.3f}]", f"{(w + d / 2) / max(n, 1):.3f}"))
         bars.append((shown, w / max(n, 1), low, high))

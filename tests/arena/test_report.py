@@ -83,3 +83,12 @@ def test_report_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["report", "--db", str(junk), "--out", str(tmp_path / "r")])
     assert exc.value.code == 2 and "not a league database" in capsys.readouterr().err
+
+
+def test_adaptation_methods_name_frozen_and_tracked_checkpoints():
+    from arena.report import METHODS, _rate_rows
+
+    rows, _ = _rate_rows([("maml", 3, 0, 1), ("ppo-mlp[tracking]", 1, 1, 1),
+                          ("maml[none]", 2, 0, 0)], METHODS)
+    assert [r[0] for r in rows] == ["MAML meta-update", "tracking (PPO steps on a ppo-mlp policy)",
+                                    "none (frozen maml policy)"]
