@@ -64,11 +64,16 @@ class ZooEntry:
 
 
 def _budget(config: dict[str, Any]) -> str | None:
-    train = config.get("train", config)
-    for key, unit in (("total_steps", "steps"), ("iterations", "iterations"),
-                      ("meta_iterations", "meta-iterations")):
-        if isinstance(train, dict) and isinstance(train.get(key), int):
-            return f"{train[key]:,} {unit}"
+    """The run's budget, from the training settings a checkpoint records (``train`` for PPO,
+    ``maml`` / ``maml_sumo`` for MAML, the top level for the others)."""
+    sections = [config.get(k) for k in ("train", "maml", "maml_sumo")] + [config]
+    for settings in sections:
+        if not isinstance(settings, dict):
+            continue
+        for key, unit in (("total_steps", "steps"), ("iterations", "iterations"),
+                          ("meta_iterations", "meta-iterations")):
+            if isinstance(settings.get(key), int):
+                return f"{settings[key]:,} {unit}"
     return None
 
 

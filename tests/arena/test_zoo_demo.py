@@ -70,3 +70,16 @@ def test_quick_demo_on_ray_gives_the_same_leaderboard(empty_zoo, tmp_path, capsy
         return text[text.index("| rank |"):text.index("report:")]
 
     assert leaderboard("ray") == leaderboard("local")
+
+
+@pytest.mark.parametrize(("config", "budget"), [
+    ({"train": {"total_steps": 1000}}, "1,000 steps"),
+    ({"maml": {"iterations": 100}, "obs_dim": 3}, "100 iterations"),
+    ({"maml_sumo": {"iterations": 7}}, "7 iterations"),
+    ({"iterations": 200}, "200 iterations"),
+    ({"obs_dim": 3}, None),
+])
+def test_zoo_reads_the_budget_wherever_a_trainer_records_it(config, budget):
+    from arena.zoo import _budget
+
+    assert _budget(config) == budget
