@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -338,6 +338,31 @@ def check_shapes(
         raise CheckpointError(
             f"checkpoint {str(path)!r} does not fit the agent: " + "; ".join(problems)
         )
+
+
+def load_module(path: str | os.PathLike[str], kind: str,
+                build: Callable[[dict[str, Any]], torch.nn.Module],
+                what: str) -> tuple[Any, CheckpointMeta]:
+    """Load a checkpoint of ``kind`` into the module ``build(meta.config)`` makes.
+
+    Args:
+        path: The file.
+        kind: The checkpoint kind it must have.
+        build: Makes the receiving module from the checkpoint's config.
+        what: What the config must describe, for the error message (e.g. "an RL^2 policy").
+
+    Raises:
+        ValueError: The config does not describe such a module.
+        CheckpointError: The file is refused, or its tensors do not fit the module.
+    """
+    tensors, meta = load_checkpoint(path, expected_kind=kind)
+    try:
+        module = build(meta.config)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: checkpoint config does not describe {what}: {err}") from None
+    check_shapes(tensors, {k: tuple(v.shape) for k, v in module.state_dict().items()}, path)
+    module.load_state_dict(tensors)
+    return module, meta
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -63,8 +63,8 @@ from agents.maml import (
     phase_seeds,
     task_advantages,
 )
-from agents.maml_train import KIND, MAMLRun
-from agents.meta_run import check_run_config
+from agents.maml_train import KIND, MAMLRun, OuterLoop
+from agents.meta_run import check_counts, check_run_config
 from agents.nets import entropy, log_prob
 from agents.opponents import LineageOpponents
 from agents.policy import Policy, PolicyConfig, load_policy
@@ -94,8 +94,9 @@ def opponent_lineage(ref: str) -> Lineage:
 
 
 @dataclass(frozen=True)
-class SumoMetaConfig:
-    """A MAML meta-training run in RoboSumo against consecutive versions of a lineage.
+class SumoMetaConfig(OuterLoop):
+    """A MAML meta-training run in RoboSumo against consecutive versions of a lineage (and the
+    ``OuterLoop`` settings of ``agents.maml_train``).
 
     Attributes:
         env: ``RoboSumo-X-vs-Y-v0``; the learner is X (player_0), the opponents are Y.
@@ -107,15 +108,7 @@ class SumoMetaConfig:
         episode_steps: step limit of a bout (None: the env's 500).
         seed: seed of everything.
         adapt: the inner adaptation rule (discount 0.995 as the outer loss).
-        first_order: drop second-order terms of the meta-gradient.
-        lr: Adam learning rate of theta (paper: 3e-4).
-        step_size_lr: Adam learning rate of the step sizes (None: ``lr``).
-        epochs: PPO epochs of the outer update (full meta-batch each).
-        clip: PPO clip range.
-        gamma, lam: discount (paper: 0.995 in RoboSumo) and GAE lambda of the outer loss.
-        vf_coef: weight of the outer value loss.
-        sf_coef: weight of the score-function term of the v_k bouts.
-        grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
+        gamma: discount of the outer loss (paper: 0.995 in RoboSumo).
         reward_scale: rewards are multiplied by this for learning (RoboSumo outcomes are
             +-2000).
         init_from: a PPO checkpoint (path or ``zoo:`` reference) controlling X to start theta
@@ -135,16 +128,7 @@ class SumoMetaConfig:
     episode_steps: int | None = None
     seed: int = 0
     adapt: AdaptConfig = field(default_factory=lambda: AdaptConfig(gamma=0.995))
-    first_order: bool = False
-    lr: float = 3e-4
-    step_size_lr: float | None = None
-    epochs: int = 5
-    clip: float = 0.2
     gamma: float = 0.995
-    lam: float = 0.95
-    vf_coef: float = 0.5
-    sf_coef: float = 1.0
-    grad_clip: float = 0.1
     reward_scale: float = 0.01
     init_from: str | None = None
     warmup_steps: int = 200
@@ -156,13 +140,8 @@ class SumoMetaConfig:
         if SUMO_ID.match(self.env) is None:
             raise ValueError(f"MAML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
                              f"Spider), got {self.env!r}")
-        for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every",
-                     "warmup_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.episode_steps is not None and self.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1 or None, got {self.episode_steps!r}")
+        check_counts(self, ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every",
+                            "warmup_steps"), optional=("episode_steps",))
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
 

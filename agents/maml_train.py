@@ -62,16 +62,11 @@ VMAP_LSTM_ERROR = (
 
 
 @dataclass(frozen=True)
-class MetaConfig:
-    """A MAML meta-training run on nonstationary locomotion.
+class OuterLoop:
+    """The meta-update settings every MAML run shares (locomotion here, RoboSumo in
+    ``agents.maml_sumo``).
 
     Attributes:
-        body: the robot (the paper: bug).
-        iterations: meta-iterations.
-        meta_batch: consecutive-task pairs per iteration.
-        episodes: K, episodes per task to adapt on and to evaluate the adapted policy on.
-        seed: seed of everything.
-        adapt: the inner adaptation rule.
         first_order: drop second-order terms of the meta-gradient.
         lr: Adam learning rate of theta (paper: 3e-4).
         step_size_lr: Adam learning rate of the step sizes (None: ``lr``). Adam moves every
@@ -80,10 +75,35 @@ class MetaConfig:
             lets it change gradually.
         epochs: PPO epochs of the outer update (full meta-batch each).
         clip: PPO clip range (paper: 0.2).
-        gamma, lam: discount and GAE lambda of the outer advantages.
+        lam: GAE lambda of the outer advantages.
         vf_coef: weight of the outer value loss.
         sf_coef: weight of the score-function term of the pre-adaptation episodes.
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
+    """
+
+    first_order: bool = False
+    lr: float = 3e-4
+    step_size_lr: float | None = None
+    epochs: int = 5
+    clip: float = 0.2
+    lam: float = 0.95
+    vf_coef: float = 0.5
+    sf_coef: float = 1.0
+    grad_clip: float = 0.1
+
+
+@dataclass(frozen=True)
+class MetaConfig(OuterLoop):
+    """A MAML meta-training run on nonstationary locomotion (and the ``OuterLoop`` settings).
+
+    Attributes:
+        body: the robot (the paper: bug).
+        iterations: meta-iterations.
+        meta_batch: consecutive-task pairs per iteration.
+        episodes: K, episodes per task to adapt on and to evaluate the adapted policy on.
+        seed: seed of everything.
+        adapt: the inner adaptation rule.
+        gamma: discount of the outer advantages.
         init_from: a PPO checkpoint (path or ``zoo:`` reference) to start theta (and
             observation statistics) from. The
             observation statistics are not updated during meta-training: adapted and
@@ -105,16 +125,7 @@ class MetaConfig:
     episodes: int = 3
     seed: int = 0
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
-    first_order: bool = False
-    lr: float = 3e-4
-    step_size_lr: float | None = None
-    epochs: int = 5
-    clip: float = 0.2
     gamma: float = 0.99
-    lam: float = 0.95
-    vf_coef: float = 0.5
-    sf_coef: float = 1.0
-    grad_clip: float = 0.1
     init_from: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     snapshot_every: int = 10

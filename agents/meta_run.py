@@ -14,6 +14,17 @@ from typing import Any
 import torch
 
 
+def check_counts(config: Any, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """Refuse a config whose ``names`` are not integers >= 1 (``optional`` ones may be None)."""
+    for name in names + optional:
+        value = getattr(config, name)
+        if value is None and name in optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1"
+                             f"{' or None' if name in optional else ''}, got {value!r}")
+
+
 def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
                      extendable: str) -> str:
     """Refuse to mix two different runs in one directory; return the ``config.json`` text.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from resultsdoc import ROOT, commit, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, write_section
 
 import agents
 from agents.adaptive import MAMLAgent, TrackingAgent
@@ -61,15 +61,7 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    x = np.arange(1, 8)
-    for offset, (name, r) in zip(np.linspace(-0.15, 0.15, len(results)), results.items(),
-                                 strict=True):
-        flat = r.reshape(-1, r.shape[-1])
-        stats = [mean_ci(flat[:, e]) for e in range(flat.shape[1])]
-        ax.errorbar(x + offset, [m for m, _ in stats], yerr=[h for _, h in stats], marker="o",
-                    ms=3, capsize=2, label=name)
-    ax.set_xlabel("episode (torque scale of the damaged pair falls 1 -> 0)")
-    ax.set_ylabel("episode return")
+    episode_errorbars(ax, results, 0.15)
     ax.set_title("Bug, held-out leg pairs")
     ax.legend(fontsize=7)
     fig.tight_layout()

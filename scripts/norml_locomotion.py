@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from resultsdoc import ROOT, commit, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, write_section
 
 import agents
 from agents.adaptive import TrackingAgent
@@ -83,17 +83,9 @@ def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> Non
     import matplotlib.pyplot as plt
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
-    x = np.arange(1, 8)
     shown = {n: r for n, r in results.items() if not (r < DIVERGED).any()}
     off_scale = [n for n in results if n not in shown]  # diverged chains would flatten the rest
-    for offset, (name, r) in zip(np.linspace(-0.2, 0.2, len(shown)), shown.items(),
-                                 strict=True):
-        flat = r.reshape(-1, r.shape[-1])
-        stats = [mean_ci(flat[:, e]) for e in range(flat.shape[1])]
-        ax.errorbar(x + offset, [m for m, _ in stats], yerr=[h for _, h in stats], marker="o",
-                    ms=3, capsize=2, label=name)
-    ax.set_xlabel("episode (torque scale of the damaged pair falls 1 -> 0)")
-    ax.set_ylabel("episode return")
+    episode_errorbars(ax, shown, 0.2)
     title = "Bug, held-out leg pairs (95 % CI over chains)"
     if off_scale:
         title += "\nnot shown (diverged chains): " + ", ".join(off_scale)

@@ -45,6 +45,21 @@ def commit() -> str:
         return "unknown"
 
 
+def episode_errorbars(ax, results, spread: float) -> None:
+    """One line per method of its mean return per episode of a chain, with 95 % t-intervals over
+    the chains (``results``: name -> returns ``[..., episodes]``), offset by up to ``spread``."""
+    import numpy as np
+
+    for offset, (name, r) in zip(np.linspace(-spread, spread, len(results)), results.items(),
+                                 strict=True):
+        flat = r.reshape(-1, r.shape[-1])
+        stats = [mean_ci(flat[:, e]) for e in range(flat.shape[1])]
+        ax.errorbar(np.arange(1, flat.shape[1] + 1) + offset, [m for m, _ in stats],
+                    yerr=[h for _, h in stats], marker="o", ms=3, capsize=2, label=name)
+    ax.set_xlabel("episode (torque scale of the damaged pair falls 1 -> 0)")
+    ax.set_ylabel("episode return")
+
+
 def write_section(name: str, body: str) -> Path:
     """Replace (or append) the section ``name`` of docs/results.md with ``body``."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from agents.base import Agent, reseed
-from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta, load_module, save_checkpoint
 from agents.nets import log_prob
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 
@@ -54,16 +54,9 @@ def save_norml(path: Path | str, model: NoRMLModel, meta: CheckpointMeta) -> Pat
 
 def load_norml(path: Path | str) -> tuple[NoRMLModel, CheckpointMeta]:
     """Load a model saved by ``save_norml`` after checking every tensor's name and shape."""
-    tensors, meta = load_checkpoint(path, expected_kind=KIND)
-    try:
-        model = NoRMLModel(int(meta.config["obs_dim"]), int(meta.config["act_dim"]),
-                           NoRMLConfig(**meta.config["norml"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: checkpoint config does not describe a NoRML model: "
-                         f"{err}") from None
-    check_shapes(tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()}, path)
-    model.load_state_dict(tensors)
-    return model, meta
+    return load_module(path, KIND, lambda c: NoRMLModel(int(c["obs_dim"]), int(c["act_dim"]),
+                                                        NoRMLConfig(**c["norml"])),
+                       "a NoRML model")
 
 
 class NoRMLAgent(Agent):

@@ -45,6 +45,7 @@ import torch
 from agents.checkpoint import CheckpointMeta, load_checkpoint
 from agents.maml import phase_seeds
 from agents.maml_sumo import SUMO_ID, consecutive_pairs, opponent_lineage, sumo_bodies
+from agents.meta_run import check_counts
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
 from agents.norml.train import _batched_policy, _split, _stack
@@ -101,12 +102,8 @@ class SumoNoRMLConfig:
         if SUMO_ID.match(self.env) is None:
             raise ValueError(f"NoRML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
                              f"Spider), got {self.env!r}")
-        for name in ("iterations", "meta_batch", "episodes", "snapshot_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.episode_steps is not None and self.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1 or None, got {self.episode_steps!r}")
+        check_counts(self, ("iterations", "meta_batch", "episodes", "snapshot_every"),
+                     optional=("episode_steps",))
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
         for name in ("lr", "advantage_lr", "alpha_lr", "grad_clip", "reward_scale"):

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from agents.base import Agent, reseed
-from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta, load_module, save_checkpoint
 from agents.nets import OBS_CLIP, RunningNorm
 from agents.policy import ActOutput, Policy, PolicyConfig
 
@@ -121,16 +121,9 @@ def save_rl2(path: Path | str, policy: RL2Policy, meta: CheckpointMeta) -> Path:
 
 def load_rl2(path: Path | str) -> tuple[RL2Policy, CheckpointMeta]:
     """Load a policy saved by ``save_rl2`` after checking every tensor's name and shape."""
-    tensors, meta = load_checkpoint(path, expected_kind=KIND)
-    try:
-        policy = RL2Policy(int(meta.config["obs_dim"]), int(meta.config["act_dim"]),
-                           RL2Config(**meta.config["rl2"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: checkpoint config does not describe an RL^2 policy: "
-                         f"{err}") from None
-    check_shapes(tensors, {k: tuple(v.shape) for k, v in policy.state_dict().items()}, path)
-    policy.load_state_dict(tensors)
-    return policy, meta
+    return load_module(path, KIND, lambda c: RL2Policy(int(c["obs_dim"]), int(c["act_dim"]),
+                                                       RL2Config(**c["rl2"])),
+                       "an RL^2 policy")
 
 
 class RL2Agent(Agent):
