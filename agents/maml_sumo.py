@@ -335,13 +335,7 @@ class SumoMetaTrainer(MAMLRun):
         seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
         theta_now = {k: v.detach() for k, v in self.theta.items()}
         pre = self.collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
-        phis = []
-        for i in range(c.meta_batch):
-            theta = {k: v.detach().requires_grad_() for k, v in self.theta.items()}
-            with torch.enable_grad():
-                phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
-            phis.append({k: v.detach() for k, v in phi.items()})
-        post = self.collect([p[1] for p in pairs], phis, post_seed)
+        post = self.collect([p[1] for p in pairs], self.adapted(pre, c.meta_batch), post_seed)
         return pairs, pre, post
 
     # ---------------------------------------------------------------- one iteration

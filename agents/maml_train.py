@@ -196,6 +196,17 @@ class MAMLRun:
              {"params": list(self.step_sizes.parameters()), "lr": alpha_lr}],
             lr=c.lr, eps=1e-5)
 
+    def adapted(self, pre, n_tasks: int) -> list[dict[str, torch.Tensor]]:
+        """phi_i of every task adapted from theta on its pre-adaptation episodes
+        (``pre.task(i)``), detached: the parameters the post-adaptation phase acts with."""
+        phis = []
+        for i in range(n_tasks):
+            theta = {k: v.detach().requires_grad_() for k, v in self.theta.items()}
+            with torch.enable_grad():
+                phi = adapt(self.net, theta, self.step_sizes, pre.task(i), self.config.adapt)[-1]
+            phis.append({k: v.detach() for k, v in phi.items()})
+        return phis
+
     def step_size_metrics(self) -> dict[str, float]:
         """``alpha_m``: each step's step size (the mean entry with per-parameter sizes)."""
         row = {}
@@ -338,13 +349,7 @@ class MetaTrainer(MAMLRun):
         seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
         theta_now = {k: v.detach() for k, v in self.theta.items()}
         pre = self._collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
-        phis = []
-        for i in range(c.meta_batch):
-            theta = {k: v.detach().requires_grad_() for k, v in self.theta.items()}
-            with torch.enable_grad():
-                phi = adapt(self.net, theta, self.step_sizes, pre.task(i), c.adapt)[-1]
-            phis.append({k: v.detach() for k, v in phi.items()})
-        post = self._collect([p[1] for p in pairs], phis, post_seed)
+        post = self._collect([p[1] for p in pairs], self.adapted(pre, c.meta_batch), post_seed)
         return pre, post
 
     def iterate(self) -> dict[str, float]:

@@ -25,6 +25,14 @@ def check_counts(config: Any, names: tuple[str, ...], optional: tuple[str, ...] 
                              f"{' or None' if name in optional else ''}, got {value!r}")
 
 
+def check_positive(config: Any, names: tuple[str, ...]) -> None:
+    """Refuse a config whose ``names`` are not > 0 (None, meaning a default, is accepted)."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
 def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
                      extendable: str) -> str:
     """Refuse to mix two different runs in one directory; return the ``config.json`` text.

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 from agents.checkpoint import CheckpointMeta
+from agents.meta_run import check_positive
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.train import MetaTrainer, _batched_policy, _split, _stack, episode_returns
 
@@ -93,10 +94,7 @@ class LocomotionMetaConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
-        for name in ("lr", "advantage_lr", "alpha_lr", "grad_clip"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
+        check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip"))
 
     @property
     def env_id(self) -> str:

@@ -45,7 +45,7 @@ import torch
 from agents.checkpoint import CheckpointMeta, load_checkpoint
 from agents.maml import phase_seeds
 from agents.maml_sumo import SUMO_ID, consecutive_pairs, opponent_lineage, sumo_bodies
-from agents.meta_run import check_counts
+from agents.meta_run import check_counts, check_positive
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
 from agents.norml.train import _batched_policy, _split, _stack
@@ -106,10 +106,7 @@ class SumoNoRMLConfig:
                      optional=("episode_steps",))
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
-        for name in ("lr", "advantage_lr", "alpha_lr", "grad_clip", "reward_scale"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
+        check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip", "reward_scale"))
         if not self.model.normalize_obs:
             raise ValueError("NoRML in RoboSumo needs a model with normalize_obs=True")
 
