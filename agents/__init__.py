@@ -175,6 +175,17 @@ for _kind in ("ppo-mlp", "ppo-lstm"):
     register_loader(_kind, _load_policy_agent)
 register_loader("maml", _load_maml_agent)
 
+
+def _load_original_agent(path: Path, meta: CheckpointMeta, seed: int | None,
+                         **kwargs: Any) -> Agent:
+    from agents.robosumo_original import _load_agent
+
+    return _load_agent(path, meta, seed, **kwargs)
+
+
+for _kind in ("robosumo-mlp", "robosumo-lstm"):  # the original policies, converted
+    register_loader(_kind, _load_original_agent)
+
 __all__ = ["ADAPTATIONS", "BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent",
            "RandomAgent", "load", "register_loader", "resolve", "zoo_names"]
 

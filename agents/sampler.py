@@ -50,6 +50,8 @@ class EpisodeStats:
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)  # "win", "loss", "draw", "none" (sumo)
+    # The kind of opponent of each outcome ("pool", "idle", ...), where the sampler names them.
+    opponents: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         out: dict[str, float] = {"episodes": len(self.returns)}
@@ -59,6 +61,12 @@ class EpisodeStats:
         if self.outcomes:
             for kind in ("win", "loss", "draw"):
                 out[f"{kind}_rate"] = self.outcomes.count(kind) / len(self.outcomes)
+        # Win rate against each kind of opponent, when there are several kinds.
+        if len(set(self.opponents)) > 1:
+            for label in sorted(set(self.opponents)):
+                mine = [o for o, lab in zip(self.outcomes, self.opponents, strict=True)
+                        if lab == label]
+                out[f"win_rate_{label}"] = mine.count("win") / len(mine)
         return out
 
 
@@ -257,14 +265,26 @@ class SumoSampler:
         self._returns = np.zeros(self.n)
         self._lengths = np.zeros(self.n, dtype=np.int64)
 
-    def set_opponents(self, opponents: Sequence[Policy] | None) -> None:
-        """One frozen opponent policy per arena (ignored in self-play); their states restart."""
+    def set_opponents(self, opponents: Sequence[Policy] | None,
+                      labels: Sequence[str] | None = None) -> None:
+        """One frozen opponent per arena (ignored in self-play); their states restart.
+
+        Args:
+            opponents: a ``Policy`` or a scripted policy (``agents.scripted``) per arena.
+            labels: the kind of each arena's opponent (e.g. ``"pool"``, ``"idle"``): the
+                summary then reports a win rate per kind. Default: the scripted policies'
+                labels, ``"policy"`` for networks.
+        """
         if self.self_play:
             return
         opponents = list(opponents or [])
         if len(opponents) != self.arenas:
             raise ValueError(f"need one opponent per arena ({self.arenas}), got {len(opponents)}")
-        self.opponents = opponents
+        if labels is None:
+            labels = [getattr(p, "label", "policy") for p in opponents]
+        if len(labels) != self.arenas:
+            raise ValueError(f"need one label per arena ({self.arenas}), got {len(labels)}")
+        self.opponents, self.labels = opponents, list(labels)
         groups: dict[int, list[int]] = {}
         for i, p in enumerate(opponents):
             groups.setdefault(id(p), []).append(i)
@@ -329,5 +349,6 @@ class SumoSampler:
                 unstable = "unstable" in info and bool(info["unstable"][i])
                 stats.outcomes.append(_outcome(int(info["winner"][i]), bool(terminated[i]),
                                                unstable))
+                stats.opponents.append(self.labels[i])
         self._returns[done] = 0.0
         self._lengths[done] = 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import time
 from collections import OrderedDict
@@ -34,6 +35,7 @@ from agents.meta_run import check_run_config, optimizer_tensors, restore_optimiz
 from agents.policy import Policy, PolicyConfig, load_policy, policy_from_description
 from agents.ppo import PPO, PPOConfig
 from agents.sampler import SumoSampler, VectorSampler
+from agents.scripted import IdlePolicy, RandomPolicy
 
 OPPONENT_MODES = ("self", "pool", "lineage")
 STATE_KIND = "ppo-train-state"
@@ -58,6 +60,13 @@ class TrainConfig:
             at a random version in [1, k-1]) or ``"lineage"`` (each iteration each arena's
             opponent is a uniformly drawn version of the ``opponents`` lineage, frozen).
         opponents: with ``opponent="lineage"``: a lineage directory or ``zoo:<name>``.
+        pool_window: with ``opponent="pool"``: draw the opponent version among the stored ones in
+            [ceil(pool_window * k), k] instead of [1, k] (0, the paper's curriculum). Bansal et
+            al. (2018, "Emergent complexity via multi-agent competition") found that opponents
+            from the recent half of the history (0.5) give robust sumo policies.
+        idle_fraction: pool or lineage opponents only: the chance that an arena's opponent in an
+            iteration is the idle robot (zero torques) instead.
+        random_fraction: the same for the random robot (uniform torques in [-1, 1]).
         init_from: a PPO checkpoint (path or ``zoo:`` reference) to start the policy (weights
             and observation statistics) from; the architecture is the checkpoint's.
         shaping_anneal: RoboSumo only: fraction of ``total_steps`` over which the shaping weight
@@ -81,6 +90,9 @@ class TrainConfig:
     seed: int = 0
     opponent: str = "self"
     opponents: str | None = None
+    pool_window: float = 0.0
+    idle_fraction: float = 0.0
+    random_fraction: float = 0.0
     init_from: str | None = None
     shaping_anneal: float = 0.0
     lr_anneal: bool = False
@@ -108,11 +120,29 @@ class TrainConfig:
             raise ValueError("damage='train' applies to NonstationaryLocomotion envs only")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
+        if not 0 <= self.pool_window <= 1:
+            raise ValueError(f"pool_window must be in [0, 1], got {self.pool_window!r}")
+        if self.pool_window and self.opponent != "pool":
+            raise ValueError("pool_window applies to opponent='pool' only")
+        for name in ("idle_fraction", "random_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.scripted_fraction and self.opponent == "self":
+            raise ValueError("idle_fraction and random_fraction apply to opponent='pool' or "
+                             "'lineage' (self-play has no opponent to replace)")
+        if self.scripted_fraction > 1:
+            raise ValueError(f"idle_fraction + random_fraction must be <= 1, got "
+                             f"{self.scripted_fraction!r}")
         if not 0 <= self.shaping_anneal <= 1:
             raise ValueError(f"shaping_anneal must be in [0, 1], got {self.shaping_anneal!r}")
         if self.policy.arch == "lstm" and self.rollout % self.ppo.bptt:
             raise ValueError(f"rollout ({self.rollout}) must be a multiple of bptt "
                              f"({self.ppo.bptt}) for LSTM policies")
+
+    @property
+    def scripted_fraction(self) -> float:
+        """The chance that an arena's opponent is a scripted (idle or random) robot."""
+        return self.idle_fraction + self.random_fraction
 
     @property
     def is_sumo(self) -> bool:
@@ -217,6 +247,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.iteration, self.env_steps = 0, 0
         self._opponents: OrderedDict[tuple, Policy] = OrderedDict()
+        self._scripted: dict[int, tuple[IdlePolicy, RandomPolicy]] = {}
         if resume and (self.run_dir / "state.safetensors").exists():
             self._load_state()
         self.sampler = self._make_sampler()
@@ -232,25 +263,49 @@ class Trainer:
         if self.config.is_sumo:
             opponents = {"self": lambda: "self", "pool": self._pool_opponents,
                          "lineage": self._lineage_opponents}[self.config.opponent]()
-            return SumoSampler(self.envs, self.policy, self.config.rollout, opponents, seed)
+            sampler = SumoSampler(self.envs, self.policy, self.config.rollout, opponents, seed)
+            if not isinstance(opponents, str):
+                sampler.set_opponents(opponents, self._labels(opponents))
+            return sampler
         return VectorSampler(self.envs, self.policy, self.config.rollout, seed)
 
     def _pool_opponents(self) -> list[Policy]:
-        """The paper's curriculum: a random own version in [1, k-1] for every arena."""
+        """The paper's curriculum: a random own version in [1, k-1] for every arena (or in the
+        recent window of ``pool_window``), some replaced by scripted robots."""
         k = self.lineage.latest() or 0
         if k == 0:  # nothing saved yet: a frozen copy of the initial learner
             frozen = policy_from_description(self.policy.describe())
             frozen.load_state_dict(self.policy.state_dict())
-            return [frozen] * self.config.num_envs
-        return [self._opponent(self.lineage.sample_version(self.rng, k))
-                for _ in range(self.config.num_envs)]
+            return self._with_scripted([frozen] * self.config.num_envs)
+        if self.config.pool_window:
+            low = math.ceil(self.config.pool_window * k)
+            recent = [v for v in self.lineage.versions() if low <= v <= k]
+            return self._with_scripted([self._opponent(recent[int(self.rng.integers(len(recent)))])
+                                        for _ in range(self.config.num_envs)])
+        return self._with_scripted([self._opponent(self.lineage.sample_version(self.rng, k))
+                                    for _ in range(self.config.num_envs)])
 
     def _lineage_opponents(self) -> list[Policy]:
         """A uniformly drawn version of the ``opponents`` lineage for every arena."""
         versions = self.opponent_lineage.versions()
-        return [self._opponent(versions[int(self.rng.integers(len(versions)))],
-                               self.opponent_lineage)
-                for _ in range(self.config.num_envs)]
+        return self._with_scripted([self._opponent(versions[int(self.rng.integers(len(versions)))],
+                                                   self.opponent_lineage)
+                                    for _ in range(self.config.num_envs)])
+
+    def _with_scripted(self, opponents: list) -> list:
+        """Replace each arena's opponent by the idle or random robot with their chances."""
+        c = self.config
+        if not c.scripted_fraction:  # no draws: runs without scripted robots stay as they were
+            return opponents
+        draws = self.rng.random(len(opponents))
+        act_dim = self.envs.action_spaces["player_1"].shape[0]
+        idle, rand = self._scripted.setdefault(act_dim, (IdlePolicy(act_dim),
+                                                         RandomPolicy(act_dim)))
+        return [idle if u < c.idle_fraction else rand if u < c.scripted_fraction else opp
+                for u, opp in zip(draws, opponents, strict=True)]
+
+    def _labels(self, opponents: list) -> list[str]:
+        return [getattr(p, "label", self.config.opponent) for p in opponents]
 
     def _opponent(self, version: int, lineage: Lineage | None = None) -> Policy:
         lineage = lineage or self.lineage
@@ -297,10 +352,10 @@ class Trainer:
             if c.shaping_anneal > 0:
                 shaping = max(0.0, 1.0 - frac / c.shaping_anneal)
                 self.envs.weights = dataclasses.replace(self.envs.weights, shaping=shaping)
-            if c.opponent == "pool":
-                self.sampler.set_opponents(self._pool_opponents())
-            elif c.opponent == "lineage":
-                self.sampler.set_opponents(self._lineage_opponents())
+            if c.opponent in ("pool", "lineage"):
+                opponents = (self._pool_opponents() if c.opponent == "pool"
+                             else self._lineage_opponents())
+                self.sampler.set_opponents(opponents, self._labels(opponents))
         if c.damage == "train":
             self._draw_damages()
         start = time.perf_counter()

@@ -127,6 +127,35 @@ def add_zoo_parser(sub: argparse._SubParsersAction) -> None:
                                    "zoo:<name>@<version>.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_zoo_command)
+    zoo_sub = p.add_subparsers(dest="zoo_command", metavar="{import-robosumo}")
+    imp = zoo_sub.add_parser(
+        "import-robosumo", help="convert the original RoboSumo policies (your own copy)",
+        description="Convert the 18 pretrained policies of the original RoboSumo (openai/robosumo, "
+                    "robosumo/policy_zoo/assets: SRC/<body>/<mlp|lstm>/agent-params-v<k>.npy) "
+                    "into checkpoints OUT/robosumo-<body>-<mlp|lstm>-v<k>.safetensors that every "
+                    "command plays (arena match, game, tournament, watch). The original "
+                    "repository has no license file: the converted files are for your own "
+                    "evaluation and are never part of the zoo.")
+    imp.add_argument("src", help="the original policy_zoo/assets folder")
+    imp.add_argument("--out", required=True, help="folder for the converted checkpoints")
+    imp.set_defaults(func=_import_command)
+
+
+def _import_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agents.robosumo_original import import_robosumo
+
+    try:
+        written = import_robosumo(args.src, args.out)
+    except ValueError as err:
+        raise SystemExit(f"arena zoo import-robosumo: {err}") from None
+    for path in written:
+        print(path)
+    first = Path(written[0])
+    print(f"{len(written)} policies converted; play one with e.g. "
+          f"arena match {first} idle,body={first.stem.split('-')[1]}")
+    return 0
 
 
 def _zoo_command(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from gymnasium.vector import AutoresetMode
 
 from agents.policy import Policy, PolicyConfig
 from agents.sampler import EpisodeStats, SumoSampler, VectorSampler
+from agents.scripted import IdlePolicy, RandomPolicy
 from envs.nonstationary_locomotion import LocomotionEnv, LocomotionVectorEnv
 from envs.robosumo import SumoVectorEnv, parallel_env
 from envs.toy import PointGoalVectorEnv
@@ -438,3 +439,43 @@ def test_a_bout_without_a_result_is_not_a_draw():
     _, stats = sampler.collect()
     assert stats.outcomes == ["win", "none"]
     assert stats.summary()["draw_rate"] == 0.0
+
+
+def test_win_rates_are_reported_per_kind_of_opponent():
+    idle, learner = IdlePolicy(12), Policy(5, 12)
+    sampler = SumoSampler(ScriptedArenas(), learner, 4, [Policy(5, 12)] * 4, seed=0)
+    sampler.set_opponents([idle, Policy(5, 12), idle, Policy(5, 12)],
+                          ["idle", "pool", "idle", "pool"])
+    _, stats = sampler.collect()
+    # arena 0 (idle) wins twice, arena 1 (pool) loses, arena 2 (idle) draws, arena 3 (pool)
+    # has no result twice; in the order the bouts end:
+    assert stats.outcomes == ["win", "none", "loss", "win", "draw", "none"]
+    assert stats.opponents == ["idle", "pool", "pool", "idle", "idle", "pool"]
+    summary = stats.summary()
+    assert summary["win_rate_idle"] == pytest.approx(2 / 3)
+    assert summary["win_rate_pool"] == 0.0
+    with pytest.raises(ValueError, match=r"one label per arena \(4\), got 1"):
+        sampler.set_opponents([idle] * 4, ["idle"])
+
+
+def test_one_kind_of_opponent_gives_no_per_kind_rates():
+    sampler = SumoSampler(ScriptedArenas(), Policy(5, 12), 4, [Policy(5, 12)] * 4, seed=0)
+    _, stats = sampler.collect()
+    assert set(stats.opponents) == {"policy"}
+    assert not any(k.startswith("win_rate_") for k in stats.summary())
+
+
+def test_scripted_opponents_act_as_the_built_in_robots():
+    gen = torch.Generator().manual_seed(0)
+    obs = np.zeros((6, 5), np.float32)
+    idle = IdlePolicy(12).act(obs, None, None, generator=gen)
+    assert idle.action.shape == (6, 12) and not idle.action.any() and idle.state is None
+    rand = RandomPolicy(12).act(obs, None, None, generator=gen).action
+    assert rand.shape == (6, 12) and rand.min() >= -1 and rand.max() <= 1
+    assert rand.std() > 0.4  # uniform in [-1, 1] has std 0.58
+    # seeded like the sampler's opponent generator: the same seed, the same torques
+    again = RandomPolicy(12).act(obs, None, None, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(again.action, rand)
+    assert not np.array_equal(RandomPolicy(12).act(obs, generator=gen).action, rand)
+    with pytest.raises(ValueError, match="positive integer"):
+        IdlePolicy(0)

@@ -16,6 +16,7 @@ from agents.lineage import Lineage
 from agents.logger import MetricsLogger, read_metrics
 from agents.policy import PolicyConfig, load_policy
 from agents.ppo import PPOConfig
+from agents.scripted import IdlePolicy, RandomPolicy
 from agents.train import TrainConfig, Trainer, train
 
 TIMING = ("steps_per_s", "iteration_s")  # wall-clock columns: the only ones allowed to differ
@@ -239,7 +240,51 @@ def test_lineage_opponents_fine_tune_a_checkpoint_against_drawn_versions(tmp_pat
                            trainer.policy.state_dict()["net.pi.0.weight"])
 
 
+def test_pool_mixes_in_idle_and_random_robots_and_reports_them(tmp_path):
+    config = dataclasses.replace(SUMO, num_envs=8, total_steps=3 * 8 * 16, idle_fraction=0.3,
+                                 random_fraction=0.3, shaping_anneal=0.0)
+    trainer = Trainer(config, tmp_path / "mix", tensorboard=False)
+    kinds = []
+    for _ in range(3):
+        trainer.iterate()
+        labels = trainer.sampler.labels  # the opponents of the iteration just played
+        kinds += labels
+        for opponent, label in zip(trainer.sampler.opponents, labels, strict=True):
+            assert label == {IdlePolicy: "idle", RandomPolicy: "random"}.get(type(opponent),
+                                                                             "pool")
+            if label == "pool":
+                assert opponent is not trainer.policy
+    assert {"idle", "random", "pool"} <= set(kinds)
+    # about 30 / 30 / 40 % of 24 draws
+    assert 2 <= kinds.count("idle") <= 14 and 2 <= kinds.count("random") <= 14
+
+
+def test_pool_window_draws_from_the_recent_versions(tmp_path):
+    config = dataclasses.replace(SUMO, total_steps=8 * 64, pool_window=0.5, shaping_anneal=0.0)
+    trainer = Trainer(config, tmp_path / "window", tensorboard=False)
+    for _ in range(6):
+        trainer.iterate()
+    drawn = [trainer._pool_opponents() for _ in range(20)]
+    versions = {v for (_, v) in trainer._opponents}
+    assert min(v for (_, v) in list(trainer._opponents)[-4:]) >= 3  # ceil(0.5 * 6) = 3
+    assert all(o is not trainer.policy for batch in drawn for o in batch)
+    assert versions >= {3, 4, 5, 6}
+
+
+def test_a_run_without_scripted_robots_draws_as_before(tmp_path):
+    # the new fields at 0 leave the random stream untouched: the old runs resume identically
+    _, plain = run(SUMO, tmp_path / "a")
+    _, zeros = run(dataclasses.replace(SUMO, idle_fraction=0.0, random_fraction=0.0),
+                   tmp_path / "b")
+    assert without_timing(plain) == without_timing(zeros)
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
+    ({"opponent": "pool", "idle_fraction": 1.5}, r"idle_fraction must be in \[0, 1\]"),
+    ({"opponent": "pool", "idle_fraction": 0.6, "random_fraction": 0.6}, "must be <= 1"),
+    ({"idle_fraction": 0.1}, "apply to opponent='pool' or 'lineage'"),
+    ({"opponent": "pool", "pool_window": -0.1}, r"pool_window must be in \[0, 1\]"),
+    ({"pool_window": 0.5}, "applies to opponent='pool' only"),
     ({"opponent": "lineage"}, "go together"),
     ({"opponents": "zoo:selfplay-bug"}, "go together"),
     ({"env": "ToyPoint-v0", "opponent": "pool"}, "applies to RoboSumo envs only"),

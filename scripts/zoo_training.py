@@ -1,0 +1,105 @@
+"""The zoo's long self-play runs: one resumable PPO run per body, spread over many sessions.
+
+Each body trains from scratch in its mirror matchup against an opponent pool of its own earlier
+versions (the paper's curriculum, drawn from the recent half of the history as Bansal et al. 2018
+do), with the idle and random robots mixed in so that the lineage also learns to push a robot
+that stands still and to outlast one that flails. The shaping weight falls linearly from 1 to 0
+over the first half of the budget (the paper anneals its dense rewards; no schedule is
+published).
+
+The bodies take turns an iteration at a time, so that all three advance together. Every
+iteration saves the run's resume point; a run directory holds ``config.json``, ``metrics.csv``
+(with the win rates against the pool, idle and random opponents), ``state.safetensors``, a
+snapshot every ``SNAPSHOT_EVERY`` iterations under ``lineage/`` (the pool, and the zoo's lineage
+later), and ``budget.json`` (arena steps and CPU hours of every invocation). Running the same
+command again continues; ``--hours`` bounds one invocation by wall-clock time.
+
+Usage:
+    python scripts/zoo_training.py [--bodies ant bug spider] [--hours 2.5] [--root training/zoo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from resultsdoc import ROOT
+
+from agents.policy import PolicyConfig
+from agents.ppo import PPOConfig
+from agents.train import TrainConfig, Trainer
+
+TOTAL_STEPS = 30_000_000  # arena steps per body: the whole budget, over many invocations
+SNAPSHOT_EVERY = 10  # iterations (81,920 arena steps) between pool snapshots
+
+
+def config(body: str, seed: int = 0) -> TrainConfig:
+    """The zoo's training run of one body (fixed: a changed config refuses to resume)."""
+    name = body.capitalize()
+    return TrainConfig(env=f"RoboSumo-{name}-vs-{name}-v0", total_steps=TOTAL_STEPS,
+                       num_envs=16, rollout=512, seed=seed, opponent="pool", pool_window=0.5,
+                       idle_fraction=0.1, random_fraction=0.1, shaping_anneal=0.5,
+                       reward_scale=0.01, snapshot_every=SNAPSHOT_EVERY, nthread=1,
+                       policy=PolicyConfig(arch="mlp", hidden=64),
+                       ppo=PPOConfig(lr=3e-4, gamma=0.995, lam=0.95, epochs=10, minibatches=32))
+
+
+class Budget:
+    """Arena steps and CPU hours of a run, summed over invocations (``budget.json``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.exists() else {"invocations": []}
+        self.data["invocations"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                         "cpu_s": 0.0, "wall_s": 0.0, "steps": 0})
+
+    def add(self, cpu_s: float, wall_s: float, steps: int, total_steps: int) -> None:
+        now = self.data["invocations"][-1]
+        now["cpu_s"] += cpu_s
+        now["wall_s"] += wall_s
+        now["steps"] += steps
+        self.data["env_steps"] = total_steps
+        self.data["cpu_hours"] = sum(i["cpu_s"] for i in self.data["invocations"]) / 3600
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1) + "\n")
+        tmp.replace(self.path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bodies", nargs="+", default=["ant", "bug", "spider"],
+                        choices=["ant", "bug", "spider"])
+    parser.add_argument("--hours", type=float, default=2.5,
+                        help="wall-clock bound of this invocation")
+    parser.add_argument("--root", type=Path, default=ROOT / "training" / "zoo")
+    args = parser.parse_args()
+
+    trainers = {b: Trainer(config(b), args.root / f"selfplay-{b}", tensorboard=False)
+                for b in args.bodies}
+    budgets = {b: Budget(args.root / f"selfplay-{b}" / "budget.json") for b in args.bodies}
+    deadline = time.monotonic() + 3600 * args.hours
+    while time.monotonic() < deadline:
+        active = [b for b in args.bodies if trainers[b].env_steps < TOTAL_STEPS]
+        if not active:
+            break
+        for body in active:
+            t = trainers[body]
+            cpu, wall = time.process_time(), time.perf_counter()
+            row = t.iterate()
+            budgets[body].add(time.process_time() - cpu, time.perf_counter() - wall,
+                              t.steps_per_iteration, t.env_steps)
+            rates = " ".join(f"{k[9:]} {row[k]:.2f}" for k in sorted(row)
+                             if k.startswith("win_rate_"))
+            print(f"{body} it {t.iteration} steps {t.env_steps:,} wins [{rates}] "
+                  f"len {row.get('length_mean', 0):.0f} shaping {row['shaping_weight']:.3f} "
+                  f"{row['iteration_s']:.1f}s", flush=True)
+    for t in trainers.values():
+        t.logger.close()
+    print("stopped; run the same command to continue", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
