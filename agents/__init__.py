@@ -10,16 +10,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agents.base import Agent, IdleAgent, PolicyAgent, RandomAgent
-from agents.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
+from agents.checkpoint import CheckpointError, CheckpointMeta, read_meta
 from agents.lineage import Lineage
 
 ZOO_DIR = Path(__file__).parent / "zoo"
 BUILTINS = ("random", "idle")
+ZOO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 ADAPTATIONS = ("own", "none", "tracking")  # see ``load``
 
 # checkpoint kind -> function(path, meta, seed) -> Agent; meta-learners register theirs.
@@ -46,11 +48,18 @@ def resolve(ref: str) -> Path:
                              f"not zoo:<name>, and no checkpoint file at that path")
         return path
     name, _, version = ref[4:].partition("@")
+    if not name:
+        raise ValueError(f"unknown zoo agent ''; the zoo has: {', '.join(zoo_names()) or '-'}")
+    if not ZOO_NAME.fullmatch(name):
+        # a zoo name is one file or folder of agents/zoo: no path may lead out of it
+        raise ValueError(f"unknown zoo agent {name!r}: zoo names are letters, digits, '.', '_' "
+                         f"and '-' (no '/', '..' or absolute paths); the zoo has: "
+                         f"{', '.join(zoo_names()) or '-'}")
     single = ZOO_DIR / f"{name}.safetensors"
     if single.is_file() and not version:
         return single
-    lineage = Lineage(ZOO_DIR, name) if name and "/" not in name else None
-    if lineage is None or not lineage.versions():
+    lineage = Lineage(ZOO_DIR, name)
+    if not lineage.versions():
         known = ", ".join(zoo_names()) or "-"
         raise ValueError(f"unknown zoo agent {name!r}; the zoo has: {known}")
     if not version:
@@ -99,16 +108,30 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
         n = _action_dim(body)
         return RandomAgent(n, seed, body) if ref == "random" else IdleAgent(n, body)
     path = resolve(ref)
-    _, meta = load_checkpoint(path)
+    meta = read_meta(path)
     if meta.kind not in LOADERS:
         raise CheckpointError(f"{path}: no loader for agent kind {meta.kind!r}; known kinds: "
                               f"{', '.join(sorted(LOADERS))}")
     if body is not None and meta.body is not None and meta.body != body:
         raise ValueError(f"{ref} controls a {meta.body}, not a {body}")
-    if adaptation == "own":
-        agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
-    else:
-        agent = _with_adaptation(path, meta, seed, adaptation, **kwargs)
+    try:
+        if adaptation == "own":
+            agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
+        else:
+            agent = _with_adaptation(path, meta, seed, adaptation, **kwargs)
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as err:
+        if isinstance(err, TypeError) and "keyword argument" in str(err):
+            raise ValueError(f"{meta.kind} agents do not take the options {sorted(kwargs)}: "
+                             f"{err}") from None
+        # A checkpoint is untrusted data: a config whose values have the wrong types or lack a
+        # key the loader reads is a malformed file, reported as such.
+        raise CheckpointError(f"{path}: its {meta.kind} config is malformed: "
+                              f"{type(err).__name__}: {err}") from None
+    if meta.body is not None and agent.action_dim != _action_dim(meta.body):
+        # a game would forfeit every time: refuse the file itself
+        raise CheckpointError(f"{path} says it controls a {meta.body} "
+                              f"({_action_dim(meta.body)} actuators), but its agent acts with "
+                              f"{agent.action_dim} values")
     agent.name = ref if ref.startswith("zoo:") else agent.name
     if adaptation != "own":
         agent.name += f"[{adaptation}]"

@@ -37,9 +37,11 @@ FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1,)
 SUFFIX = ".safetensors"
 
-# safetensors refuses headers above 100 MB; checking first turns a garbage length into a clear
-# error.
-_MAX_HEADER_BYTES = 100_000_000
+# A header holds tensor names, shapes and our metadata (a few KB). The bound refuses a garbage
+# length field or a bloated metadata record before anything is read into memory.
+_MAX_HEADER_BYTES = 4 * 1024 * 1024
+# The largest file loaded: the zoo's checkpoints are under 1 MB, RL^2/MAML training states a few.
+MAX_CHECKPOINT_BYTES = 256 * 1024 * 1024
 _PREFIX = 8  # bytes of the little-endian u64 header length
 
 
@@ -184,6 +186,9 @@ def load_checkpoint(
 ) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     """Read a checkpoint written by :func:`save_checkpoint`, without ever unpickling.
 
+    The framing and the header are checked before the tensors are read, so that a file whose
+    header promises more than it holds, or more than a checkpoint may hold, costs no memory.
+
     Args:
         path: The ``.safetensors`` file.
         expected_kind: If given, the file's meta.kind must equal it.
@@ -192,19 +197,20 @@ def load_checkpoint(
         (tensors on CPU, metadata).
 
     Raises:
-        CheckpointError: The file is missing, not safetensors (e.g. a torch.save pickle), truncated,
-            without our metadata, of an unsupported format version, with malformed metadata, or of
+        CheckpointError: The file is missing, not a regular file, larger than
+            MAX_CHECKPOINT_BYTES, not safetensors (e.g. a torch.save pickle), truncated, without
+            our metadata, of an unsupported format version, with malformed metadata, or of
             another kind than expected_kind. The message names the file and the problem.
     """
     path = Path(path)
     where = f"checkpoint {str(path)!r}"
-    if not path.is_file():
-        raise CheckpointError(f"{where} does not exist or is not a file")
-    data = path.read_bytes()
-    header = _parse_header(where, data)
-    meta = _parse_meta(where, header.get("__metadata__"))
-    if expected_kind is not None and meta.kind != expected_kind:
-        raise CheckpointError(f"{where} is of kind {meta.kind!r}, expected {expected_kind!r}")
+    with _open_checked(path, where) as (handle, size):
+        header = _read_header(where, handle, size)
+        meta = _parse_meta(where, header.get("__metadata__"))
+        if expected_kind is not None and meta.kind != expected_kind:
+            raise CheckpointError(f"{where} is of kind {meta.kind!r}, expected {expected_kind!r}")
+        handle.seek(0)
+        data = handle.read(size)
     try:
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # the Rust loader raises SafetensorError and friends
@@ -212,41 +218,81 @@ def load_checkpoint(
     return tensors, meta
 
 
-def _parse_header(where: str, data: bytes) -> dict[str, Any]:
-    """Check the framing and return the JSON header, so malformed files fail with a clear cause."""
-    if not data:
+def read_meta(path: str | os.PathLike[str], expected_kind: str | None = None) -> CheckpointMeta:
+    """The metadata of a checkpoint, from its header alone (no tensor is read).
+
+    Raises:
+        CheckpointError: as :func:`load_checkpoint`, for what the header shows.
+    """
+    path = Path(path)
+    where = f"checkpoint {str(path)!r}"
+    with _open_checked(path, where) as (handle, size):
+        meta = _parse_meta(where, _read_header(where, handle, size).get("__metadata__"))
+    if expected_kind is not None and meta.kind != expected_kind:
+        raise CheckpointError(f"{where} is of kind {meta.kind!r}, expected {expected_kind!r}")
+    return meta
+
+
+@contextlib.contextmanager
+def _open_checked(path: Path, where: str):
+    """Open a regular file of a checkpoint's size; yields (handle, size)."""
+    # is_file() follows links: a link to a device, a FIFO or a directory is refused here.
+    if not path.is_file():
+        raise CheckpointError(f"{where} does not exist or is not a regular file")
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise CheckpointError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(
+                f"{where} is {size:,} bytes; checkpoints are at most {MAX_CHECKPOINT_BYTES:,} "
+                f"bytes (the zoo's are under 1 MB)"
+            )
+        yield handle, size
+
+
+def _read_header(where: str, handle: Any, size: int) -> dict[str, Any]:
+    """Read and check the framing and JSON header from an open file of ``size`` bytes."""
+    head = handle.read(_PREFIX + 1)
+    if not head:
         raise CheckpointError(f"{where} is empty (0 bytes): truncated or never written")
     # torch.save writes a zip archive ('PK') or, in its legacy format, a raw pickle (opcode 0x80).
     # Those bytes can also open a valid file (they are the low bytes of the header length), so
     # only a file whose JSON header does not start where the length field says is taken for one.
-    framed = len(data) > _PREFIX and data[_PREFIX:_PREFIX + 1] == b"{"
-    if not framed and (data[:2] == b"PK" or data[:1] == b"\x80"):
+    framed = len(head) > _PREFIX and head[_PREFIX:_PREFIX + 1] == b"{"
+    if not framed and (head[:2] == b"PK" or head[:1] == b"\x80"):
         raise CheckpointError(
             f"{where} is a pickle/torch.save file, not safetensors; pickles are never loaded "
             f"because they can execute code. Re-save it with save_checkpoint"
         )
-    if len(data) < _PREFIX:
+    if len(head) < _PREFIX:
         raise CheckpointError(
-            f"{where} is truncated: {len(data)} bytes, fewer than the 8-byte header length"
+            f"{where} is truncated: {len(head)} bytes, fewer than the 8-byte header length"
         )
-    (header_len,) = struct.unpack("<Q", data[:_PREFIX])
-    available = len(data) - _PREFIX
+    (header_len,) = struct.unpack("<Q", head[:_PREFIX])
+    available = size - _PREFIX
     if header_len > _MAX_HEADER_BYTES:
         raise CheckpointError(
             f"{where} is not a safetensors file: its header length field says {header_len} bytes "
-            f"(at most {_MAX_HEADER_BYTES} are allowed)"
+            f"(at most {_MAX_HEADER_BYTES:,} are allowed)"
         )
     if header_len > available:
         raise CheckpointError(
             f"{where} is truncated: the header needs {header_len} bytes but only {available} "
             f"follow the length field"
         )
+    handle.seek(_PREFIX)
+    raw = handle.read(header_len)
     try:
-        header = json.loads(data[_PREFIX : _PREFIX + header_len].decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(
             f"{where} is not a safetensors file: header is not JSON ({exc})"
         ) from exc
+    except RecursionError:
+        raise CheckpointError(f"{where} is not a checkpoint: its header nests too deeply") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{where} is not a safetensors file: its header is not an object")
     needed = 0
@@ -254,7 +300,8 @@ def _parse_header(where: str, data: bytes) -> dict[str, Any]:
         if key == "__metadata__":
             continue
         offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))):
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))
+                and 0 <= offsets[0] <= offsets[1]):
             raise CheckpointError(f"{where} has a malformed header entry for tensor {key!r}")
         needed = max(needed, offsets[1])
     if needed > available - header_len:
@@ -266,6 +313,10 @@ def _parse_header(where: str, data: bytes) -> dict[str, Any]:
 
 
 def _parse_meta(where: str, metadata: Any) -> CheckpointMeta:
+    if isinstance(metadata, dict) and not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in metadata.items()):
+        raise CheckpointError(f"{where} has malformed metadata: safetensors metadata maps "
+                              f"strings to strings")
     found = metadata.get("format") if isinstance(metadata, dict) else None
     if found != FORMAT_NAME:
         raise CheckpointError(
@@ -290,6 +341,8 @@ def _parse_meta(where: str, metadata: Any) -> CheckpointMeta:
         fields = json.loads(metadata.get("meta", ""))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{where} has malformed 'meta' JSON: {exc}") from exc
+    except RecursionError:
+        raise CheckpointError(f"{where} has malformed 'meta' JSON: nested too deeply") from None
     expected = sorted(f.name for f in dataclasses.fields(CheckpointMeta))
     if not isinstance(fields, dict) or sorted(fields) != expected:
         got = sorted(fields) if isinstance(fields, dict) else type(fields).__name__
@@ -309,6 +362,7 @@ def check_shapes(
     tensors: Mapping[str, torch.Tensor],
     expected: Mapping[str, tuple[int, ...]],
     path: str | os.PathLike[str],
+    dtypes: Mapping[str, torch.dtype] | None = None,
 ) -> None:
     """Check that a checkpoint's tensors have exactly the expected names and shapes.
 
@@ -319,9 +373,12 @@ def check_shapes(
         tensors: Tensors read from the file.
         expected: Name -> shape the receiving agent needs.
         path: The file, named in the error message.
+        dtypes: Name -> dtype the receiving agent needs, if checked: a tensor of another dtype
+            is refused, never cast (int8 or bool weights are no float32 weights).
 
     Raises:
-        CheckpointError: Listing missing names, unexpected names and every shape mismatch.
+        CheckpointError: Listing missing names, unexpected names and every shape or dtype
+            mismatch.
     """
     problems: list[str] = []
     missing = sorted(set(expected) - set(tensors))
@@ -334,6 +391,9 @@ def check_shapes(
         found, wanted = tuple(tensors[key].shape), tuple(expected[key])
         if found != wanted:
             problems.append(f"shape mismatch for {key!r}: file has {found}, expected {wanted}")
+        if dtypes is not None and key in dtypes and tensors[key].dtype != dtypes[key]:
+            problems.append(f"dtype mismatch for {key!r}: file has {tensors[key].dtype}, "
+                            f"expected {dtypes[key]}")
     if problems:
         raise CheckpointError(
             f"checkpoint {str(path)!r} does not fit the agent: " + "; ".join(problems)
@@ -356,13 +416,55 @@ def load_module(path: str | os.PathLike[str], kind: str,
         CheckpointError: The file is refused, or its tensors do not fit the module.
     """
     tensors, meta = load_checkpoint(path, expected_kind=kind)
+    return build_checked(lambda: build(meta.config), tensors, path, what=what), meta
+
+
+def build_checked(build: Callable[[], torch.nn.Module], tensors: Mapping[str, torch.Tensor],
+                  path: str | os.PathLike[str], prefix: str = "",
+                  what: str = "the agent") -> Any:
+    """Build the module that receives a checkpoint's tensors, only once they fit it.
+
+    A checkpoint's config says how large a network to build; a config that claims a huge one
+    must not cost gigabytes before the tensors are found not to fit. The module is first built
+    on PyTorch's meta device (names, shapes and dtypes, no memory), the tensors are checked
+    against that, and only then is the real module built and loaded.
+
+    Args:
+        build: Makes the receiving module.
+        tensors: The checkpoint's tensors; those under ``prefix`` are the module's.
+        path: The file, for messages.
+        prefix: Name prefix of the module's tensors in the file.
+        what: What the config must describe, for the error message.
+
+    Raises:
+        ValueError: The config does not describe such a module.
+        CheckpointError: The tensors do not fit it (names, shapes or dtypes).
+    """
     try:
-        module = build(meta.config)
-    except (KeyError, TypeError, ValueError) as err:
+        with torch.device("meta"):
+            skeleton = build()
+    except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as err:
         raise ValueError(f"{path}: checkpoint config does not describe {what}: {err}") from None
-    check_shapes(tensors, {k: tuple(v.shape) for k, v in module.state_dict().items()}, path)
-    module.load_state_dict(tensors)
-    return module, meta
+    expected = skeleton.state_dict()
+    mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    check_shapes(mine, {k: tuple(v.shape) for k, v in expected.items()}, path,
+                 dtypes={k: v.dtype for k, v in expected.items()})
+    return load_checked(build(), tensors, path, prefix)
+
+
+def load_checked(module: Any, tensors: Mapping[str, torch.Tensor],
+                 path: str | os.PathLike[str], prefix: str = "") -> Any:
+    """Load the tensors under ``prefix`` into ``module`` once names, shapes and dtypes fit.
+
+    Raises:
+        CheckpointError: They do not fit (the message lists every difference).
+    """
+    expected = module.state_dict()
+    mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    check_shapes(mine, {k: tuple(v.shape) for k, v in expected.items()}, path,
+                 dtypes={k: v.dtype for k, v in expected.items()})
+    module.load_state_dict(mine)
+    return module
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

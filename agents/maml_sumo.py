@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from agents.adaptive import MAMLAgent
-from agents.checkpoint import CheckpointMeta, load_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
@@ -448,17 +448,16 @@ class SumoMAMLAgent(MAMLAgent):
 
 def load_sumo_maml(path: Path | str) -> tuple[Policy, StepSizes, SumoMetaConfig, CheckpointMeta]:
     """Policy (theta), step sizes and run settings of a RoboSumo MAML snapshot."""
-    from agents.policy import policy_from_description
+    from agents.policy import policy_from_checkpoint
 
     tensors, meta = load_checkpoint(path, expected_kind=KIND)
     if CONFIG_KEY not in meta.config:
         raise ValueError(f"{path}: a MAML checkpoint, but not one meta-trained in RoboSumo "
                          f"(no {CONFIG_KEY!r} settings)")
-    policy = policy_from_description(meta.config)
-    policy.load_tensors(tensors, path, prefix="policy.")
+    policy = policy_from_checkpoint(tensors, meta.config, path, prefix="policy.")
     config = SumoMetaConfig.from_dict(meta.config[CONFIG_KEY])
     step_sizes = StepSizes(parameters_of(policy.net), config.adapt)
-    step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("alpha.")})
+    load_checked(step_sizes, tensors, path, prefix="alpha.")
     return policy, step_sizes, config, meta
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.func import vmap
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
@@ -473,14 +473,13 @@ class MetaTrainer(MAMLRun):
 
 def load_maml(path: Path | str) -> tuple[Policy, StepSizes, AdaptConfig, CheckpointMeta]:
     """Policy (theta), step sizes and adaptation rule of a MAML snapshot."""
-    from agents.policy import policy_from_description
+    from agents.policy import policy_from_checkpoint
 
     tensors, meta = load_checkpoint(path, expected_kind=KIND)
-    policy = policy_from_description(meta.config)
-    policy.load_tensors(tensors, path, prefix="policy.")
+    policy = policy_from_checkpoint(tensors, meta.config, path, prefix="policy.")
     config = MetaConfig.from_dict(meta.config["maml"])
     step_sizes = StepSizes(parameters_of(policy.net), config.adapt)
-    step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("alpha.")})
+    load_checked(step_sizes, tensors, path, prefix="alpha.")
     return policy, step_sizes, config.adapt, meta
 
 

@@ -11,7 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.checkpoint import CheckpointMeta, check_shapes, load_checkpoint, save_checkpoint
+from agents.checkpoint import (
+    CheckpointMeta,
+    build_checked,
+    check_shapes,
+    load_checkpoint,
+    save_checkpoint,
+)
 from agents.nets import LSTMActorCritic, MLPActorCritic, RunningNorm, log_prob
 
 POLICY_KINDS = ("mlp", "lstm")
@@ -136,9 +142,10 @@ class Policy(nn.Module):
     def load_tensors(self, tensors: dict[str, torch.Tensor], path: Path | str = "<memory>",
                      prefix: str = "") -> None:
         """Load weights saved by ``tensors`` after checking every name and shape."""
-        own = {k: tuple(v.shape) for k, v in self.state_dict().items()}
+        state = self.state_dict()
         mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        check_shapes(mine, own, path)
+        check_shapes(mine, {k: tuple(v.shape) for k, v in state.items()}, path,
+                     dtypes={k: v.dtype for k, v in state.items()})
         self.load_state_dict(mine)
 
     def describe(self) -> dict[str, Any]:
@@ -150,9 +157,19 @@ class Policy(nn.Module):
 def policy_from_description(desc: dict[str, Any]) -> Policy:
     """Rebuild an (untrained) policy from ``Policy.describe()``."""
     try:
-        return Policy(int(desc["obs_dim"]), int(desc["act_dim"]), PolicyConfig(**desc["policy"]))
-    except (KeyError, TypeError) as err:
+        sizes = int(desc["obs_dim"]), int(desc["act_dim"])
+        if min(sizes) < 1:
+            raise ValueError(f"observation and action sizes must be >= 1, got {sizes}")
+        return Policy(*sizes, PolicyConfig(**desc["policy"]))
+    except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"checkpoint config does not describe a policy: {err}") from None
+
+
+def policy_from_checkpoint(tensors: dict[str, torch.Tensor], desc: dict[str, Any],
+                           path: Path | str, prefix: str = "") -> Policy:
+    """The policy a checkpoint describes, loaded with its tensors (checked before it is built)."""
+    return build_checked(lambda: policy_from_description(desc), tensors, path, prefix=prefix,
+                         what="a policy")
 
 
 def save_policy(path: Path | str, policy: Policy, meta: CheckpointMeta) -> Path:
@@ -165,6 +182,4 @@ def load_policy(path: Path | str,
                 expected_kind: str | None = None) -> tuple[Policy, CheckpointMeta]:
     """Load a policy saved by ``save_policy`` (weights and normalisation statistics)."""
     tensors, meta = load_checkpoint(path, expected_kind=expected_kind)
-    policy = policy_from_description(meta.config)
-    policy.load_tensors(tensors, path)
-    return policy, meta
+    return policy_from_checkpoint(tensors, meta.config, path), meta

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 from leagues.executors import Executor, InProcessExecutor, Outcome, play_pending
 from leagues.games import GameConfig, GameSpec, derive_seed
 from leagues.ratings import RatingConfig
-from leagues.roster import AgentSpec, absolute, describe
+from leagues.roster import AgentSpec, absolute, checkpoint_path, describe
 from leagues.storage import LeagueDB, StorageError
 
 
@@ -73,21 +74,66 @@ class Competition(ABC):
             if agents is None or config is None:
                 raise StorageError(f"{self.db.path} holds no competition yet: give the agents "
                                    f"and a config to start one")
-            self._create(list(agents), config)
-        elif stored_kind != self.kind:
+            if not self._create(list(agents), config):  # another command created it first
+                stored_kind = self.db.get_meta("kind")
+        if stored_kind is not None and stored_kind != self.kind:
             raise StorageError(f"{self.db.path} holds a {stored_kind}, not a {self.kind}")
         self.config = config_from_dict(self.config_type, self.db.get_meta("config"))
         if config is not None and config != self.config:
             raise StorageError(f"{self.db.path} was started with another config ({self.config}); "
                                f"resume it without a config or use a new file")
         if agents is not None and stored_kind is not None:
-            stored = {r["name"] for r in self.db.agents()}
-            missing = [a.label for a in agents if a.label not in stored]
-            if missing:
-                raise StorageError(f"{self.db.path} has no agents named {missing}; it has "
-                                   f"{sorted(stored)}")
+            self._check_same_entrants(list(agents))
 
-    def _create(self, agents: list[AgentSpec], config: Any) -> None:
+    def _check_same_entrants(self, agents: list[AgentSpec]) -> None:
+        """A resumed competition must be given the entrants it was started with, or none."""
+        rows = [r for r in self.db.agents() if int(r["added_batch"]) == 0]
+        stored = [AgentSpec.from_dict(json.loads(r["spec"])) for r in rows]
+        names = [s.label for s in stored]
+        given = [a.label for a in agents]
+        if given != names:
+            raise StorageError(f"{self.db.path} holds a {self.kind} of {len(names)} agents "
+                               f"({', '.join(names)}); the command names {len(given)} "
+                               f"({', '.join(given)}); give the same agents to resume it, none "
+                               f"to resume it as stored, or use a new file")
+        for spec, old in zip(agents, stored, strict=True):
+            if dataclasses.replace(absolute(spec), body=spec.body or old.body) != old:
+                raise StorageError(f"{self.db.path}: agent {spec.label!r} was started as "
+                                   f"{old}, the command gives {spec}; use a new file for "
+                                   f"other agents")
+
+    def verify_checkpoints(self) -> None:
+        """Refuse to go on if a checkpoint changed since the competition started.
+
+        The league file stores the SHA-256 of every entrant's checkpoint; a file replaced between
+        a stop and a resume would have later games played by another network under the same
+        name.
+
+        Raises:
+            StorageError: a checkpoint is missing or its hash differs (the message names it).
+        """
+        from agents.checkpoint import file_sha256
+
+        for row in self.db.agents():
+            if not row["sha256"]:
+                continue
+            spec = self.db.agent_spec(int(row["id"]))
+            try:
+                path = checkpoint_path(spec)
+            except ValueError:
+                path = None
+            if path is None or not path.is_file():
+                raise StorageError(f"agent {row['name']!r}: its checkpoint {spec.ref} is gone; "
+                                   f"restore it to resume {self.db.path}")
+            found = file_sha256(path)
+            if found != row["sha256"]:
+                raise StorageError(f"agent {row['name']!r}: checkpoint {path} changed since the "
+                                   f"{self.kind} started (sha256 {found[:12]}..., stored "
+                                   f"{row['sha256'][:12]}...); restore the original file or "
+                                   f"start a new league file")
+
+    def _create(self, agents: list[AgentSpec], config: Any) -> bool:
+        """Write a new competition; False if the file was found holding one after all."""
         if not isinstance(config, self.config_type):
             raise TypeError(f"a {self.kind} needs a {self.config_type.__name__}, "
                             f"got {type(config).__name__}")
@@ -98,6 +144,10 @@ class Competition(ABC):
         agents = [absolute(a) for a in agents]
         infos = [describe(a) for a in agents]  # validates every entrant before anything is written
         with self.db.transaction() as conn:
+            # Checked again inside the write transaction: two commands started on a new file at
+            # once both saw it empty, and only the first may create (and schedule) the games.
+            if self.db.get_meta("kind") is not None:
+                return False
             self.db.set_meta("kind", self.kind, conn)
             self.db.set_meta("config", config_to_dict(config), conn)
             for spec, info in zip(agents, infos, strict=True):
@@ -105,6 +155,7 @@ class Competition(ABC):
                 self.db.add_agent(spec, info, conn=conn)
             self.config = config
             self.setup(conn)
+        return True
 
     def check_entrants(self, agents: list[AgentSpec], config: Any) -> None:
         """Raise ValueError if the entrants do not suit this competition (at least two)."""
@@ -145,6 +196,7 @@ class Competition(ABC):
         written = 0
         with contextlib.ExitStack() as stack:
             stack.enter_context(self.db.exclusive())
+            self.verify_checkpoints()
             if own:
                 stack.callback(executor.close)
             last = self.db.last_batch()

@@ -12,7 +12,10 @@ the game is lost for it and the reason is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +28,8 @@ from leagues.roster import AgentSpec, load_agent, version_for_round
 
 SIDES = ("a", "b")
 Observer = Callable[[int, int, Any], None]
+DEFAULT_ACT_TIMEOUT = 10.0  # seconds per act: 10,000 times what a zoo agent needs
+DEFAULT_ADAPT_TIMEOUT = 600.0  # seconds per load, reset or adapt
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class GameConfig:
         max_steps: step limit of an episode, after which it is a draw (500).
         margin: least lead, as a fraction of the rounds, that wins the game (0.05).
         env_kwargs: further keyword arguments of ``envs.robosumo.parallel_env``.
+        act_timeout: seconds an agent may take for one ``act`` (or ``observe``) call before it
+            forfeits; a healthy zoo agent takes about a millisecond.
+        adapt_timeout: seconds an agent may take to load, reset or ``adapt`` between rounds
+            (meta-learners adapt on many bouts).
     """
 
     rounds: int = 10
@@ -44,12 +53,19 @@ class GameConfig:
     max_steps: int = 500
     margin: float = rules.DEFAULT_MARGIN
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    act_timeout: float = DEFAULT_ACT_TIMEOUT
+    adapt_timeout: float = DEFAULT_ADAPT_TIMEOUT
 
     def __post_init__(self) -> None:
         for name in ("rounds", "episodes", "max_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"GameConfig.{name} must be an integer >= 1, got {value!r}")
+        for name in ("act_timeout", "adapt_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"GameConfig.{name} must be a number of seconds > 0, "
+                                 f"got {value!r}")
         if not (isinstance(self.margin, int | float) and 0 <= self.margin < 1):
             raise ValueError(f"GameConfig.margin must be in [0, 1), got {self.margin!r}")
         if "max_steps" in self.env_kwargs or "bodies" in self.env_kwargs:
@@ -153,18 +169,70 @@ def agent_seed(game_seed: int, side: str, round_index: int = 0) -> int:
     return derive_seed(game_seed, 1 + SIDES.index(side), round_index)
 
 
-class _Side:
-    """One side of a game: its agent, with every call guarded so that a fault names the side."""
+class _Timeout(BaseException):
+    """An agent call outlived its budget (a BaseException: an agent's ``except Exception`` must
+    not swallow it)."""
 
-    def __init__(self, side: str, spec: AgentSpec, game_seed: int) -> None:
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float):
+    """Raise ``_Timeout`` in the body once ``seconds`` have passed (main thread only).
+
+    The alarm repeats every second until the body ends, so an agent that catches the first one
+    is interrupted again. Elsewhere than the main thread, or without SIGALRM, the body runs
+    unbounded.
+    """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _Side:
+    """One side of a game: its agent, with every call guarded so that a fault names the side.
+
+    A call that raises anything but KeyboardInterrupt (``sys.exit`` included) or outlives its
+    time budget is the agent's fault. Budgets run on SIGALRM, which interrupts Python code
+    (loops, sleeps) between bytecodes; they hold where games run in a process's main thread
+    (the in-process executor and Ray workers) and are not enforced elsewhere.
+    """
+
+    def __init__(self, side: str, spec: AgentSpec, game_seed: int,
+                 config: GameConfig | None = None) -> None:
         self.side, self.spec, self.game_seed = side, spec, game_seed
+        config = config or GameConfig()
+        self.act_timeout, self.adapt_timeout = config.act_timeout, config.adapt_timeout
         self.agent = None
         self.version: int | None = None
 
     def _guard(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        seconds = self.act_timeout if what in ("act", "observe") else self.adapt_timeout
         try:
-            return fn(*args)
-        except Exception as err:
+            with time_budget(seconds):
+                return fn(*args)
+        except KeyboardInterrupt:
+            raise
+        except _Timeout:
+            flag = "--act-timeout" if what in ("act", "observe") else "--adapt-timeout"
+            raise AgentFault(self.side, self.spec.label,
+                             f"did not return from {what} within {seconds:g} s "
+                             f"({flag})") from None
+        except SystemExit as err:
+            raise AgentFault(self.side, self.spec.label,
+                             f"tried to exit the process in {what} (SystemExit {err.code!r})"
+                             ) from None
+        except BaseException as err:
             raise AgentFault(self.side, self.spec.label,
                              f"raised in {what}: {type(err).__name__}: {err}") from err
 
@@ -178,17 +246,10 @@ class _Side:
 
     def act(self, obs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         action = self._guard("act", self.agent.act, obs)
-        try:
-            action = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise AgentFault(self.side, self.spec.label,
-                             f"returned a non-numeric action {action!r}") from None
-        if action.shape != shape:
-            raise AgentFault(self.side, self.spec.label,
-                             f"returned an action of shape {action.shape}, expected {shape}")
-        if not np.all(np.isfinite(action)):
-            raise AgentFault(self.side, self.spec.label, "returned an action with NaN or inf")
-        return action
+        problem = rules.action_problem(action, shape)
+        if problem is not None:
+            raise AgentFault(self.side, self.spec.label, problem)
+        return np.asarray(action, dtype=np.float64)
 
     def observe(self, *args: Any) -> None:
         self._guard("observe", self.agent.observe, *args)
@@ -245,7 +306,7 @@ def play_game(spec: GameSpec, observer: Observer | None = None) -> GameResult:
         bodies = (spec.a.body, spec.b.body) if a_player == "player_0" else (spec.b.body,
                                                                               spec.a.body)
         envs[a_player] = parallel_env(bodies, max_steps=cfg.max_steps, **cfg.env_kwargs)
-    sides = {"a": _Side("a", spec.a, spec.seed), "b": _Side("b", spec.b, spec.seed)}
+    sides = {s: _Side(s, getattr(spec, s), spec.seed, cfg) for s in SIDES}
     rounds: list[RoundRecord] = []
     episodes: list[EpisodeRecord] = []
     try:

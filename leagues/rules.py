@@ -108,3 +108,35 @@ def a_player(round_index: int, episode_index: int, episodes_per_round: int,
     """
     k = round_index * episodes_per_round + episode_index
     return PLAYERS[(k + (0 if a_starts else 1)) % 2]
+
+
+# Actions are torques in [-1, 1] (the actuators clip larger ones, and the control cost is paid on
+# the action as given); beyond this magnitude an action is a bug, and squared it would overflow
+# the control cost to -inf.
+ACTION_LIMIT = 1e3
+
+
+def action_problem(action: object, shape: tuple[int, ...]) -> str | None:
+    """What is wrong with an agent's action, or None if it is a legal one.
+
+    Legal: a real numeric array (or sequence) of ``shape`` with finite entries within
+    +-ACTION_LIMIT. Strings (even numeric ones), complex numbers, objects and booleans are not.
+    """
+    import numpy as np
+
+    try:
+        raw = np.asarray(action)
+    except (TypeError, ValueError):
+        return f"returned a non-numeric action {action!r:.80}"
+    if raw.dtype.kind == "c":
+        return "returned a complex action (torques are real numbers)"
+    if raw.dtype.kind not in "iuf":
+        return f"returned a non-numeric action of dtype {raw.dtype} ({action!r:.80})"
+    if raw.shape != shape:
+        return f"returned an action of shape {raw.shape}, expected {shape}"
+    if not np.all(np.isfinite(raw)):
+        return "returned an action with NaN or inf"
+    if np.abs(raw).max(initial=0.0) > ACTION_LIMIT:
+        return (f"returned an action of magnitude {np.abs(raw).max():.3g} (torques are in "
+                f"[-1, 1]; beyond +-{ACTION_LIMIT:g} is refused)")
+    return None

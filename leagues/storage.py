@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,11 +71,7 @@ class LeagueDB:
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
         self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
         self.conn.row_factory = sqlite3.Row
-        try:
-            mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        except sqlite3.DatabaseError as err:
-            self.conn.close()
-            raise StorageError(f"{self.path} is not a league database: {err}") from None
+        mode = self._journal_mode_wal()
         if mode.lower() != "wal":
             raise StorageError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
         self.conn.execute("PRAGMA synchronous=FULL")
@@ -89,6 +86,24 @@ class LeagueDB:
             elif int(found[0]) != SCHEMA_VERSION:
                 raise StorageError(f"{self.path} has schema version {found[0]}; this code reads "
                                    f"version {SCHEMA_VERSION}")
+
+    def _journal_mode_wal(self, wait: float = 60.0) -> str:
+        """Switch to WAL mode, waiting while another connection holds the file (two commands
+        started on one new file at once); a file that is no database is refused."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as err:
+                if "locked" in str(err) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self.conn.close()
+                raise StorageError(f"{self.path} cannot be opened as a league database: "
+                                   f"{err}") from None
+            except sqlite3.DatabaseError as err:
+                self.conn.close()
+                raise StorageError(f"{self.path} is not a league database: {err}") from None
 
     def close(self) -> None:
         """Close the connection."""
@@ -109,7 +124,9 @@ class LeagueDB:
         except ImportError:  # not POSIX: no lock, one runner per file is then the user's job
             yield
             return
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+        # The resolved path: a symlink to the file must find the same lock.
+        real = self.path.resolve()
+        with open(real.with_name(real.name + ".lock"), "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

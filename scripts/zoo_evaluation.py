@@ -116,8 +116,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             files = {p.stem: p for p in import_robosumo(args.original, tmp)}
             orig = {name: load_original(p)[0] for name, p in files.items()}
-            vs = ["| candidate | vs original MLP v1-v3 (pooled) | vs original LSTM v1-v3 (pooled) |",
-                  "|---|---|---|"]
+            vs = ["| candidate | vs original MLP v1-v3 (pooled) | "
+                  "vs original LSTM v1-v3 (pooled) |", "|---|---|---|"]
             for body in BODIES:
                 policy, label, _ = cands[body]
                 per_arch = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +63,30 @@ class FaultyAgent(Agent):
             return np.zeros(ANT_ACT + 1)
         if self.fault == "raise":
             raise RuntimeError("policy exploded")
+        if self.fault == "exit":
+            sys.exit(3)
+        if self.fault == "hang":
+            while True:
+                time.sleep(0.01)
+        if self.fault == "swallow":  # catches everything an agent can catch, and goes on
+            while True:
+                try:
+                    time.sleep(0.01)
+                except Exception:
+                    pass
+        if self.fault == "complex":
+            return np.zeros(ANT_ACT) + 1j
+        if self.fault == "absurd":
+            return np.full(ANT_ACT, 1e200)
+        if self.fault == "string":
+            return ["0.5"] * ANT_ACT
         return np.zeros(ANT_ACT)
 
     def adapt(self) -> None:
         if self.fault == "adapt":
             raise RuntimeError("adaptation diverged")
+        if self.fault == "slow-adapt":
+            time.sleep(60)
 
 
 def _load_faulty(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs) -> Agent:

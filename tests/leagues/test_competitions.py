@@ -139,8 +139,16 @@ def test_reopening_checks_kind_config_and_agents(tmp_path, tiny_game):
         Tournament(path, config=dataclasses.replace(config, seed=7))
     with pytest.raises(StorageError, match="holds a tournament, not a league"):
         League(path)
-    with pytest.raises(StorageError, match="no agents named"):
+    with pytest.raises(StorageError, match=r"holds a tournament of 3 agents \(idle, random, "
+                                           r"random-2\); the command names 1 \(other\)"):
         Tournament(path, [AgentSpec("idle", body="bug", name="other")])
+    # a subset of the stored entrants, or the same names for other agents, are refused too
+    with pytest.raises(StorageError, match="the command names 2"):
+        Tournament(path, ENTRANTS[:2], config)
+    changed = [*ENTRANTS[:2], dataclasses.replace(ENTRANTS[2], deterministic=True)]
+    with pytest.raises(StorageError, match="agent 'random-2' was started as"):
+        Tournament(path, changed, config)
+    assert Tournament(path, ENTRANTS, config).config == config  # the same command resumes
     with pytest.raises(StorageError, match="give the agents"):
         League(tmp_path / "new.db")
     with pytest.raises(ValueError, match="unique"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -115,6 +117,9 @@ def test_each_side_adapts_between_rounds_from_its_own_experience(tiny_game, monk
 @pytest.mark.parametrize(("fault", "problem"), [
     ("nan", "NaN"), ("shape", "shape \\(9,\\), expected \\(8,\\)"), ("raise", "policy exploded"),
     ("adapt", "adaptation diverged"),
+    ("exit", r"tried to exit the process in act \(SystemExit 3\)"),
+    ("complex", "complex action"), ("string", "non-numeric action of dtype <U3"),
+    ("absurd", r"magnitude 1e\+200 \(torques are in \[-1, 1\]"),
 ])
 @pytest.mark.parametrize("side", ["a", "b"])
 def test_a_faulty_agent_forfeits_with_the_reason(faulty, tiny_game, fault, problem, side):
@@ -127,6 +132,44 @@ def test_a_faulty_agent_forfeits_with_the_reason(faulty, tiny_game, fault, probl
     assert re.search(problem, result.reason)
     if fault == "adapt":
         assert len(result.rounds) == 1  # the first round is kept, adaptation then failed
+
+
+@pytest.mark.parametrize("fault", ["hang", "swallow"])
+def test_an_agent_that_never_returns_forfeits_on_its_time_budget(faulty, tiny_game, fault):
+    config = dataclasses.replace(tiny_game, act_timeout=0.3)
+    start = time.perf_counter()
+    result = play_game(_spec(AgentSpec(faulty(fault, after=3)), AgentSpec("idle", body="ant"),
+                             config))
+    assert time.perf_counter() - start < 10
+    assert result.forfeit == "a" and result.outcome == LOSS
+    assert "did not return from act within 0.3 s (--act-timeout)" in result.reason
+    # the budget is gone once the game is over: nothing fires later in this process
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    time.sleep(0.5)
+
+
+def test_a_slow_adaptation_forfeits_on_the_adapt_budget(faulty, tiny_game):
+    config = dataclasses.replace(tiny_game, adapt_timeout=0.3)
+    result = play_game(_spec(AgentSpec("idle", body="ant"), AgentSpec(faulty("slow-adapt")),
+                             config))
+    assert result.forfeit == "b" and len(result.rounds) == 1
+    assert "did not return from adapt within 0.3 s (--adapt-timeout)" in result.reason
+
+
+def test_a_keyboard_interrupt_is_not_taken_for_a_fault(tiny_game, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(games_module, "load_agent", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        play_game(_spec(AgentSpec("idle", body="ant"), AgentSpec("idle", body="ant"), tiny_game))
+
+
+@pytest.mark.parametrize(("field", "value"), [("act_timeout", 0), ("adapt_timeout", -1.0),
+                                              ("act_timeout", True)])
+def test_time_budgets_are_positive_seconds(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be a number of seconds > 0"):
+        GameConfig(**{field: value})
 
 
 def test_bad_specs_are_refused_with_what_is_accepted(tmp_path):

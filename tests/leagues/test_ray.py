@@ -89,3 +89,40 @@ def test_ray_temp_dir_is_short_and_auth_is_disabled(ray_executor):
     assert os.environ["RAY_AUTH_MODE"] == "disabled"
     assert ray_executor._temp_dir is not None and len(ray_executor._temp_dir) < 40
     assert Path(ray_executor._temp_dir).is_dir()
+
+
+def test_a_hanging_agent_forfeits_on_a_worker_and_the_other_games_are_written(
+        ray_executor, tmp_path, tiny_game):
+    import torch
+
+    from agents.checkpoint import CheckpointMeta, save_checkpoint
+
+    hang = tmp_path / "hang.safetensors"
+    save_checkpoint(hang, {"w": torch.zeros(1)},
+                    CheckpointMeta(kind="test-hang", body="ant", env_id=None, config={}))
+
+    def play_with_a_hanging_kind(spec: GameSpec):
+        import time
+
+        import agents
+        from agents.base import Agent
+
+        class Hangs(Agent):
+            name, body, action_dim = "hangs", "ant", 8
+
+            def act(self, obs):
+                while True:
+                    time.sleep(0.01)
+
+        agents.register_loader("test-hang", lambda *args, **kwargs: Hangs())  # on the worker
+        return play_game(spec)
+
+    config = dataclasses.replace(tiny_game, act_timeout=0.5)
+    specs = [(1, GameSpec(AgentSpec(str(hang), body="ant"), AgentSpec("idle", body="ant"),
+                          config, seed=1)),
+             (2, GameSpec(AgentSpec("idle", body="ant"), AgentSpec("random", body="ant"),
+                          config, seed=2))]
+    results = dict(RayExecutor(play=play_with_a_hanging_kind).run(specs))
+    assert results[1].forfeit == "a"
+    assert "did not return from act within 0.5 s" in results[1].reason
+    assert results[2] == play_game(specs[1][1])
