@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ValueError as err:
         parser.exit(2, f"arena {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        # Everything written so far is committed (games, training states): say how to go on.
+        print(f"\narena {args.command}: interrupted; run the same command to resume",
+              file=sys.stderr)
+        return 130
     return 1
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from leagues.games import DEFAULT_ACT_TIMEOUT, DEFAULT_ADAPT_TIMEOUT
+
 AGENT_HELP = ("REF[,body=B][,name=N][,kind=K][,evolve][,start=V][,stride=S][,deterministic]"
               "[,adapt=own|none|tracking]; REF: random, idle, zoo:<name>[@<version>], a "
               "checkpoint or (evolve) a lineage")
@@ -60,6 +62,12 @@ def _add_game_options(p: argparse.ArgumentParser, rounds: int = 10) -> None:
     g.add_argument("--margin", type=float, default=0.05,
                    help="least lead, as a fraction of rounds, that wins a game (default 0.05)")
     g.add_argument("--seed", type=int, default=0, help="seed of pairings and games (default 0)")
+    g.add_argument("--act-timeout", type=float, default=DEFAULT_ACT_TIMEOUT, metavar="S",
+                   help=f"seconds an agent may take per action before it forfeits "
+                        f"(default {DEFAULT_ACT_TIMEOUT:g})")
+    g.add_argument("--adapt-timeout", type=float, default=DEFAULT_ADAPT_TIMEOUT, metavar="S",
+                   help=f"seconds an agent may take to load or adapt between rounds "
+                        f"(default {DEFAULT_ADAPT_TIMEOUT:g})")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -130,11 +138,23 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=league_status if name == "status" else league_report)
 
 
+_GAME_FLAGS = {"rounds": "--rounds", "episodes": "--episodes", "max_steps": "--max-steps",
+               "margin": "--margin", "act_timeout": "--act-timeout",
+               "adapt_timeout": "--adapt-timeout"}
+
+
 def _game_config(args: argparse.Namespace) -> Any:
     from leagues.games import GameConfig
 
-    return GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.max_steps,
-                      margin=args.margin)
+    try:
+        return GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.max_steps,
+                          margin=args.margin, act_timeout=args.act_timeout,
+                          adapt_timeout=args.adapt_timeout)
+    except ValueError as err:  # in the user's terms: the flag, not the field
+        message = str(err)
+        for name, flag in _GAME_FLAGS.items():
+            message = message.replace(f"GameConfig.{name}", flag)
+        raise ValueError(message) from None
 
 
 @contextlib.contextmanager

@@ -219,6 +219,9 @@ def write_report(db_path: Path, out: Path, results_md: Path = RESULTS_MD) -> tup
 
     if not Path(db_path).is_file():
         raise ValueError(f"no league file at {db_path}")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a directory to write report.md, "
+                         f"report.html and the plots into")
     out.mkdir(parents=True, exist_ok=True)
     try:
         with LeagueDB(db_path) as db:

@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from zoo_training import config as zoo_config  # noqa: E402
+from zoo_training import config as zoo_config
 
-from agents.train import Trainer  # noqa: E402
+from agents.train import Trainer
 
 
 def measure(config, rounds: int) -> tuple[float, float, float]:

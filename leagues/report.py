@@ -119,6 +119,12 @@ def markdown_report(db: LeagueDB, full: bool = True) -> str:
     from leagues.evolution import population_shares
 
     parts = ["## Leaderboard (ranked by mu - 3 sigma)", "", leaderboard_markdown(standings(db))]
+    void = db.void_games()
+    if void:
+        parts += ["", f"{len(void)} void game(s), not rated (run the same command again to "
+                      f"replay them):", ""]
+        parts += [f"- game {r['id']}: {r['a_name']} vs {r['b_name']}: {r['reason']}"
+                  for r in void]
     if not full:
         return "\n".join(parts)
     parts += ["", "## Payoff table (row's win rate against column, games)", "",

@@ -58,6 +58,44 @@ class StorageError(RuntimeError):
     """The league file is not one this code wrote, or an operation contradicts its contents."""
 
 
+def _check_league_path(path: Path) -> None:
+    """Refuse a path that is no league file before SQLite touches it.
+
+    A directory, a file that is not SQLite, or an SQLite database of some other program (which
+    opening as a league would change: new tables, another journal mode) is refused with what was
+    found; a new path or an empty file becomes a league file.
+
+    Raises:
+        StorageError: saying what the path holds.
+    """
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory; give the path of a league file (e.g. "
+                           f"{path / 'league.sqlite'})")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    if not path.is_file():
+        raise StorageError(f"{path} is not a regular file; give the path of a league file")
+    with open(path, "rb") as handle:
+        magic = handle.read(16)
+    if magic != b"SQLite format 3\x00":
+        raise StorageError(f"{path} is not a league database: not an SQLite file")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            version = (conn.execute("SELECT value FROM meta WHERE key='schema_version'")
+                       .fetchone() if "meta" in tables else None)
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise StorageError(f"{path} is not a league database: {err}") from None
+    if tables and version is None:
+        shown = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+        raise StorageError(f"{path} is an SQLite database of another program (tables: {shown}), "
+                           f"not a league file; it was left untouched")
+
+
 class LeagueDB:
     """A league's SQLite file.
 
@@ -67,15 +105,26 @@ class LeagueDB:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        _check_league_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
-        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        except sqlite3.Error as err:
+            raise StorageError(f"{self.path} cannot be opened as a league file: {err}") from None
         self.conn.row_factory = sqlite3.Row
         mode = self._journal_mode_wal()
         if mode.lower() != "wal":
             raise StorageError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            self._create_schema()
+        except sqlite3.OperationalError as err:
+            self.conn.close()
+            raise StorageError(f"{self.path} cannot be written as a league file: {err}") from None
+
+    def _create_schema(self) -> None:
         with self.transaction() as c:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -276,9 +325,11 @@ class LeagueDB:
             table[int(r["agent"])] = Rating(r["mu"], r["sigma"], r["elo"], r["games"])
         return table
 
-    def _rating(self, agent: int, config: RatingConfig) -> Rating:
-        r = self.conn.execute("SELECT * FROM ratings WHERE agent=? ORDER BY game DESC LIMIT 1",
-                              (agent,)).fetchone()
+    def _rating(self, agent: int, config: RatingConfig, before: int | None = None) -> Rating:
+        """An agent's rating after its last rated game (before game ``before``, if given)."""
+        r = self.conn.execute("SELECT * FROM ratings WHERE agent=? AND game < ? "
+                              "ORDER BY game DESC LIMIT 1",
+                              (agent, before if before is not None else 2**62)).fetchone()
         return initial_rating(config) if r is None else Rating(r["mu"], r["sigma"], r["elo"],
                                                                r["games"])
 
@@ -302,12 +353,36 @@ class LeagueDB:
             c.execute("UPDATE games SET status='done', outcome=?, forfeit=?, reason=?, "
                       "elapsed=?, finished_at=datetime('now') WHERE id=?",
                       (result.outcome, result.forfeit, result.reason, result.elapsed, game_id))
-            a, b = int(row["a"]), int(row["b"])
-            new_a, new_b = rate_game(self._rating(a, config), self._rating(b, config),
-                                     result.outcome, config)
-            for agent, r in ((a, new_a), (b, new_b)):
-                c.execute("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)",
-                          (game_id, agent, r.mu, r.sigma, r.ordinal, r.elo, r.games))
+            later = c.execute("SELECT COUNT(*) FROM games WHERE status='done' AND id > ?",
+                              (game_id,)).fetchone()[0]
+            if later:
+                # A void game replayed after later games were rated: rate every game from this
+                # one on again in game order, so that the history equals an uninterrupted run's.
+                self._rerate_from(c, game_id, config)
+            else:
+                self._rate(c, game_id, int(row["a"]), int(row["b"]), result.outcome, config)
+
+    def _rate(self, c: sqlite3.Connection, game_id: int, a: int, b: int, outcome: int,
+              config: RatingConfig) -> None:
+        new_a, new_b = rate_game(self._rating(a, config, game_id), self._rating(b, config, game_id),
+                                 outcome, config)
+        for agent, r in ((a, new_a), (b, new_b)):
+            c.execute("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)",
+                      (game_id, agent, r.mu, r.sigma, r.ordinal, r.elo, r.games))
+
+    def _rerate_from(self, c: sqlite3.Connection, game_id: int, config: RatingConfig) -> None:
+        c.execute("DELETE FROM ratings WHERE game >= ?", (game_id,))
+        rows = c.execute("SELECT id, a, b, outcome FROM games WHERE status='done' AND id >= ? "
+                         "ORDER BY id", (game_id,)).fetchall()
+        for r in rows:
+            self._rate(c, int(r["id"]), int(r["a"]), int(r["b"]), int(r["outcome"]), config)
+
+    def void_games(self) -> list[sqlite3.Row]:
+        """Void games (id, batch, a_name, b_name, reason), by id."""
+        return self.conn.execute(
+            "SELECT g.id, g.batch, a.name AS a_name, b.name AS b_name, g.reason FROM games g "
+            "JOIN agents a ON a.id = g.a JOIN agents b ON b.id = g.b "
+            "WHERE g.status='void' ORDER BY g.id").fetchall()
 
     def void_game(self, game_id: int, reason: str) -> None:
         """Mark a pending game void: it could not be played (its worker kept dying)."""

@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from envs.bodies import body_info, check_body
+from envs.checks import real_actions
 from envs.nonstationary_locomotion.scene import FRAME_SKIP, build_spec, leg_layout
 from envs.nonstationary_locomotion.tasks import LegDamage, check_damage
 
@@ -168,7 +169,7 @@ class LocomotionEnv(gymnasium.Env):
         self.observation_space = observation_space(self.model)
         self._nq = self.model.nq
         self._obs = np.zeros(self.observation_space.shape, np.float32)
-        self._steps = 0
+        self._steps: int | None = None  # None until the first reset
         self._renderer: mujoco.Renderer | None = None
         self._camera: mujoco.MjvCamera | None = None
 
@@ -208,10 +209,10 @@ class LocomotionEnv(gymnasium.Env):
 
     def step(self, action: np.ndarray):
         """Apply ``action`` for ``frame_skip`` physics steps; see the class docstring."""
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != self.action_space.shape:
-            raise ValueError(f"action must have shape {self.action_space.shape} for the "
-                             f"{self.body}, got {a.shape}")
+        if self._steps is None or self._steps >= self.max_steps:
+            raise RuntimeError("the episode is over (or never started): call reset() before "
+                               "step()")
+        a = real_actions(action, self.action_space.shape, f"action of the {self.body}")
         ctrl_cost = self.ctrl_cost_weight * float(a @ a)
         if not math.isfinite(ctrl_cost):  # a NaN or inf command would poison the physics
             raise ValueError(f"action contains NaN or infinite values: {action}")

@@ -69,6 +69,9 @@ def check_damage(body: str, damage: LegDamage | None) -> LegDamage | None:
         return None
     if not isinstance(damage, LegDamage):
         raise ValueError(f"damage must be a LegDamage or None, got {damage!r}")
+    # Validated again: fields set behind the constructor's back (object.__setattr__) must not
+    # reach the physics as a gain outside [0, 1].
+    damage = LegDamage(damage.pair, damage.scale)
     n = body_info(body).n_legs
     if damage.pair[1] > n:
         raise ValueError(f"{damage.pair} is not a pair of the {body}'s legs: legs are numbered "

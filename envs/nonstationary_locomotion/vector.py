@@ -27,6 +27,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.bodies import body_info, check_body
+from envs.checks import real_actions
 from envs.nonstationary_locomotion.env import (
     CTRL_COST_WEIGHT,
     FORWARD_REWARD_WEIGHT,
@@ -181,11 +182,7 @@ class LocomotionVectorEnv(VectorEnv):
             return (self._observe(), zeros, falses, falses.copy(),
                     {"reward_forward": zeros.copy(), "reward_ctrl": zeros.copy()})
         a = self._action
-        try:
-            a[:] = actions
-        except ValueError:
-            raise ValueError(f"actions must have shape {self.action_space.shape}, "
-                             f"got {np.shape(actions)}") from None
+        a[:] = real_actions(actions, self.action_space.shape, "actions", finite=False)
         ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", a, a)
         if not np.isfinite(ctrl_cost).all():
             bad = np.flatnonzero(~np.isfinite(ctrl_cost)).tolist()

@@ -16,6 +16,7 @@ import mujoco
 import numpy as np
 
 from envs.bodies import body_info
+from envs.checks import real_actions
 from envs.robosumo.scene import START_HEIGHT, START_RADIUS, TATAMI_HEIGHT, PlayerLayout
 
 WIN_REWARD = 2000.0  # to the winner; the loser gets -WIN_REWARD
@@ -184,13 +185,4 @@ def initial_state(model: mujoco.MjModel, layouts: Sequence[PlayerLayout],
 def check_actions(actions: np.ndarray, player: str, body: str,
                   shape: tuple[int, ...]) -> np.ndarray:
     """Validate one player's actions against the expected ``shape``; return them as float64."""
-    try:
-        a = np.asarray(actions, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"action of {player} ({body}) must be numeric with shape {shape}, "
-                         f"got {actions!r}") from None
-    if a.shape != shape:
-        raise ValueError(f"action of {player} ({body}) must have shape {shape}, got {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"action of {player} contains NaN or infinite values")
-    return a
+    return real_actions(actions, shape, f"action of {player} ({body})")

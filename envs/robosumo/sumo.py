@@ -221,6 +221,10 @@ class SumoEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("the episode is over: call reset() before step()")
         m, d = self.model, self.data
+        if isinstance(actions, dict) and set(actions) - set(PLAYERS):
+            raise ValueError(f"step() got actions for unknown players "
+                             f"{sorted(map(str, set(actions) - set(PLAYERS)))}; the players are "
+                             f"{', '.join(PLAYERS)}")
         for i, layout in enumerate(self.layouts):
             player = PLAYERS[i]
             if not isinstance(actions, dict) or player not in actions:

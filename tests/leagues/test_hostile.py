@@ -77,3 +77,68 @@ def test_the_lock_holds_through_a_symlinked_path(tmp_path, tiny_game):
     with LeagueDB(real) as a, LeagueDB(link) as b, a.exclusive():
         with pytest.raises(StorageError, match="another process is running"), b.exclusive():
             pass
+
+
+def test_a_replayed_void_game_leaves_the_rating_history_of_an_uninterrupted_run(
+        tmp_path, tiny_game):
+    from leagues.executors import InProcessExecutor
+    from leagues.games import play_game
+    from leagues.report import markdown_report, rating_history
+
+    config = TournamentConfig(game=tiny_game, seed=3)
+    reference = Tournament(tmp_path / "ref.db", ENTRANTS, config)
+    reference.run()
+    t = Tournament(tmp_path / "t.db", ENTRANTS, config)
+    unlucky = t.db.pending()[0][1].seed
+
+    def fails_once(spec):
+        if spec.seed == unlucky:
+            raise OSError("the machine ran out of file handles")
+        return play_game(spec)
+
+    t.run(InProcessExecutor(fails_once))
+    assert t.db.counts() == {"pending": 0, "done": 2, "void": 1}
+    report = markdown_report(t.db, full=False)
+    assert ("1 void game(s), not rated" in report
+            and "- game 1: idle vs random: OSError: the machine ran out of file handles" in report)
+    t.run()  # the same command again replays the void game
+    assert t.db.counts() == {"pending": 0, "done": 3, "void": 0}
+    assert rating_history(t.db) == rating_history(reference.db)
+    assert "void" not in markdown_report(t.db, full=False)
+
+
+@pytest.mark.parametrize("kind", ["directory", "foreign", "garbage"])
+def test_league_files_that_are_not_league_files_are_refused_untouched(tmp_path, kind):
+    import sqlite3
+
+    path = tmp_path / "x.db"
+    if kind == "directory":
+        path.mkdir()
+        message = "is a directory; give the path of a league file"
+    elif kind == "foreign":
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE users(name TEXT)")
+        conn.commit()
+        conn.close()
+        message = r"SQLite database of another program \(tables: users\)"
+    else:
+        path.write_bytes(b"\x00\x01 definitely not SQLite" * 50)
+        message = "not an SQLite file"
+    before = sorted((p.name, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file())
+    with pytest.raises(StorageError, match=message):
+        Tournament(path, ENTRANTS, TournamentConfig())
+    after = sorted((p.name, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file())
+    assert after == before  # no tables added, no journal mode switched, no -wal file
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root writes read-only files")
+def test_a_read_only_league_file_gets_a_one_line_error(tmp_path, tiny_game):
+    path = tmp_path / "t.db"
+    Tournament(path, ENTRANTS, TournamentConfig(game=tiny_game)).close()
+    path.chmod(0o444)
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(StorageError, match="cannot be"):
+            Tournament(path).run()
+    finally:
+        tmp_path.chmod(0o755)
