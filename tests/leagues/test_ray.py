@@ -81,7 +81,8 @@ def test_a_game_whose_worker_keeps_dying_is_void_and_the_rest_go_on(ray_executor
     specs = [(k, GameSpec(AgentSpec("idle", body="ant"), AgentSpec("random", body="ant"),
                           tiny_game, seed=k)) for k in range(1, 4)]
     results = dict(make_executor("ray", play=always_dies, max_retries=0).run(specs))
-    assert isinstance(results[2], GameFailure) and "worker died" in results[2].reason
+    assert isinstance(results[2], GameFailure)
+    assert "worker died playing idle vs random (an agent that ends its process" in results[2].reason
     assert results[1] == play_game(specs[0][1]) and results[3] == play_game(specs[2][1])
 
 
