@@ -219,6 +219,22 @@ def _final_obs(info: dict, obs: np.ndarray, done: np.ndarray) -> np.ndarray:
     return out
 
 
+class _SelfMarker:
+    """The ``SELF`` entry of an opponent list: the learner plays that arena's other side too."""
+
+    label = "self"
+
+    def __repr__(self) -> str:
+        return "SELF"
+
+
+SELF = _SelfMarker()
+
+
+def _is_self(opponent: object) -> bool:
+    return opponent is SELF
+
+
 def _outcome(winner: int, terminated: bool, unstable: bool) -> str:
     """The learner's (player_0's) result: a draw only at the step limit; "none" when both fell
     together or the simulation diverged."""
@@ -236,8 +252,11 @@ class SumoSampler:
         steps: steps per arena per rollout (T).
         opponents: ``"self"`` (self-play: the learner plays both sides, same body only, and
             learns from both: N = 2 * arenas streams), or a sequence with one frozen opponent
-            ``Policy`` per arena (the learner is player_0: N = arenas). Call
-            ``set_opponents`` between rollouts to change them (e.g. the paper's curriculum).
+            ``Policy`` per arena (the learner is player_0: N = arenas). In a sequence, the entry
+            ``SELF`` makes that arena a self-play arena whose player_1 is the learner too and
+            learns (N = arenas + self-play arenas); those arenas stay self-play for the
+            sampler's life. Call ``set_opponents`` between rollouts to change the others (e.g.
+            the paper's curriculum).
         seed: seed of the arenas and of all action noise.
         update_norm: update the learner's observation statistics after each rollout.
     """
@@ -254,7 +273,12 @@ class SumoSampler:
                                  f"got {opponents!r}")
             if envs.bodies[0] != envs.bodies[1]:
                 raise ValueError(f"self-play needs one body on both sides, got {envs.bodies}")
-        self.n = 2 * self.arenas if self.self_play else self.arenas
+        self.self_ids = (np.array([], dtype=np.int64) if self.self_play else
+                         np.array([i for i, p in enumerate(opponents) if _is_self(p)],
+                                  dtype=np.int64))
+        if len(self.self_ids) and envs.bodies[0] != envs.bodies[1]:
+            raise ValueError(f"self-play arenas need one body on both sides, got {envs.bodies}")
+        self.n = 2 * self.arenas if self.self_play else self.arenas + len(self.self_ids)
         self.update_norm = update_norm
         self.stream = _Stream(learner, self.n, seed)
         self._opp_generator = torch.Generator()
@@ -280,21 +304,34 @@ class SumoSampler:
         opponents = list(opponents or [])
         if len(opponents) != self.arenas:
             raise ValueError(f"need one opponent per arena ({self.arenas}), got {len(opponents)}")
+        selfs = [i for i, p in enumerate(opponents) if _is_self(p)]
+        if selfs != self.self_ids.tolist():
+            raise ValueError(f"the self-play arenas are fixed for a sampler's life: "
+                             f"{self.self_ids.tolist()}, got {selfs}")
         if labels is None:
-            labels = [getattr(p, "label", "policy") for p in opponents]
+            labels = ["self" if _is_self(p) else getattr(p, "label", "policy") for p in opponents]
         if len(labels) != self.arenas:
             raise ValueError(f"need one label per arena ({self.arenas}), got {len(labels)}")
         self.opponents, self.labels = opponents, list(labels)
         groups: dict[int, list[int]] = {}
         for i, p in enumerate(opponents):
-            groups.setdefault(id(p), []).append(i)
+            if not _is_self(p):
+                groups.setdefault(id(p), []).append(i)
         self._groups = [(opponents[ids[0]], np.array(ids)) for ids in groups.values()]
         self._opp_state = {key: p.initial_state(len(ids)) for key, (p, ids) in
                            zip(groups, self._groups, strict=True)}
         self._opp_starts = np.ones(self.arenas, dtype=bool)
 
     def _learner_obs(self, obs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        return np.concatenate(obs) if self.self_play else obs[0]
+        if self.self_play:
+            return np.concatenate(obs)
+        return np.concatenate([obs[0], obs[1][self.self_ids]]) if len(self.self_ids) else obs[0]
+
+    def _learner_rows(self, both: np.ndarray) -> np.ndarray:
+        """Per-arena values of both players ``[arenas, 2]`` -> the learner's streams ``[N]``."""
+        if self.self_play:
+            return np.concatenate([both[:, 0], both[:, 1]])
+        return np.concatenate([both[:, 0], both[self.self_ids, 1]])
 
     def _opponent_actions(self, obs: np.ndarray) -> np.ndarray:
         actions = np.zeros((self.arenas, self.envs.action_spaces["player_1"].shape[0]))
@@ -319,14 +356,16 @@ class SumoSampler:
             if self.self_play:
                 actions = (out.action[:a], out.action[a:])
             else:
-                actions = (out.action, self._opponent_actions(self.obs[1]))
+                opp = self._opponent_actions(self.obs[1])
+                if len(self.self_ids):
+                    opp[self.self_ids] = out.action[a:]
+                actions = (out.action[:a], opp)
             obs, rewards, terminated, truncated, info = self.envs.step(actions)
             done = terminated | truncated
-            if self.self_play:
-                rew = np.concatenate([rewards[:, 0], rewards[:, 1]])
-                term, trunc = np.tile(terminated, 2), np.tile(truncated, 2)
-            else:
-                rew, term, trunc = rewards[:, 0], terminated, truncated
+            rew = self._learner_rows(rewards)
+            term = self._learner_rows(np.stack([terminated, terminated], axis=1))
+            trunc = self._learner_rows(np.stack([truncated, truncated], axis=1))
+            if not self.self_play:
                 self._opp_starts = done.copy()
             final = self._learner_obs(info["final_obs"])
             _finish_step(buf, t, self.stream, out, rew, term, trunc, self._learner_obs(obs), final)

@@ -34,7 +34,7 @@ from agents.logger import MetricsLogger
 from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.policy import Policy, PolicyConfig, load_policy, policy_from_description
 from agents.ppo import PPO, PPOConfig
-from agents.sampler import SumoSampler, VectorSampler
+from agents.sampler import SELF, SumoSampler, VectorSampler
 from agents.scripted import IdlePolicy, RandomPolicy
 
 OPPONENT_MODES = ("self", "pool", "lineage")
@@ -67,6 +67,9 @@ class TrainConfig:
         idle_fraction: pool or lineage opponents only: the chance that an arena's opponent in an
             iteration is the idle robot (zero torques) instead.
         random_fraction: the same for the random robot (uniform torques in [-1, 1]).
+        self_play_arenas: pool or lineage opponents only: the first this many arenas are
+            self-play arenas, where the learner plays both sides and learns from both (twice the
+            samples per physics step); the others draw their opponents as above.
         init_from: a PPO checkpoint (path or ``zoo:`` reference) to start the policy (weights
             and observation statistics) from; the architecture is the checkpoint's.
         shaping_anneal: RoboSumo only: fraction of ``total_steps`` over which the shaping weight
@@ -93,6 +96,7 @@ class TrainConfig:
     pool_window: float = 0.0
     idle_fraction: float = 0.0
     random_fraction: float = 0.0
+    self_play_arenas: int = 0
     init_from: str | None = None
     shaping_anneal: float = 0.0
     lr_anneal: bool = False
@@ -133,6 +137,13 @@ class TrainConfig:
         if self.scripted_fraction > 1:
             raise ValueError(f"idle_fraction + random_fraction must be <= 1, got "
                              f"{self.scripted_fraction!r}")
+        if isinstance(self.self_play_arenas, bool) or not isinstance(self.self_play_arenas, int) \
+                or not 0 <= self.self_play_arenas <= self.num_envs:
+            raise ValueError(f"self_play_arenas must be an integer in [0, num_envs "
+                             f"({self.num_envs})], got {self.self_play_arenas!r}")
+        if self.self_play_arenas and self.opponent == "self":
+            raise ValueError("self_play_arenas applies to opponent='pool' or 'lineage' "
+                             "(opponent='self' makes every arena a self-play arena)")
         if not 0 <= self.shaping_anneal <= 1:
             raise ValueError(f"shaping_anneal must be in [0, 1], got {self.shaping_anneal!r}")
         if self.policy.arch == "lstm" and self.rollout % self.ppo.bptt:
@@ -293,15 +304,19 @@ class Trainer:
                                     for _ in range(self.config.num_envs)])
 
     def _with_scripted(self, opponents: list) -> list:
-        """Replace each arena's opponent by the idle or random robot with their chances."""
+        """Replace each arena's opponent by the idle or random robot with their chances; the
+        first ``self_play_arenas`` arenas are self-play arenas."""
         c = self.config
+        k = c.self_play_arenas
+        opponents = [SELF] * k + opponents[k:]
         if not c.scripted_fraction:  # no draws: runs without scripted robots stay as they were
             return opponents
         draws = self.rng.random(len(opponents))
         act_dim = self.envs.action_spaces["player_1"].shape[0]
         idle, rand = self._scripted.setdefault(act_dim, (IdlePolicy(act_dim),
                                                          RandomPolicy(act_dim)))
-        return [idle if u < c.idle_fraction else rand if u < c.scripted_fraction else opp
+        return [opp if opp is SELF else idle if u < c.idle_fraction else
+                rand if u < c.scripted_fraction else opp
                 for u, opp in zip(draws, opponents, strict=True)]
 
     def _labels(self, opponents: list) -> list[str]:

@@ -146,17 +146,38 @@ class SumoEnv(ParallelEnv):
         self.agents: list[str] = []
         n_state = self.model.nq + self.model.nv
         self.state_space = gymnasium.spaces.Box(-np.inf, np.inf, (n_state,), np.float64)
-        # Batch-of-one views of the live MjData arrays, for the shared rules.
-        d = self.data
-        self._qpos, self._qvel, self._cfrc = d.qpos[None], d.qvel[None], d.cfrc_ext[None]
+        self._bind_views()
         self._forces = np.zeros_like(self._cfrc)
         self._obs_buf = [np.zeros((1, *self.core.observation_spaces[p].shape), np.float32)
                          for p in PLAYERS]
         self._action_sq = np.zeros((1, 2))
         self._steps = 0
         self._np_random, self._np_random_seed = seeding.np_random()
-        self._renderer = SumoRenderer(self.model, self.data, render_mode, width, height, camera,
-                                      self.layouts) if render_mode else None
+        self._render_args = (width, height, camera)
+        self._renderer = self._make_renderer()
+
+    def _bind_views(self) -> None:
+        """Batch-of-one views of the live MjData arrays, for the shared rules."""
+        d = self.data
+        self._qpos, self._qvel, self._cfrc = d.qpos[None], d.qvel[None], d.cfrc_ext[None]
+
+    def _make_renderer(self) -> SumoRenderer | None:
+        if not self.render_mode:
+            return None
+        return SumoRenderer(self.model, self.data, self.render_mode, *self._render_args,
+                            self.layouts)
+
+    # A copy or an unpickled env must observe its own MjData: views are rebound, not copied
+    # (copied views would detach from the physics and freeze the observations).
+    _VIEWS = ("_qpos", "_qvel", "_cfrc", "_renderer")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
+        self._renderer = self._make_renderer()
 
     # ---------------------------------------------------------------- spaces
 

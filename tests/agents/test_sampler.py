@@ -12,7 +12,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from agents.policy import Policy, PolicyConfig
-from agents.sampler import EpisodeStats, SumoSampler, VectorSampler
+from agents.sampler import SELF, EpisodeStats, SumoSampler, VectorSampler
 from agents.scripted import IdlePolicy, RandomPolicy
 from envs.nonstationary_locomotion import LocomotionEnv, LocomotionVectorEnv
 from envs.robosumo import SumoVectorEnv, parallel_env
@@ -479,3 +479,46 @@ def test_scripted_opponents_act_as_the_built_in_robots():
     assert not np.array_equal(RandomPolicy(12).act(obs, generator=gen).action, rand)
     with pytest.raises(ValueError, match="positive integer"):
         IdlePolicy(0)
+
+
+def test_self_play_arenas_among_frozen_opponents_equal_single_arenas():
+    arenas, steps, seed = 3, 30, 7
+    envs = SumoVectorEnv(arenas, ("ant", "ant"), nthread=1, **SUMO_KW)
+    d = envs.observation_spaces["player_0"].shape[0]
+    torch.manual_seed(0)
+    learner = Policy(d, 8, RAW)
+    frozen = [RecordingPolicy(d, 8, RAW), RecordingPolicy(d, 8, RAW)]
+    sampler = SumoSampler(envs, learner, steps, [frozen[0], SELF, frozen[1]], seed=seed)
+    assert sampler.n == 4 and sampler.labels == ["policy", "self", "policy"]
+    r, stats = sampler.collect()
+    # streams: player_0 of arenas 0, 1, 2, then player_1 of the self-play arena 1
+    assert r.obs.shape == (steps, 4, d)
+    for i in range(arenas):
+        env = parallel_env(("ant", "ant"), **SUMO_KW)
+        obs, _ = env.reset(seed=seed + i)
+        calls = iter(frozen[0 if i == 0 else 1].calls) if i != 1 else None
+        for t in range(steps):
+            np.testing.assert_array_equal(r.obs[t, i].numpy(), obs["player_0"])
+            if i == 1:
+                np.testing.assert_array_equal(r.obs[t, 3].numpy(), obs["player_1"])
+                other = r.actions[t, 3].double().numpy()
+            else:
+                seen, other = next(calls)
+                np.testing.assert_array_equal(seen, obs["player_1"][None])
+                other = other[0]
+            obs, rewards, terms, truncs, _ = env.step(
+                {"player_0": r.actions[t, i].double().numpy(), "player_1": other})
+            assert r.rewards[t, i].item() == pytest.approx(rewards["player_0"], rel=1e-6,
+                                                           abs=1e-4)
+            if i == 1:
+                assert r.rewards[t, 3].item() == pytest.approx(rewards["player_1"], rel=1e-6,
+                                                               abs=1e-4)
+                assert r.dones[t, 3] == r.dones[t, 1]
+            if not env.agents:
+                obs, _ = env.reset()
+    assert set(stats.opponents) == {"policy", "self"}  # outcomes of every arena, player_0's side
+    with pytest.raises(ValueError, match="self-play arenas are fixed"):
+        sampler.set_opponents([SELF, frozen[0], frozen[1]])
+    with pytest.raises(ValueError, match="one body on both sides"):
+        SumoSampler(SumoVectorEnv(2, ("ant", "bug"), nthread=1), learner, 4,
+                    [SELF, Policy(164, 12)])

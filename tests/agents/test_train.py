@@ -259,6 +259,22 @@ def test_pool_mixes_in_idle_and_random_robots_and_reports_them(tmp_path):
     assert 2 <= kinds.count("idle") <= 14 and 2 <= kinds.count("random") <= 14
 
 
+def test_self_play_arenas_learn_from_both_sides_beside_the_pool(tmp_path):
+    config = dataclasses.replace(SUMO, num_envs=4, self_play_arenas=2, idle_fraction=0.5,
+                                 shaping_anneal=0.0, total_steps=2 * 4 * 16)
+    trainer = Trainer(config, tmp_path / "mixed", tensorboard=False)
+    assert trainer.sampler.n == 6  # 4 learner seats as player_0, 2 more as player_1
+    for _ in range(2):
+        row = trainer.iterate()
+        labels = trainer.sampler.labels
+        assert labels[:2] == ["self", "self"] and set(labels[2:]) <= {"idle", "pool"}
+        assert row["env_steps"] == trainer.iteration * 4 * 16  # arena steps, not samples
+    # resuming rebuilds the same arenas
+    again = Trainer(dataclasses.replace(config, total_steps=3 * 4 * 16), tmp_path / "mixed",
+                    tensorboard=False)
+    assert again.iteration == 2 and again.sampler.labels[:2] == ["self", "self"]
+
+
 def test_pool_window_draws_from_the_recent_versions(tmp_path):
     config = dataclasses.replace(SUMO, total_steps=8 * 64, pool_window=0.5, shaping_anneal=0.0)
     trainer = Trainer(config, tmp_path / "window", tensorboard=False)
@@ -285,6 +301,9 @@ def test_a_run_without_scripted_robots_draws_as_before(tmp_path):
     ({"idle_fraction": 0.1}, "apply to opponent='pool' or 'lineage'"),
     ({"opponent": "pool", "pool_window": -0.1}, r"pool_window must be in \[0, 1\]"),
     ({"pool_window": 0.5}, "applies to opponent='pool' only"),
+    ({"opponent": "pool", "self_play_arenas": 17}, r"self_play_arenas must be an integer in "
+                                                   r"\[0, num_envs \(16\)\]"),
+    ({"self_play_arenas": 2}, "opponent='self' makes every arena a self-play arena"),
     ({"opponent": "lineage"}, "go together"),
     ({"opponents": "zoo:selfplay-bug"}, "go together"),
     ({"env": "ToyPoint-v0", "opponent": "pool"}, "applies to RoboSumo envs only"),
