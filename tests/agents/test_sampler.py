@@ -510,6 +510,7 @@ def test_self_play_arenas_among_frozen_opponents_equal_single_arenas():
                 {"player_0": r.actions[t, i].double().numpy(), "player_1": other})
             assert r.rewards[t, i].item() == pytest.approx(rewards["player_0"], rel=1e-6,
                                                            abs=1e-4)
+            assert r.dones[t, i] == (terms["player_0"] or truncs["player_0"])
             if i == 1:
                 assert r.rewards[t, 3].item() == pytest.approx(rewards["player_1"], rel=1e-6,
                                                                abs=1e-4)
