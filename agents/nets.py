@@ -134,6 +134,23 @@ class LSTMActorCritic(nn.Module):
         return torch.stack(means), self.log_std, torch.stack(values), final
 
 
+def network_facts(arch: str) -> dict[str, object]:
+    """What a checkpoint records of the computation, for anyone porting its weights elsewhere:
+    activations, the observation normalisation and clip, the action distribution."""
+    facts: dict[str, object] = {
+        "obs_norm": "z = clip((obs - mean) / sqrt(var + 1e-8), -obs_clip, obs_clip)",
+        "obs_clip": OBS_CLIP,
+        "action": "Normal(mean, exp(log_std)), state-independent log_std",
+    }
+    if arch == "lstm":
+        facts.update(activation="tanh", layout="tanh(Linear) embedding -> torch LSTMCell "
+                                               "(gates i, f, g, o) -> Linear head")
+    else:
+        facts.update(activation="tanh", layout="Linear-tanh-Linear-tanh-Linear, policy and "
+                                               "value apart")
+    return facts
+
+
 def gaussian(mean: torch.Tensor, log_std: torch.Tensor) -> Normal:
     """The diagonal Gaussian policy distribution."""
     return Normal(mean, log_std.exp().expand_as(mean))

@@ -18,7 +18,7 @@ from agents.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from agents.nets import LSTMActorCritic, MLPActorCritic, RunningNorm, log_prob
+from agents.nets import LSTMActorCritic, MLPActorCritic, RunningNorm, log_prob, network_facts
 
 POLICY_KINDS = ("mlp", "lstm")
 
@@ -151,7 +151,8 @@ class Policy(nn.Module):
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (sizes and config) stored with every checkpoint."""
         return {"obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "policy": dataclasses.asdict(self.config)}
+                "policy": dataclasses.asdict(self.config),
+                "network": network_facts(self.config.arch)}
 
 
 def policy_from_description(desc: dict[str, Any]) -> Policy:

@@ -52,7 +52,9 @@ ENV_IDS: tuple[str, ...] = tuple(gym_id(b) for b in BODIES)
 def register_gym_envs() -> None:
     """Register ``NonstationaryLocomotion-{Ant,Bug,Spider}-v0`` (single and vector entry points).
 
-    The env truncates by itself at ``max_steps``, so no ``TimeLimit`` is added.
+    ``max_episode_steps`` (100) is the step limit, applied by Gymnasium's ``TimeLimit`` (and by
+    the vector env, which ``make_vec`` gives it to), so any limit given to ``gymnasium.make``
+    holds.
     """
     for body in BODIES:
         if gym_id(body) not in gymnasium.registry:
@@ -60,7 +62,10 @@ def register_gym_envs() -> None:
                 id=gym_id(body),
                 entry_point="envs.nonstationary_locomotion.env:LocomotionEnv",
                 vector_entry_point="envs.nonstationary_locomotion.vector:LocomotionVectorEnv",
-                kwargs={"body": body, "max_steps": MAX_STEPS},
+                max_episode_steps=MAX_STEPS,
+                # The TimeLimit of gymnasium.make is the step limit (max_steps=None: the env
+                # does not truncate by itself), so max_episode_steps=N works for any N.
+                kwargs={"body": body, "max_steps": None},
             )
 
 

@@ -129,7 +129,7 @@ class LocomotionEnv(gymnasium.Env):
         self,
         body: str = "bug",
         *,
-        max_steps: int = MAX_STEPS,
+        max_steps: int | None = MAX_STEPS,
         forward_reward_weight: float = FORWARD_REWARD_WEIGHT,
         ctrl_cost_weight: float = CTRL_COST_WEIGHT,
         reset_noise_scale: float = RESET_NOISE_SCALE,
@@ -139,8 +139,9 @@ class LocomotionEnv(gymnasium.Env):
         height: int = 480,
     ) -> None:
         self.body = check_body(body)
-        if not (isinstance(max_steps, int | np.integer) and max_steps > 0):
-            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if max_steps is not None and not (isinstance(max_steps, int | np.integer)
+                                          and max_steps > 0):
+            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
         check_weights(forward_reward_weight=forward_reward_weight,
                       ctrl_cost_weight=ctrl_cost_weight, reset_noise_scale=reset_noise_scale)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -148,7 +149,8 @@ class LocomotionEnv(gymnasium.Env):
                              f"got {render_mode!r}")
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
             raise ValueError(f"width and height must be positive integers, got {width}x{height}")
-        self.max_steps = int(max_steps)
+        # None: no step limit of its own (the registered ids: Gymnasium's TimeLimit truncates)
+        self.max_steps = None if max_steps is None else int(max_steps)
         self.forward_reward_weight = float(forward_reward_weight)
         self.ctrl_cost_weight = float(ctrl_cost_weight)
         self.reset_noise_scale = float(reset_noise_scale)
@@ -209,7 +211,8 @@ class LocomotionEnv(gymnasium.Env):
 
     def step(self, action: np.ndarray):
         """Apply ``action`` for ``frame_skip`` physics steps; see the class docstring."""
-        if self._steps is None or self._steps >= self.max_steps:
+        if self._steps is None or (self.max_steps is not None
+                                   and self._steps >= self.max_steps):
             raise RuntimeError("the episode is over (or never started): call reset() before "
                                "step()")
         a = real_actions(action, self.action_space.shape, f"action of the {self.body}")
@@ -226,7 +229,7 @@ class LocomotionEnv(gymnasium.Env):
         forward = self.forward_reward_weight * x_velocity
         info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost,
                 "x_position": x_after, "x_velocity": x_velocity}
-        truncated = self._steps >= self.max_steps
+        truncated = self.max_steps is not None and self._steps >= self.max_steps
         return self._observe(), forward - ctrl_cost, False, truncated, info
 
     def _observe(self) -> np.ndarray:

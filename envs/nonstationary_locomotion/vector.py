@@ -53,6 +53,8 @@ class LocomotionVectorEnv(VectorEnv):
     Args:
         num_envs: number of simulations.
         body: robot body.
+        max_episode_steps: the step limit when ``max_steps`` is None (``gymnasium.make_vec``
+            passes the id's ``max_episode_steps`` so).
         max_steps, forward_reward_weight, ctrl_cost_weight, reset_noise_scale: as
             ``LocomotionEnv``.
         damages: initial damage, one for all or one per simulation (``None``: healthy).
@@ -68,7 +70,8 @@ class LocomotionVectorEnv(VectorEnv):
         num_envs: int = 12,
         body: str = "bug",
         *,
-        max_steps: int = MAX_STEPS,
+        max_steps: int | None = MAX_STEPS,
+        max_episode_steps: int | None = None,
         forward_reward_weight: float = FORWARD_REWARD_WEIGHT,
         ctrl_cost_weight: float = CTRL_COST_WEIGHT,
         reset_noise_scale: float = RESET_NOISE_SCALE,
@@ -83,6 +86,8 @@ class LocomotionVectorEnv(VectorEnv):
         self.body = check_body(body)
         if not (isinstance(num_envs, int | np.integer) and num_envs > 0):
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if max_steps is None:  # as registered: the limit make_vec passes, else the default
+            max_steps = MAX_STEPS if max_episode_steps is None else max_episode_steps
         if not (isinstance(max_steps, int | np.integer) and max_steps > 0):
             raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
         check_weights(forward_reward_weight=forward_reward_weight,

@@ -3,7 +3,8 @@
 Entry points:
     parallel_env(bodies=("ant", "bug"), **kwargs) -> SumoEnv, a PettingZoo ParallelEnv
     env(bodies=..., **kwargs) -> the same game as a PettingZoo AEC env
-    raw_env / SumoEnv -> the ParallelEnv class
+    raw_env(bodies=..., **kwargs) -> the AEC env without wrappers (PettingZoo's convention)
+    SumoEnv -> the ParallelEnv class
     Gymnasium ids ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0``: player_0's view against an
     opponent policy (see ``envs.robosumo.gym_env.SumoGymEnv``).
     SumoVectorEnv(num_envs, bodies, **kwargs) -> many arenas stepped together in C, for samplers
@@ -20,17 +21,21 @@ from envs.robosumo.gym_env import SumoGymEnv, register_gym_envs
 from envs.robosumo.sumo import DRAW_PENALTY, REWARD_TERMS, WIN_REWARD, SumoEnv
 from envs.robosumo.vector import SumoVectorEnv
 
-raw_env = SumoEnv
-
 
 def parallel_env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any) -> SumoEnv:
     """A RoboSumo match as a PettingZoo ParallelEnv (see ``SumoEnv`` for the arguments)."""
     return SumoEnv(bodies=bodies, **kwargs)
 
 
+def raw_env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any):
+    """The AEC env without wrappers, as PettingZoo environments name it (``env`` is the same:
+    the parallel game converted to turns already checks its inputs)."""
+    return parallel_to_aec(SumoEnv(bodies=bodies, **kwargs))
+
+
 def env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any):
     """A RoboSumo match as a PettingZoo AEC env (players act in turn; physics steps after both)."""
-    return parallel_to_aec(SumoEnv(bodies=bodies, **kwargs))
+    return raw_env(bodies, **kwargs)
 
 
 register_gym_envs()

@@ -9,7 +9,10 @@ import gymnasium
 import numpy as np
 
 from envs.bodies import BODIES
-from envs.robosumo.sumo import SumoEnv
+from envs.robosumo.sumo import RESET_OPTIONS, SumoEnv
+from envs.timelimit import STEP_LIMIT_SYNC
+
+REGISTERED_MAX_STEPS = 500  # the step limit of a bout, also the ids' max_episode_steps
 
 OPPONENTS = ("random", "idle")
 Opponent = Callable[[np.ndarray], np.ndarray]
@@ -27,8 +30,10 @@ class SumoGymEnv(gymnasium.Env):
         render_mode: ``None``, ``"rgb_array"`` or ``"human"``.
         **kwargs: passed to ``SumoEnv`` (max_steps, shaping weights, height_reference, ...).
 
-    Observation, action, reward and info are player_0's, as documented on ``SumoEnv``. The env
-    truncates by itself at ``max_steps``, so it is registered without a ``TimeLimit``.
+    Observation, action, reward and info are player_0's, as documented on ``SumoEnv``; the reset
+    info holds both torsos' positions. The ids are registered with ``max_episode_steps=500``, the
+    env's own step limit; a limit given to ``gymnasium.make(..., max_episode_steps=N)`` becomes
+    the env's step limit too, so that the draw penalty comes at step N (above 500 as well).
     """
 
     metadata = SumoEnv.metadata
@@ -47,6 +52,11 @@ class SumoGymEnv(gymnasium.Env):
         self.action_space = self.sumo.action_space("player_0")
         self._opponent_space = self.sumo.action_space("player_1")
         self._opponent_obs: np.ndarray | None = None
+
+    @property
+    def dt(self) -> float:
+        """Seconds of simulated time per step (0.05: 5 physics steps of 0.01 s)."""
+        return self.sumo.dt
 
     @property
     def model(self):
@@ -68,13 +78,17 @@ class SumoGymEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        unknown = sorted(set(options or {}) - set(RESET_OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown reset options {unknown}; known: {list(RESET_OPTIONS)}")
         # One generator drives both the arena's start state and the random opponent.
-        obs, infos = self.sumo.reset(seed=int(self.np_random.integers(2**31)), options=options)
+        obs, _ = self.sumo.reset(seed=int(self.np_random.integers(2**31)), options=options)
         reset_fn = getattr(self.opponent, "reset", None)
         if callable(reset_fn):
             reset_fn()
         self._opponent_obs = obs["player_1"]
-        return obs["player_0"], infos["player_0"]
+        return obs["player_0"], {"torso_xyz": self.sumo.torso_xyz(0),
+                                 "opponent_xyz": self.sumo.torso_xyz(1)}
 
     def step(self, action: np.ndarray):
         actions = {"player_0": action, "player_1": self._opponent_action()}
@@ -83,8 +97,8 @@ class SumoGymEnv(gymnasium.Env):
         return (obs["player_0"], rewards["player_0"], terms["player_0"], truncs["player_0"],
                 infos["player_0"])
 
-    def render(self):
-        return self.sumo.render()
+    def render(self, mode: str | None = None):
+        return self.sumo.render(mode)
 
     def close(self) -> None:
         self.sumo.close()
@@ -102,4 +116,6 @@ def register_gym_envs() -> None:
             env_id = gym_id(a, b)
             if env_id not in gymnasium.registry:
                 gymnasium.register(id=env_id, entry_point="envs.robosumo.gym_env:SumoGymEnv",
-                                   kwargs={"bodies": (a, b)})
+                                   max_episode_steps=REGISTERED_MAX_STEPS,
+                                   kwargs={"bodies": (a, b)},
+                                   additional_wrappers=(STEP_LIMIT_SYNC,))

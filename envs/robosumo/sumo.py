@@ -13,7 +13,7 @@ from pettingzoo import ParallelEnv
 
 from envs.robosumo import rules
 from envs.robosumo.core import CLOCK_START, SumoCore
-from envs.robosumo.render import SumoRenderer
+from envs.robosumo.render import SumoRenderer, has_display
 from envs.robosumo.rules import (
     DRAW_PENALTY,
     FALL_HEIGHT,
@@ -22,6 +22,9 @@ from envs.robosumo.rules import (
     RewardWeights,
 )
 from envs.robosumo.scene import FRAME_SKIP, PLAYERS, TATAMI_HEIGHT
+
+RENDER_MODES = ["human", "rgb_array"] if has_display() else ["rgb_array"]
+RESET_OPTIONS = ("face_each_other",)
 
 
 class SumoEnv(ParallelEnv):
@@ -94,7 +97,9 @@ class SumoEnv(ParallelEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "robosumo_v0",
-        "render_modes": ["human", "rgb_array"],
+        # "human" opens a window: declared only where there is a display to open it on, so that
+        # tools that try every declared mode (Gymnasium's check_env) pass on headless machines.
+        "render_modes": RENDER_MODES,
         "render_fps": 20,  # = 1 / dt
         "is_parallelizable": True,
     }
@@ -123,8 +128,10 @@ class SumoEnv(ParallelEnv):
         camera: str = "tracking",
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            hint = ("; 'human' needs a display (DISPLAY or WAYLAND_DISPLAY is not set)"
+                    if render_mode == "human" else "")
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                             f"got {render_mode!r}")
+                             f"got {render_mode!r}{hint}")
         weights = RewardWeights(shaping=shaping_weight, ctrl_cost=ctrl_cost_weight,
                                 move_to_opponent=move_to_opponent_weight,
                                 push_out=push_out_weight, stay_in_center=stay_in_center_weight,
@@ -223,8 +230,11 @@ class SumoEnv(ParallelEnv):
         """
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seed)
-        # Other keys are ignored: PettingZoo's API test passes arbitrary options.
         options = options or {}
+        unknown = sorted(set(options) - set(RESET_OPTIONS))
+        if unknown:  # a warning, not an error: PettingZoo's own API test passes {"options": 1}
+            gymnasium.logger.warn(f"reset() ignores unknown options {unknown}; it knows "
+                                  f"{list(RESET_OPTIONS)}")
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[:], d.qvel[:] = self.core.initial_state(self._np_random,
@@ -321,8 +331,16 @@ class SumoEnv(ParallelEnv):
 
     # ---------------------------------------------------------------- rendering
 
-    def render(self) -> np.ndarray | None:
-        """Render the arena: an RGB array (H, W, 3) in ``rgb_array`` mode, a window in ``human``."""
+    def render(self, mode: str | None = None) -> np.ndarray | None:
+        """Render the arena: an RGB array (H, W, 3) in ``rgb_array`` mode, a window in ``human``.
+
+        Args:
+            mode: accepted for callers that pass the mode (RLlib's PettingZoo wrapper does); it
+                must be the ``render_mode`` given at construction.
+        """
+        if mode is not None and mode != self.render_mode:
+            raise ValueError(f"render mode is set at construction (render_mode="
+                             f"{self.render_mode!r}); got render({mode!r})")
         if self._renderer is None:
             gymnasium.logger.warn("render() called with render_mode=None; pass render_mode to "
                                   "the constructor ('rgb_array' or 'human')")
@@ -335,4 +353,5 @@ class SumoEnv(ParallelEnv):
             self._renderer = None
 
 
-__all__ = ["DRAW_PENALTY", "FALL_HEIGHT", "REWARD_TERMS", "WIN_REWARD", "SumoEnv"]
+__all__ = ["DRAW_PENALTY", "FALL_HEIGHT", "RENDER_MODES", "RESET_OPTIONS", "REWARD_TERMS",
+           "WIN_REWARD", "SumoEnv"]

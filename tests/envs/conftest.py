@@ -42,4 +42,8 @@ def fake_viewer(monkeypatch):
         return viewer
 
     monkeypatch.setattr("envs.robosumo.render.launch_viewer", launch)
+    # "human" is declared only where a display exists; the fake window stands in for one
+    from envs.robosumo import SumoEnv
+
+    monkeypatch.setitem(SumoEnv.metadata, "render_modes", ["human", "rgb_array"])
     return opened

@@ -134,7 +134,12 @@ def test_episode_truncates_at_max_steps():
     env.reset(seed=0)
     flags = [env.step(np.zeros(12))[3] for _ in range(3)]
     assert flags == [False, False, True]
-    assert gymnasium.make("NonstationaryLocomotion-Bug-v0").unwrapped.max_steps == nl.MAX_STEPS
+    # the registered ids: the spec carries the limit and Gymnasium's TimeLimit applies it
+    assert gymnasium.spec("NonstationaryLocomotion-Bug-v0").max_episode_steps == nl.MAX_STEPS
+    made = gymnasium.make("NonstationaryLocomotion-Bug-v0")
+    made.reset(seed=0)
+    flags = [made.step(np.zeros(12))[3] for _ in range(nl.MAX_STEPS)]
+    assert flags.index(True) == nl.MAX_STEPS - 1
 
 
 @pytest.mark.parametrize("body", BODIES)

@@ -60,8 +60,16 @@ def test_camera_keeps_both_robots_in_view(view, xy):
 
 
 def test_human_mode_without_a_display_explains_itself(monkeypatch):
+    from envs.robosumo import SumoEnv
+
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    # headless, "human" is not declared (as at import on a machine without a display) ...
+    monkeypatch.setitem(SumoEnv.metadata, "render_modes", ["rgb_array"])
+    with pytest.raises(ValueError, match="'human' needs a display"):
+        parallel_env(("ant", "ant"), render_mode="human")
+    # ... and where it was declared but the display is gone, the window says why
+    monkeypatch.setitem(SumoEnv.metadata, "render_modes", ["human", "rgb_array"])
     env = parallel_env(("ant", "ant"), render_mode="human")
     with pytest.raises(RuntimeError, match="display"):
         env.reset(seed=0)

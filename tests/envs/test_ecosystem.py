@@ -1,0 +1,136 @@
+"""The environments as Gymnasium and PettingZoo users expect them: copies and pickles that keep
+observing their own physics, check_env on every id headless, step limits in the specs that the
+draw follows, rendering without setting MUJOCO_GL, and the smaller conventions."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs.nonstationary_locomotion as nl
+import envs.robosumo as robosumo
+
+SUMO_IDS = [robosumo.gym_env.gym_id(a, b) for a in robosumo.BODIES for b in robosumo.BODIES]
+ALL_IDS = SUMO_IDS + list(nl.ENV_IDS)
+
+
+def _play(env, actions):
+    out = []
+    for a in actions:
+        out.append(env.step(a)[0])
+    return out
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_env_observes_its_own_physics(how):
+    clone_of = copy.deepcopy if how == "deepcopy" else (lambda e: pickle.loads(pickle.dumps(e)))
+    env = robosumo.parallel_env(("ant", "bug"))
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    warm = [{p: rng.uniform(-1, 1, env.action_space(p).shape) for p in env.possible_agents}
+            for _ in range(5)]
+    _play(env, warm)  # mid-bout
+    clone = clone_of(env)
+    actions = [{p: rng.uniform(-1, 1, env.action_space(p).shape) for p in env.possible_agents}
+               for _ in range(15)]
+    mine, theirs = _play(env, actions), _play(clone, actions)
+    for a, b in zip(mine, theirs, strict=True):
+        np.testing.assert_array_equal(a["player_0"], b["player_0"])
+        np.testing.assert_array_equal(a["player_1"], b["player_1"])
+    assert not np.array_equal(theirs[0]["player_0"], theirs[-1]["player_0"])  # they move on
+    assert clone.data is not env.data
+
+    gym_env = gymnasium.make("RoboSumo-Spider-vs-Ant-v0")
+    gym_env.reset(seed=3)
+    gym_clone = clone_of(gym_env)
+    steps = [np.full(16, 0.3 * (-1) ** k) for k in range(12)]
+    mine, theirs = _play(gym_env, steps), _play(gym_clone, steps)
+    np.testing.assert_array_equal(np.array(mine), np.array(theirs))
+    assert not np.array_equal(theirs[0], theirs[-1])
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_check_env_passes_on_every_id_without_skipping_render(env_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # infinite Box bounds are warned about, rightly
+        check_env(gymnasium.make(env_id).unwrapped)
+
+
+def test_specs_carry_the_step_limit_and_the_draw_follows_any_limit():
+    assert {gymnasium.spec(i).max_episode_steps for i in SUMO_IDS} == {500}
+    assert {gymnasium.spec(i).max_episode_steps for i in nl.ENV_IDS} == {100}
+    for limit in (7, 600):
+        env = gymnasium.make("RoboSumo-Ant-vs-Ant-v0", max_episode_steps=limit, opponent="idle")
+        env.reset(seed=0)
+        flags = []
+        for _ in range(limit):
+            *_, terminated, truncated, info = env.step(np.zeros(8))
+            flags.append((terminated, truncated))
+        assert flags == [(False, False)] * (limit - 1) + [(False, True)]  # an idle bout: a draw
+        assert info["reward_draw"] == robosumo.DRAW_PENALTY
+    loco = gymnasium.make("NonstationaryLocomotion-Bug-v0", max_episode_steps=130)
+    loco.reset(seed=0)
+    flags = [loco.step(np.zeros(12))[3] for _ in range(130)]
+    assert flags.index(True) == 129
+    timed = gymnasium.wrappers.TimeAwareObservation(gymnasium.make("RoboSumo-Bug-vs-Ant-v0"))
+    obs, _ = timed.reset(seed=0)
+    assert obs.shape == (165,)
+
+
+def test_rendering_works_headless_without_setting_mujoco_gl():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    code = ("import envs.robosumo as r, envs.nonstationary_locomotion as n, gymnasium\n"
+            "e = r.parallel_env(('ant', 'bug'), render_mode='rgb_array', width=64, height=48)\n"
+            "e.reset(seed=0); print(e.render().shape)\n"
+            "g = gymnasium.make('NonstationaryLocomotion-Bug-v0', render_mode='rgb_array')\n"
+            "g.reset(seed=0); print(g.render().shape)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["(48, 64, 3)", "(480, 480, 3)"]
+
+
+def test_the_gymnasium_view_has_dt_reset_info_and_strict_options():
+    env = gymnasium.make("RoboSumo-Ant-vs-Bug-v0")
+    _, info = env.reset(seed=0)
+    assert env.unwrapped.dt == pytest.approx(0.05)
+    assert set(info) == {"torso_xyz", "opponent_xyz"} and info["torso_xyz"].shape == (3,)
+    assert np.linalg.norm(info["torso_xyz"][:2] - info["opponent_xyz"][:2]) > 1.5  # 2.3 m apart
+    with pytest.raises(ValueError, match=r"unknown reset options \['colour'\]; known: "
+                                         r"\['face_each_other'\]"):
+        env.reset(options={"colour": "red"})
+    env.reset(options={"face_each_other": True})
+    par = robosumo.parallel_env(("ant", "ant"))
+    with pytest.warns(UserWarning, match=r"ignores unknown options \['colour'\]"):
+        par.reset(seed=0, options={"colour": "red"})
+
+
+def test_render_accepts_the_mode_it_was_built_with():
+    env = robosumo.parallel_env(("ant", "ant"), render_mode="rgb_array", width=32, height=24)
+    env.reset(seed=0)
+    assert env.render("rgb_array").shape == (24, 32, 3)  # RLlib's wrapper passes the mode
+    with pytest.raises(ValueError, match="render mode is set at construction"):
+        env.render("human")
+
+
+def test_raw_env_is_the_aec_env_and_ids_load_their_module_by_name():
+    from pettingzoo import AECEnv
+
+    assert isinstance(robosumo.raw_env(("ant", "bug")), AECEnv)
+    code = ("import gymnasium\n"
+            "e = gymnasium.make('envs.robosumo:RoboSumo-Ant-vs-Bug-v0')\n"
+            "print(e.reset(seed=0)[0].shape, e.spec.max_episode_steps)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(120,) 500"
