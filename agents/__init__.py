@@ -18,6 +18,7 @@ from typing import Any
 from agents.base import Agent, IdleAgent, PolicyAgent, RandomAgent
 from agents.checkpoint import CheckpointError, CheckpointMeta, read_meta
 from agents.lineage import Lineage
+from envs.bodies import article
 
 ZOO_DIR = Path(__file__).parent / "zoo"
 BUILTINS = ("random", "idle")
@@ -66,10 +67,8 @@ def resolve(ref: str) -> Path:
         return lineage.path(lineage.latest())
     if not version.isdigit():
         raise ValueError(f"zoo version must be a positive integer, got {version!r}")
-    if int(version) not in lineage.versions():
-        raise ValueError(f"zoo lineage {name!r} has no version {version}; it has "
-                         f"{lineage.versions()[0]}..{lineage.latest()}")
-    return lineage.path(int(version))
+    # any version in the stored range names the snapshot that plays as it (the nearest older)
+    return lineage.path(lineage.at_or_before(int(version)))
 
 
 def zoo_names() -> list[str]:
@@ -113,7 +112,7 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
         raise CheckpointError(f"{path}: no loader for agent kind {meta.kind!r}; known kinds: "
                               f"{', '.join(sorted(LOADERS))}")
     if body is not None and meta.body is not None and meta.body != body:
-        raise ValueError(f"{ref} controls a {meta.body}, not a {body}")
+        raise ValueError(f"{ref} controls {article(meta.body)}, not {article(body)}")
     try:
         if adaptation == "own":
             agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
@@ -129,7 +128,7 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
                               f"{type(err).__name__}: {err}") from None
     if meta.body is not None and agent.action_dim != _action_dim(meta.body):
         # a game would forfeit every time: refuse the file itself
-        raise CheckpointError(f"{path} says it controls a {meta.body} "
+        raise CheckpointError(f"{path} says it controls {article(meta.body)} "
                               f"({_action_dim(meta.body)} actuators), but its agent acts with "
                               f"{agent.action_dim} values")
     agent.name = ref if ref.startswith("zoo:") else agent.name

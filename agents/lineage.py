@@ -185,6 +185,25 @@ class Lineage:
             )
         return tensors, meta
 
+    def at_or_before(self, version: int) -> int:
+        """The stored version that plays as ``version``: itself, or the nearest older one.
+
+        Version numbers are training iterations and a lineage may keep only some of them (the
+        zoo keeps every 4th), so any version between the first and the newest stored one names
+        a snapshot.
+
+        Raises:
+            LineageError: ``version`` lies outside the stored range (the message gives it).
+        """
+        version = _check_version(version)
+        stored = self.versions()
+        if not stored or not stored[0] <= version <= stored[-1]:
+            span = (f"run from {stored[0]} to {stored[-1]} ({len(stored)} snapshots)" if stored
+                    else "are none")
+            raise LineageError(f"lineage {self.name!r} has no version {version}; its versions "
+                               f"{span}")
+        return max(v for v in stored if v <= version)
+
     def sample_version(self, rng: np.random.Generator, k: int) -> int:
         """Draw uniformly among the stored versions <= k (the paper's curriculum: one in [1, k]).
 

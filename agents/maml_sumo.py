@@ -68,6 +68,7 @@ from agents.meta_run import check_counts, check_run_config
 from agents.nets import entropy, log_prob
 from agents.opponents import LineageOpponents
 from agents.policy import Policy, PolicyConfig, load_policy
+from envs.bodies import article
 
 CONFIG_KEY = "maml_sumo"
 STATE_KIND = "maml-sumo-train-state"
@@ -241,7 +242,7 @@ class SumoMetaTrainer(MAMLRun):
             self.policy, meta = load_policy(resolve(config.init_from))
             if (self.policy.obs_dim, self.policy.act_dim) != (obs_dim, act_dim) or (
                     meta.body is not None and meta.body != learner_body):
-                raise ValueError(f"init_from {config.init_from!r} controls a {meta.body} "
+                raise ValueError(f"init_from {config.init_from!r} controls {article(meta.body)} "
                                  f"(obs {self.policy.obs_dim}, act {self.policy.act_dim}); "
                                  f"{config.env} needs a {learner_body} (obs {obs_dim}, "
                                  f"act {act_dim})")

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arena import options
+
 DEFAULT_OUT = Path("runs") / "demo"
 
 
@@ -100,7 +102,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", type=Path, default=None,
                    help="league file; an existing one is resumed (default: a fresh "
                         "league.sqlite in the report directory)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every game (default 0)")
+    p.add_argument("--seed", type=options.seed, default=0, help="seed of every game (default 0)")
     p.set_defaults(func=run_demo)
 
 

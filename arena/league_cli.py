@@ -3,7 +3,7 @@
 Agents are written ``REF[,key=value,...]``: REF is "random", "idle", "zoo:<name>[@<version>]", a
 checkpoint path or (with ``evolve``) a lineage; keys are body, name, kind, start, stride, adapt
 (own, none or tracking: ``agents.load``), and the flags evolve and deterministic. Examples:
-``random,body=bug``, ``zoo:selfplay-ant,evolve,start=700``, ``zoo:selfplay-bug,adapt=tracking``,
+``random,body=bug``, ``zoo:selfplay-ant,evolve,start=60``, ``zoo:selfplay-bug,adapt=tracking``,
 ``runs/x/lineage/v0003.safetensors,name=mine``.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from arena import options
 from leagues.games import DEFAULT_ACT_TIMEOUT, DEFAULT_ADAPT_TIMEOUT
 
 AGENT_HELP = ("REF[,body=B][,name=N][,kind=K][,evolve][,start=V][,stride=S][,deterministic]"
@@ -51,7 +52,15 @@ def parse_agent(text: str) -> Any:
         else:
             raise ValueError(f"agent {text!r}: unknown option {option!r}; options are "
                              f"{', '.join(f'{k}=...' for k in _VALUES)}, {', '.join(_FLAGS)}")
-    return AgentSpec(ref, **fields)
+    try:
+        return AgentSpec(ref, **fields)
+    except ValueError as err:  # in the user's terms: the option, not the dataclass field
+        message = str(err)
+        for key, (name, _) in _VALUES.items():
+            message = message.replace(f"AgentSpec.{name}", key)
+        for flag, name in _FLAGS.items():
+            message = message.replace(f"AgentSpec.{name}", flag)
+        raise ValueError(f"agent {text!r}: {message.removeprefix('AgentSpec.')}") from None
 
 
 def _add_game_options(p: argparse.ArgumentParser, rounds: int = 10) -> None:
@@ -61,7 +70,8 @@ def _add_game_options(p: argparse.ArgumentParser, rounds: int = 10) -> None:
     g.add_argument("--max-steps", type=int, default=500, help="steps per episode (default 500)")
     g.add_argument("--margin", type=float, default=0.05,
                    help="least lead, as a fraction of rounds, that wins a game (default 0.05)")
-    g.add_argument("--seed", type=int, default=0, help="seed of pairings and games (default 0)")
+    g.add_argument("--seed", type=options.seed, default=0,
+                   help="seed of pairings and games (default 0)")
     g.add_argument("--act-timeout", type=float, default=DEFAULT_ACT_TIMEOUT, metavar="S",
                    help=f"seconds an agent may take per action before it forfeits "
                         f"(default {DEFAULT_ACT_TIMEOUT:g})")
@@ -141,6 +151,17 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
 _GAME_FLAGS = {"rounds": "--rounds", "episodes": "--episodes", "max_steps": "--max-steps",
                "margin": "--margin", "act_timeout": "--act-timeout",
                "adapt_timeout": "--adapt-timeout"}
+
+
+def _flagged(cls: type, **fields: Any) -> Any:
+    """``cls(**fields)``, with a field named in an error given as its flag (``--batch-size``)."""
+    try:
+        return cls(**fields)
+    except ValueError as err:
+        message = str(err)
+        for name in fields:
+            message = message.replace(f"{cls.__name__}.{name}", "--" + name.replace("_", "-"))
+        raise ValueError(message) from None
 
 
 def _game_config(args: argparse.Namespace) -> Any:
@@ -253,9 +274,9 @@ def run_league(args: argparse.Namespace) -> int:
                 raise ValueError(f"{args.db} holds no league yet: give the agents to start one")
             competition = classes[kind](args.db)
         elif args.mode == "pfsp":
-            config = LeagueConfig(matchmaking=args.matchmaking, batches=args.batches,
-                                  batch_size=args.batch_size, snapshot_every=args.snapshot_every,
-                                  game=_game_config(args), seed=args.seed)
+            config = _flagged(LeagueConfig, matchmaking=args.matchmaking, batches=args.batches,
+                              batch_size=args.batch_size, snapshot_every=args.snapshot_every,
+                              game=_game_config(args), seed=args.seed)
             competition = League(args.db, [parse_agent(a) for a in args.agents], config)
         else:
             config = EvolutionConfig(generations=args.generations, copies=args.copies,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.evaluate import wilson_interval
+from arena import options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +141,7 @@ def add_match_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bodies", nargs=2, default=None, metavar=("BODY_A", "BODY_B"),
                    help="bodies of A and B (ant, bug, spider); required for built-ins, "
                         "read from checkpoints")
-    p.add_argument("--seed", type=int, default=0, help="match seed (default 0)")
+    p.add_argument("--seed", type=options.seed, default=0, help="match seed (default 0)")
     p.add_argument("--max-steps", type=int, default=500,
                    help="step limit of an episode, then a draw (default 500)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",

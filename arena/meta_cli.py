@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from arena import options
+
 LOCOMOTION_IDS = tuple(f"NonstationaryLocomotion-{b}-v0" for b in ("Bug", "Ant", "Spider"))
 POINT_ID = "PointRotation-v0"
 
@@ -42,7 +44,7 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=7, help="episodes per trial")
     p.add_argument("--split", choices=("train", "test", "all"), default="train",
                    help="leg pairs to train on (train: the paper's 12 for the bug)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=options.seed, default=0)
     p.add_argument("--hidden", type=int, default=64, help="embedding and LSTM width")
     p.add_argument("--reward-scale", type=float, default=None,
                    help="the previous-reward input is clip(reward * scale, -5, 5) (default "
@@ -122,7 +124,7 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                         "starts from scratch")
     p.add_argument("--nthread", type=int, default=0,
                    help="locomotion, RoboSumo: physics threads (0: all cores)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=options.seed, default=0)
     p.add_argument("--snapshot-every", type=int, default=None,
                    help="iterations between snapshots (default: 50 point, 10 locomotion)")
     _common(p)

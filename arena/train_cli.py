@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from arena import options
 from arena.meta_cli import add_norml_parser, add_rl2_parser, run_to_end
 
 ALGORITHMS = ("ppo", "maml", "rl2", "norml")
@@ -28,7 +29,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--total-steps", type=int, default=1_000_000)
     ppo.add_argument("--num-envs", type=int, default=16)
     ppo.add_argument("--rollout", type=int, default=128, help="steps per env per iteration")
-    ppo.add_argument("--seed", type=int, default=0)
+    ppo.add_argument("--seed", type=options.seed, default=0)
     ppo.add_argument("--arch", choices=("mlp", "lstm"), default="mlp")
     ppo.add_argument("--hidden", type=int, default=64)
     ppo.add_argument("--opponent", choices=("self", "pool", "lineage"), default="self",
@@ -109,7 +110,7 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=5, help="outer PPO epochs")
     p.add_argument("--init-from", default=None,
                    help="PPO checkpoint (path or zoo: reference) to start theta from")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=options.seed, default=0)
     p.add_argument("--fresh", action="store_true", help="fail if the run directory holds a run")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-tensorboard", action="store_true")

@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arena import options
 from arena.view_settings import CAMERAS, QUALITY
 
 if TYPE_CHECKING:  # pygame and mujoco are imported when a game is shown, not at start-up
@@ -242,12 +243,13 @@ def add_watch_parser(sub: argparse._SubParsersAction) -> None:
                    help="bodies of A and B (required for built-ins; read from checkpoints)")
     p.add_argument("--opponent-lineage", action="store_true",
                    help="B is a lineage (zoo:<name>[@<start>] or a directory of snapshots) that "
-                        "advances one version per round, as if it kept training")
+                        "advances one version (training iteration) per round, as if it kept "
+                        "training; a version between stored snapshots plays the nearest older one")
     p.add_argument("--rounds", type=int, default=1, help="rounds of the game (default 1)")
     p.add_argument("--episodes", type=int, default=3, help="episodes per round (default 3)")
     p.add_argument("--episode-steps", type=int, default=500,
                    help="step limit of an episode, then a draw (default 500)")
-    p.add_argument("--seed", type=int, default=0, help="game seed (default 0)")
+    p.add_argument("--seed", type=options.seed, default=0, help="game seed (default 0)")
     add_view_options(p)
     p.set_defaults(func=run_watch)
 

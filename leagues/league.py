@@ -51,7 +51,9 @@ class LeagueConfig:
         if self.matchmaking not in WEIGHTINGS:
             raise ValueError(f"unknown matchmaking {self.matchmaking!r}; choose one of "
                              f"{', '.join(sorted(WEIGHTINGS))}")
-        for name in ("batches", "batch_size", "snapshot_every"):
+        if self.batches < 1:  # a league of no batches plays nothing and ranks nobody
+            raise ValueError(f"LeagueConfig.batches must be >= 1, got {self.batches}")
+        for name in ("batch_size", "snapshot_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"LeagueConfig.{name} must be >= 0, got {getattr(self, name)}")
 

@@ -18,7 +18,8 @@ from typing import Any
 import agents
 from agents.base import Agent
 from agents.checkpoint import CheckpointError, file_sha256, load_checkpoint
-from agents.lineage import Lineage
+from agents.lineage import Lineage, LineageError
+from envs.bodies import article
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,10 @@ def start_version(spec: AgentSpec) -> int:
     """The version an evolving spec plays in round 0."""
     lineage, at = lineage_of(spec)
     version = spec.start_version or at or lineage.versions()[0]
-    if version not in lineage.versions():
-        raise ValueError(f"lineage {lineage.name!r} has no version {version}; it has "
-                         f"{lineage.versions()[0]}..{lineage.latest()}")
-    return version
+    try:  # versions are iterations: one between stored snapshots plays the nearest older one
+        return lineage.at_or_before(version)
+    except LineageError as err:
+        raise ValueError(str(err)) from None
 
 
 def version_for_round(spec: AgentSpec, round_index: int) -> int | None:
@@ -171,7 +172,7 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
         raise ValueError(f"{path}: no loader for agent kind {meta.kind!r}; known kinds: "
                          f"{', '.join(sorted(agents.LOADERS))}")
     if spec.body is not None and meta.body is not None and meta.body != spec.body:
-        raise ValueError(f"{spec.ref} controls a {meta.body}, not a {spec.body}")
+        raise ValueError(f"{spec.ref} controls {article(meta.body)}, not {article(spec.body)}")
     body = spec.body or meta.body
     if body is None:
         raise ValueError(f"checkpoint {path} records no body; give the agent a body")

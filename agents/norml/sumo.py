@@ -50,6 +50,7 @@ from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
 from agents.norml.train import _batched_policy, _split, _stack
 from agents.opponents import LineageOpponents
+from envs.bodies import article
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class SumoNoRMLTrainer(LocomotionMetaTrainer):
 
             _, init_meta = load_checkpoint(resolve(c.init_from))
             if init_meta.body is not None and init_meta.body != learner:
-                raise ValueError(f"init_from {c.init_from!r} controls a {init_meta.body}; "
+                raise ValueError(f"init_from {c.init_from!r} controls {article(init_meta.body)}; "
                                  f"{c.env} needs a {learner}")
         n = c.meta_batch * c.episodes
         kwargs = {} if c.episode_steps is None else {"max_steps": c.episode_steps}

@@ -67,6 +67,11 @@ _INFO = {
 }
 
 
+def article(body: str | None) -> str:
+    """The body with its article, for messages: "an ant", "a bug", "a spider"."""
+    return f"an {body}" if body and body[0] in "aeiou" else f"a {body}"
+
+
 def check_body(name: str) -> str:
     """Return ``name`` if it is a known body, else raise ``ValueError`` naming the valid ones."""
     if name not in _INFO:

@@ -163,7 +163,7 @@ def test_policy_agent_refuses_wrong_observation_shapes():
 
 def test_checkpoint_for_another_body_is_refused(tmp_path):
     path = save_policy(tmp_path / "ant.safetensors", trained_policy(), meta())
-    with pytest.raises(ValueError, match="controls a ant, not a bug"):
+    with pytest.raises(ValueError, match="controls an ant, not a bug"):
         agents.load(str(path), body="bug")
     assert agents.load(str(path), body="ant").body == "ant"
 
@@ -232,7 +232,8 @@ def test_zoo_references_resolve_to_lineage_versions(zoo):
 
 
 @pytest.mark.parametrize("ref, message", [
-    ("zoo:champ@9", r"lineage 'champ' has no version 9; it has 1\.\.2"),
+    ("zoo:champ@9", r"lineage 'champ' has no version 9; its versions run from 1 to 2 "
+                    r"\(2 snapshots\)"),
     ("zoo:champ@latest", "zoo version must be a positive integer"),
     ("zoo:nobody", "unknown zoo agent 'nobody'; the zoo has: champ, solo"),
     ("zoo:", "unknown zoo agent ''; the zoo has: champ, solo"),
@@ -244,7 +245,7 @@ def test_bad_zoo_references_are_refused(zoo, ref, message):
 
 
 def test_zoo_reference_checks_the_body(zoo):
-    with pytest.raises(ValueError, match="zoo:champ controls a ant, not a spider"):
+    with pytest.raises(ValueError, match="zoo:champ controls an ant, not a spider"):
         agents.load("zoo:champ", body="spider")
 
 

@@ -144,3 +144,15 @@ def test_sample_version_without_candidates_is_refused(tmp_path: Path) -> None:
         lineage.sample_version(rng, 3)
     with pytest.raises(ValueError, match=">= 1"):
         lineage.sample_version(rng, 0)
+
+
+def test_a_version_between_stored_snapshots_names_the_nearest_older_one(tmp_path):
+    lineage = Lineage(tmp_path, "thinned")
+    meta = CheckpointMeta(kind="ppo-mlp", body="ant", env_id=None, config={})
+    for v in (4, 8, 12):  # the zoo keeps every 4th iteration
+        lineage.save(v, {"w": torch.zeros(1)}, meta)
+    assert [lineage.at_or_before(v) for v in (4, 5, 7, 8, 11, 12)] == [4, 4, 4, 8, 8, 12]
+    for outside in (3, 13):
+        with pytest.raises(LineageError, match=rf"no version {outside}; its versions run from 4 "
+                                               rf"to 12 \(3 snapshots\)"):
+            lineage.at_or_before(outside)

@@ -182,7 +182,7 @@ def test_converted_checkpoints_record_their_provenance_and_load_as_agents(tmp_pa
         assert isinstance(agent, PolicyAgent) and isinstance(agent.policy, OriginalPolicy)
         action = agent.act(np.zeros(SIZES[body][0], np.float32))
         assert action.shape == (SIZES[body][1],) and np.isfinite(action).all()
-    with pytest.raises(ValueError, match="controls a ant, not a bug"):
+    with pytest.raises(ValueError, match="controls an ant, not a bug"):
         agents.load(str(written[0]), body="bug")
 
 

@@ -30,3 +30,37 @@ def test_envs_lists_the_sumo_ids(capsys):
     assert main(["envs"]) == 0
     ids = capsys.readouterr().out.split()
     assert sum(i.startswith("RoboSumo-") for i in ids) == 9
+
+
+def test_arena_alone_lists_the_commands_and_there_is_a_version(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert all(cmd in out for cmd in ("demo", "tournament", "watch", "zoo"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("arena ")
+
+
+def test_python_dash_m_arena_runs_the_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "arena", "--version"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("arena ")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["game", "idle,body=ant", "random,body=ant", "--seed", "-1"],
+     "argument --seed: seeds are integers >= 0, got -1"),
+    (["league", "run", "idle,body=ant", "random,body=ant", "--db", "{tmp}/l.db", "--batches",
+      "0"], "--batches must be >= 1, got 0"),
+    (["game", "idle,body=ant", "zoo:selfplay-ant,adapt=magic"],
+     "agent 'zoo:selfplay-ant,adapt=magic': adapt must be one of own, none, tracking"),
+    (["game", "zoo:selfplay-ant,body=bug", "idle,body=bug"], "controls an ant, not a bug"),
+])
+def test_errors_speak_in_flags_and_options(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert message in err and "AgentSpec" not in err and "Config." not in err

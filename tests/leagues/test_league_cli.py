@@ -27,7 +27,7 @@ def test_agent_syntax():
                              name="opp", kind="ppo")
     assert parse_agent("x.safetensors,deterministic").deterministic
     assert parse_agent("zoo:selfplay-bug,adapt=tracking").adaptation == "tracking"
-    with pytest.raises(ValueError, match="adaptation must be one of own, none, tracking"):
+    with pytest.raises(ValueError, match="adapt must be one of own, none, tracking"):
         parse_agent("zoo:selfplay-bug,adapt=sometimes")
     with pytest.raises(ValueError, match="unknown option 'colour=red'; options are body="):
         parse_agent("random,colour=red")
