@@ -302,11 +302,31 @@ def league_status(args: argparse.Namespace) -> int:
     with _storage_errors(), _open_existing(args.db) as db:
         info = status(db)
     games = info["games"]
+    batches = info["last_batch"] + 1
     print(f"{args.db}: {info['kind']} with {info['agents']} agents; games: {games['done']} "
-          f"done, {games['pending']} pending, {games['void']} void; last batch "
-          f"{info['last_batch']}")
-    print(f"config: {info['config']}")
+          f"done, {games['pending']} pending, {games['void']} void; {batches} "
+          f"batch{'es' if batches != 1 else ''} scheduled")
+    print("config:")
+    print(_indented(info["config"]))
+    with _open_existing(args.db) as db:
+        newest = db.played_games(limit=5)
+    if newest:
+        print("newest games: " + ", ".join(f"{r['id']} ({r['a_name']} vs {r['b_name']})"
+                                            for r in newest))
+        print(f"replay one: arena replay --db {args.db} --game {newest[0]['id']} --round 1 "
+              f"--episode 1")
     return 0
+
+
+def _indented(config: dict[str, Any], depth: int = 1) -> str:
+    lines = []
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            lines.append("  " * depth + f"{key}:")
+            lines.append(_indented(value, depth + 1))
+        else:
+            lines.append("  " * depth + f"{key}: {value}")
+    return "\n".join(lines)
 
 
 def league_report(args: argparse.Namespace) -> int:

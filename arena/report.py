@@ -190,8 +190,28 @@ def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Bloc
                    Block("table", header=(title.split()[-1], *header[1:]), rows=rows)]
     plots.win_rate_bars(bars, out / "win_rates.png")
     blocks.append(Block("img", "win_rates.png", ("episode win rates",)))
+    blocks += _games_blocks(db)
     blocks += _curve_blocks(out, results_md)
     return blocks
+
+
+def _games_blocks(db: Any) -> list[Block]:
+    """The newest games, with the command that replays one of their episodes."""
+    from leagues.report import GAMES_SHOWN
+
+    rows = db.played_games(GAMES_SHOWN)
+    if not rows:
+        return []
+    word = {1: "A wins", 0: "draw", -1: "B wins"}
+    table = tuple((str(r["id"]), str(r["batch"]), r["a_name"], r["b_name"],
+                   word[int(r["outcome"])] + (f" (forfeit by {r['forfeit'].upper()})"
+                                              if r["forfeit"] else ""),
+                   f"{r['rounds']} x {r['episodes']}") for r in rows)
+    return [Block("h2", f"Games (newest {len(rows)} of {db.counts()['done']})"),
+            Block("p", f"Replay an episode: `arena replay --db {db.path} --game ID --round R "
+                       f"--episode E` (rounds and episodes count from 1)."),
+            Block("table", header=("game", "batch", "A", "B", "result", "rounds x episodes"),
+                  rows=table)]
 
 
 def _curve_blocks(out: Path, results_md: Path) -> list[Block]:

@@ -114,6 +114,26 @@ def rating_history(db: LeagueDB) -> list[dict[str, Any]]:
 
 
 
+GAMES_SHOWN = 30  # the newest games listed in a report
+
+
+def games_markdown(db: LeagueDB, limit: int = GAMES_SHOWN) -> str:
+    """The newest played games with what replays one of their episodes."""
+    rows = db.played_games(limit)
+    total = db.counts()["done"]
+    word = {1: "A wins", 0: "draw", -1: "B wins"}
+    lines = [f"## Games (newest {len(rows)} of {total})", "",
+             f"Replay an episode: `arena replay --db {db.path} --game ID --round R --episode E` "
+             f"(rounds and episodes count from 1).", "",
+             "| game | batch | A | B | result | rounds x episodes |", "|---:|---:|---|---|---|---|"]
+    for r in rows:
+        result = word[int(r["outcome"])] + (f" (forfeit by {r['forfeit'].upper()})"
+                                            if r["forfeit"] else "")
+        lines.append(f"| {r['id']} | {r['batch']} | {r['a_name']} | {r['b_name']} | {result} | "
+                     f"{r['rounds']} x {r['episodes']} |")
+    return "\n".join(lines)
+
+
 def markdown_report(db: LeagueDB, full: bool = True) -> str:
     """The leaderboard and, if ``full``, the payoff table and population shares, in Markdown."""
     from leagues.evolution import population_shares
@@ -129,6 +149,7 @@ def markdown_report(db: LeagueDB, full: bool = True) -> str:
         return "\n".join(parts)
     parts += ["", "## Payoff table (row's win rate against column, games)", "",
               payoff_markdown(db)]
+    parts += ["", games_markdown(db)]
     shares = population_shares(db)
     if shares:
         kinds = sorted({k for s in shares for k in s})

@@ -377,6 +377,18 @@ class LeagueDB:
         for r in rows:
             self._rate(c, int(r["id"]), int(r["a"]), int(r["b"]), int(r["outcome"]), config)
 
+    def played_games(self, limit: int | None = None) -> list[sqlite3.Row]:
+        """Played games, newest first: id, batch, a_name, b_name, outcome (for a), forfeit,
+        rounds, episodes per round."""
+        sql = ("SELECT g.id, g.batch, a.name AS a_name, b.name AS b_name, g.outcome, g.forfeit, "
+               "(SELECT COUNT(*) FROM rounds r WHERE r.game = g.id) AS rounds, "
+               "(SELECT COUNT(*) FROM episodes e WHERE e.game = g.id AND e.round = 0) "
+               "AS episodes FROM games g JOIN agents a ON a.id = g.a JOIN agents b ON b.id = g.b "
+               "WHERE g.status='done' ORDER BY g.id DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.conn.execute(sql).fetchall()
+
     def void_games(self) -> list[sqlite3.Row]:
         """Void games (id, batch, a_name, b_name, reason), by id."""
         return self.conn.execute(

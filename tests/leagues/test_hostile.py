@@ -142,3 +142,14 @@ def test_a_read_only_league_file_gets_a_one_line_error(tmp_path, tiny_game):
             Tournament(path).run()
     finally:
         tmp_path.chmod(0o755)
+
+
+def test_reports_list_the_games_with_how_to_replay_them(tmp_path, tiny_game):
+    from leagues.report import markdown_report
+
+    t = Tournament(tmp_path / "t.db", ENTRANTS, TournamentConfig(game=tiny_game))
+    t.run()
+    text = markdown_report(t.db)
+    assert "## Games (newest 3 of 3)" in text
+    assert f"arena replay --db {t.db.path} --game ID --round R --episode E" in text
+    assert "| 3 | 0 | random | random-2 |" in text and "| 3 x 1 |" in text
