@@ -37,7 +37,7 @@ def test_report_has_every_section_and_its_plots(league, tmp_path, capsys):
             assert image.size[0] > 300 and image.getextrema() != ((255, 255),) * 3
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and '<img src="payoff.png"' in html
-    assert html.count("<table>") == 4  # leaderboard, by body, by method, games  # leaderboard, by body, by method
+    assert html.count("<table>") == 4  # leaderboard, by body, by method, games
 
 
 def test_episode_tallies_count_each_episode_for_both_sides(league, tmp_path):
