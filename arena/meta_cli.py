@@ -29,8 +29,8 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--env", default=LOCOMOTION_IDS[0],
                    help="NonstationaryLocomotion-{Bug,Ant,Spider}-v0 or RoboSumo-X-vs-Y-v0")
     p.add_argument("--opponents", default=None,
-                   help="RoboSumo: the opponents' lineage, a directory (agents/zoo/selfplay-ant) "
-                        "or zoo:<name>")
+                   help="RoboSumo: the opponents' lineage, zoo:<name> (e.g. zoo:selfplay-ant) "
+                        "or a directory of vNNNN.safetensors snapshots")
     p.add_argument("--rollout", type=int, default=500,
                    help="RoboSumo: steps per arena per iteration")
     p.add_argument("--episode-steps", type=int, default=None,
