@@ -111,7 +111,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from arena.report import write_report
-    from leagues.executors import make_executor, single_threaded_torch
+    from leagues.backends import make_executor
+    from leagues.executors import single_threaded_torch
     from leagues.games import GameConfig
     from leagues.report import leaderboard_markdown, standings
     from leagues.storage import StorageError

@@ -232,7 +232,7 @@ def _word(outcome: int) -> str:
 def _execute(competition: Any, args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from leagues.executors import make_executor
+    from leagues.backends import make_executor
     from leagues.report import markdown_report
 
     counts = competition.db.counts()

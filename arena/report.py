@@ -104,12 +104,7 @@ def episode_rates(db: Any, group: str) -> list[tuple[str, int, int, int]]:
 
     Every episode counts once for each side, from that side's point of view.
     """
-    if group not in ("body", "kind"):
-        raise ValueError(f"group must be 'body' or 'kind', got {group!r}")
-    rows = db.conn.execute(
-        f"SELECT e.outcome, ga.{group} AS ga, gb.{group} AS gb FROM episodes e "
-        f"JOIN games g ON g.id = e.game JOIN agents ga ON ga.id = g.a "
-        f"JOIN agents gb ON gb.id = g.b WHERE g.status = 'done'")
+    rows = db.episode_sides(group)
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in rows:
         outcome = int(r["outcome"])

@@ -293,9 +293,7 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         with LeagueDB(args.db) as db:
             spec = db.game_spec(args.game)
-            stored = db.conn.execute("SELECT outcome, steps FROM episodes WHERE game=? AND "
-                                     "round=? AND episode=?",
-                                     (args.game, args.round - 1, args.episode - 1)).fetchone()
+            stored = db.episode(args.game, args.round - 1, args.episode - 1)
     except StorageError as err:
         raise ValueError(str(err)) from None
     cfg = spec.config

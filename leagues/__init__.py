@@ -11,8 +11,9 @@ Entry points:
 Only ``leagues.ray_executor`` imports ray, and only when a Ray executor is made.
 """
 
+from leagues.backends import make_executor
 from leagues.evolution import Evolution, EvolutionConfig, population_shares
-from leagues.executors import Executor, GameFailure, InProcessExecutor, RayConfig, make_executor
+from leagues.executors import Executor, GameFailure, InProcessExecutor, RayConfig
 from leagues.games import GameConfig, GameResult, GameSpec, play_game
 from leagues.league import League, LeagueConfig
 from leagues.ratings import Rating, RatingConfig, rate_game

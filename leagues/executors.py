@@ -1,4 +1,5 @@
-"""Executors play games; the in-process one is the default and Ray's lives in ``ray_executor``.
+"""Executors play games; the in-process one is the default and Ray's lives in ``ray_executor``
+(``leagues.backends.make_executor`` makes either by name).
 
 Both take ``(game id, GameSpec)`` jobs and yield ``(game id, GameResult | GameFailure)`` as games
 finish, in any order. Games are pure functions of their specs, so every executor gives the same
@@ -12,7 +13,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from leagues.games import GameResult, GameSpec, play_game
 from leagues.ratings import RatingConfig
@@ -118,43 +118,6 @@ class InProcessExecutor(Executor):
                 yield game_id, outcome
         finally:
             torch.set_num_threads(previous)
-
-
-def _make_local(workers: int = 1, address: str | None = None, **kwargs: Any) -> Executor:
-    if workers != 1 or address is not None:
-        raise ValueError("the local backend plays one game at a time in this process; "
-                         "use the ray backend for --workers > 1 or --address")
-    return InProcessExecutor(**kwargs)
-
-
-def _make_ray(workers: int = 1, address: str | None = None, play: PlayFn = play_game,
-              **kwargs: Any) -> Executor:
-    from leagues.ray_executor import RayExecutor
-
-    return RayExecutor(RayConfig(workers=workers, address=address, **kwargs), play=play)
-
-
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _make_local, "ray": _make_ray}
-
-
-def make_executor(backend: str = "local", workers: int = 1, address: str | None = None,
-                  **kwargs: Any) -> Executor:
-    """An executor by name.
-
-    Args:
-        backend: "local" (in-process) or "ray".
-        workers: parallel games (Ray only).
-        address: a running Ray cluster to join (Ray only; default: start a local one).
-        **kwargs: ``play`` for either; other ``RayConfig`` fields for Ray.
-
-    Raises:
-        ValueError: for an unknown backend (the message lists the known ones) or bad options.
-    """
-    if backend not in EXECUTORS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(EXECUTORS)}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    return EXECUTORS[backend](workers=workers, address=address, **kwargs)
 
 
 def play_pending(db: LeagueDB, executor: Executor, config: RatingConfig,

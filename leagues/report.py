@@ -108,9 +108,7 @@ def status(db: LeagueDB) -> dict[str, Any]:
 
 def rating_history(db: LeagueDB) -> list[dict[str, Any]]:
     """Every rating update in game order: game, agent name, mu, sigma, ordinal, elo (for plots)."""
-    rows = db.conn.execute("SELECT r.game, a.name, r.mu, r.sigma, r.ordinal, r.elo FROM ratings r "
-                           "JOIN agents a ON a.id = r.agent ORDER BY r.game, a.id")
-    return [dict(r) for r in rows]
+    return [dict(r) for r in db.rating_updates()]
 
 
 

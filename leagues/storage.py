@@ -389,6 +389,27 @@ class LeagueDB:
             sql += f" LIMIT {int(limit)}"
         return self.conn.execute(sql).fetchall()
 
+    def episode(self, game_id: int, round_index: int, episode: int) -> sqlite3.Row | None:
+        """A stored episode (0-based round and episode): outcome for a, steps, returns, seed."""
+        return self.conn.execute("SELECT * FROM episodes WHERE game=? AND round=? AND episode=?",
+                                 (game_id, round_index, episode)).fetchone()
+
+    def episode_sides(self, group: str) -> list[sqlite3.Row]:
+        """Every episode of played games with the ``group`` column (body or kind) of both sides:
+        outcome (for a), ga, gb."""
+        if group not in ("body", "kind"):
+            raise ValueError(f"group must be 'body' or 'kind', got {group!r}")
+        return self.conn.execute(
+            f"SELECT e.outcome, ga.{group} AS ga, gb.{group} AS gb FROM episodes e "
+            f"JOIN games g ON g.id = e.game JOIN agents ga ON ga.id = g.a "
+            f"JOIN agents gb ON gb.id = g.b WHERE g.status = 'done'").fetchall()
+
+    def rating_updates(self) -> list[sqlite3.Row]:
+        """Every rating update in game order: game, name, mu, sigma, ordinal, elo."""
+        return self.conn.execute(
+            "SELECT r.game, a.name, r.mu, r.sigma, r.ordinal, r.elo FROM ratings r "
+            "JOIN agents a ON a.id = r.agent ORDER BY r.game, a.id").fetchall()
+
     def void_games(self) -> list[sqlite3.Row]:
         """Void games (id, batch, a_name, b_name, reason), by id."""
         return self.conn.execute(

@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("ray")
 
 from leagues import AgentSpec, InProcessExecutor, Tournament, TournamentConfig
-from leagues.executors import GameFailure, RayConfig, make_executor
+from leagues.backends import make_executor
+from leagues.executors import GameFailure, RayConfig
 from leagues.games import GameSpec, play_game
 from leagues.ray_executor import RayExecutor
 from leagues.report import rating_history, standings
