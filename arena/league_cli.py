@@ -18,49 +18,7 @@ from typing import Any
 
 from arena import options
 from leagues.games import DEFAULT_ACT_TIMEOUT, DEFAULT_ADAPT_TIMEOUT
-
-AGENT_HELP = ("REF[,body=B][,name=N][,kind=K][,evolve][,start=V][,stride=S][,deterministic]"
-              "[,adapt=own|none|tracking]; REF: random, idle, zoo:<name>[@<version>], a "
-              "checkpoint or (evolve) a lineage")
-_FLAGS = {"evolve": "evolving", "deterministic": "deterministic"}
-_VALUES = {"body": ("body", str), "name": ("name", str), "kind": ("kind", str),
-           "start": ("start_version", int), "stride": ("stride", int),
-           "adapt": ("adaptation", str)}
-
-
-def parse_agent(text: str) -> Any:
-    """An ``AgentSpec`` from ``REF[,key=value,...]``.
-
-    Raises:
-        ValueError: an unknown key or a value of the wrong type; the message lists the keys.
-    """
-    from leagues.roster import AgentSpec
-
-    ref, *options = text.split(",")
-    fields: dict[str, Any] = {}
-    for option in options:
-        key, eq, value = option.partition("=")
-        if not eq and key in _FLAGS:
-            fields[_FLAGS[key]] = True
-        elif eq and key in _VALUES:
-            name, kind = _VALUES[key]
-            try:
-                fields[name] = kind(value)
-            except ValueError:
-                raise ValueError(f"agent {text!r}: {key} must be an integer, "
-                                 f"got {value!r}") from None
-        else:
-            raise ValueError(f"agent {text!r}: unknown option {option!r}; options are "
-                             f"{', '.join(f'{k}=...' for k in _VALUES)}, {', '.join(_FLAGS)}")
-    try:
-        return AgentSpec(ref, **fields)
-    except ValueError as err:  # in the user's terms: the option, not the dataclass field
-        message = str(err)
-        for key, (name, _) in _VALUES.items():
-            message = message.replace(f"AgentSpec.{name}", key)
-        for flag, name in _FLAGS.items():
-            message = message.replace(f"AgentSpec.{name}", flag)
-        raise ValueError(f"agent {text!r}: {message.removeprefix('AgentSpec.')}") from None
+from leagues.roster import AGENT_HELP, parse_agent
 
 
 def _add_game_options(p: argparse.ArgumentParser, rounds: int = 10) -> None:

@@ -64,9 +64,8 @@ def resolve_pair(a: str, b: str, bodies: list[str] | None = None,
     Raises:
         ValueError: an unknown agent, file, body or lineage, or a built-in without a body.
     """
-    from arena.league_cli import parse_agent
     from envs.bodies import check_body
-    from leagues.roster import with_body
+    from leagues.roster import parse_agent, with_body
 
     specs = [parse_agent(a), parse_agent(b)]
     if evolve_b:
@@ -129,7 +128,7 @@ def format_summary(s: MatchSummary) -> str:
 
 def add_match_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``arena match``."""
-    from arena.league_cli import AGENT_HELP
+    from leagues.roster import AGENT_HELP
 
     p = sub.add_parser("match", help="head-to-head evaluation with confidence intervals",
                        description="Play N episodes between two agents, sides swapped every "

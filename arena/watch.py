@@ -229,7 +229,7 @@ def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None 
 
 def add_watch_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``arena watch``."""
-    from arena.league_cli import AGENT_HELP
+    from leagues.roster import AGENT_HELP
 
     p = sub.add_parser("watch", help="watch an iterated game between two agents in a window",
                        description="Watch an iterated adaptation game in a pygame window: the "

@@ -92,6 +92,55 @@ class AgentSpec:
         return cls(**data)
 
 
+# ------------------------------------------------------------------ the REF[,key=value] grammar
+#
+# How entrants are written on command lines and in scripts: REF is "random", "idle",
+# "zoo:<name>[@<version>]", a checkpoint path or (with ``evolve``) a lineage; keys are body, name,
+# kind, start, stride, adapt; flags evolve and deterministic. Examples: ``random,body=bug``,
+# ``zoo:selfplay-ant,evolve,start=60``, ``zoo:selfplay-bug,adapt=tracking``.
+
+AGENT_HELP = ("REF[,body=B][,name=N][,kind=K][,evolve][,start=V][,stride=S][,deterministic]"
+              "[,adapt=own|none|tracking]; REF: random, idle, zoo:<name>[@<version>], a "
+              "checkpoint or (evolve) a lineage")
+_FLAGS = {"evolve": "evolving", "deterministic": "deterministic"}
+_VALUES = {"body": ("body", str), "name": ("name", str), "kind": ("kind", str),
+           "start": ("start_version", int), "stride": ("stride", int),
+           "adapt": ("adaptation", str)}
+
+
+def parse_agent(text: str) -> AgentSpec:
+    """An ``AgentSpec`` from ``REF[,key=value,...]``.
+
+    Raises:
+        ValueError: an unknown key or a value of the wrong type; the message lists the keys.
+    """
+    ref, *options = text.split(",")
+    fields: dict[str, Any] = {}
+    for option in options:
+        key, eq, value = option.partition("=")
+        if not eq and key in _FLAGS:
+            fields[_FLAGS[key]] = True
+        elif eq and key in _VALUES:
+            name, kind = _VALUES[key]
+            try:
+                fields[name] = kind(value)
+            except ValueError:
+                raise ValueError(f"agent {text!r}: {key} must be an integer, "
+                                 f"got {value!r}") from None
+        else:
+            raise ValueError(f"agent {text!r}: unknown option {option!r}; options are "
+                             f"{', '.join(f'{k}=...' for k in _VALUES)}, {', '.join(_FLAGS)}")
+    try:
+        return AgentSpec(ref, **fields)
+    except ValueError as err:  # in the user's terms: the option, not the dataclass field
+        message = str(err)
+        for key, (name, _) in _VALUES.items():
+            message = message.replace(f"AgentSpec.{name}", key)
+        for flag, name in _FLAGS.items():
+            message = message.replace(f"AgentSpec.{name}", flag)
+        raise ValueError(f"agent {text!r}: {message.removeprefix('AgentSpec.')}") from None
+
+
 def lineage_of(spec: AgentSpec) -> tuple[Lineage, int | None]:
     """The lineage an evolving spec names and the version given with "@", if any."""
     ref, _, at = spec.ref.partition("@")

@@ -6,8 +6,9 @@ import argparse
 
 import pytest
 
-from arena.league_cli import add_league_parsers, parse_agent
+from arena.league_cli import add_league_parsers
 from leagues import AgentSpec
+from leagues.roster import parse_agent
 
 TINY = ["--rounds", "2", "--episodes", "1", "--max-steps", "30", "--no-progress"]
 
