@@ -7,6 +7,20 @@ import math
 from pathlib import Path
 from typing import Any
 
+# TensorBoard groups, as SB3 and CleanRL show them: what the rollouts saw, what the update did,
+# how fast it ran; anything else goes under its trainer's name ("train/").
+_ROLLOUT = ("return", "length", "episodes", "win_rate", "loss_rate", "draw_rate", "shaping")
+_TIME = ("steps_per_s", "iteration_s")
+
+
+def tensorboard_tag(key: str) -> str:
+    """The grouped TensorBoard tag of a metric: ``rollout/``, ``time/`` or ``train/``."""
+    if key.startswith(_TIME):
+        return f"time/{key}"
+    if key.startswith(_ROLLOUT) or key.startswith(("pre_", "post_")):
+        return f"rollout/{key}"
+    return f"train/{key}"
+
 
 class MetricsLogger:
     """Writes one row per iteration to ``metrics.csv`` and scalars to TensorBoard event files.
@@ -65,7 +79,7 @@ class MetricsLogger:
             step = int(row["env_steps"])
             for key, value in row.items():
                 if isinstance(value, int | float) and math.isfinite(value) and key != "env_steps":
-                    self._tb.add_scalar(key, value, step)
+                    self._tb.add_scalar(tensorboard_tag(key), value, step)
 
     def close(self) -> None:
         if self._tb is not None:

@@ -65,9 +65,29 @@ def test_run_directory_layout(tmp_path):
         assert stored["total"] == pytest.approx(row["total"], rel=1e-12)
 
 
-def test_train_writes_tensorboard_events(tmp_path):
+def _event_tags(path) -> set[str]:
+    """The scalar tags of a TensorBoard event file (TFRecord framing, Event protos)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    data, tags, pos = path.read_bytes(), set(), 0
+    while pos < len(data):
+        (length,) = struct.unpack("<Q", data[pos:pos + 8])
+        event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+        tags |= {v.tag for v in event.summary.value}
+        pos += 12 + length + 4
+    return tags
+
+
+def test_train_writes_tensorboard_events_in_groups(tmp_path):
     train(dataclasses.replace(TOY, total_steps=64), tmp_path / "tb", progress=False)
-    assert list((tmp_path / "tb" / "tb").glob("events.out.tfevents.*"))
+    files = list((tmp_path / "tb" / "tb").glob("events.out.tfevents.*"))
+    assert len(files) == 1
+    tags = _event_tags(files[0])
+    assert {"rollout/episodes", "train/policy", "train/value", "train/approx_kl",
+            "time/steps_per_s"} <= tags
+    assert all(t.split("/")[0] in ("rollout", "train", "time") for t in tags), tags
 
 
 def test_resume_continues_at_the_next_iteration(tmp_path):
