@@ -216,10 +216,10 @@ class MAMLRun:
         return row
 
     def run(self, progress: bool = True) -> None:
-        from tqdm import tqdm
+        from agents.progress import progress_bar
 
-        bar = tqdm(total=self.config.iterations, initial=self.iteration, unit="it",
-                   disable=not progress, dynamic_ncols=True)
+        bar = progress_bar(self.config.iterations, self.iteration, "iterations", desc="maml",
+                           disable=not progress)
         try:
             while self.iteration < self.config.iterations:
                 row = self.iterate()

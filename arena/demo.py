@@ -12,7 +12,6 @@ report written.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +107,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """``arena demo``: play the tournament, print the leaderboard, write the report."""
-    from tqdm import tqdm
-
+    from agents.progress import progress_bar
     from arena.report import write_report
     from leagues.backends import make_executor
     from leagues.executors import single_threaded_torch
@@ -136,8 +134,8 @@ def run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         tournament = Tournament(db_path, specs, config)
-        bar = tqdm(total=tournament.total_games(), initial=tournament.db.counts()["done"],
-                   unit="game", file=sys.stderr, disable=None)
+        bar = progress_bar(tournament.total_games(), tournament.db.counts()["done"], "games",
+                           desc="demo")
         workers = 2 if args.backend == "ray" else 1
         with make_executor(args.backend, workers=workers) as executor:
             tournament.run(executor, on_game=lambda game_id, outcome: bar.update())

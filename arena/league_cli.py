@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,8 +148,7 @@ def _storage_errors() -> Iterator[None]:
 
 def run_game(args: argparse.Namespace) -> int:
     """``arena game``: play one game and print its rounds and result."""
-    from tqdm import tqdm
-
+    from agents.progress import progress_bar
     from leagues.executors import single_threaded_torch
     from leagues.games import GameSpec, play_game
     from leagues.roster import with_body
@@ -158,8 +156,8 @@ def run_game(args: argparse.Namespace) -> int:
     a, b = with_body(parse_agent(args.a)), with_body(parse_agent(args.b))
     config = _game_config(args)
     single_threaded_torch()
-    bar = tqdm(total=config.rounds * config.episodes, unit="episode", file=sys.stderr,
-               disable=args.no_progress)
+    bar = progress_bar(config.rounds * config.episodes, unit="episodes", desc="game",
+                       disable=args.no_progress)
 
     def progress(round_index: int, episode: int, env: Any) -> None:
         if not env.agents:
@@ -188,15 +186,14 @@ def _word(outcome: int) -> str:
 
 
 def _execute(competition: Any, args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
+    from agents.progress import progress_bar
     from leagues.backends import make_executor
     from leagues.report import markdown_report
 
     counts = competition.db.counts()
     total = competition.total_games()
-    bar = tqdm(total=total, initial=counts["done"] if total else 0, unit="game", file=sys.stderr,
-               disable=args.no_progress)
+    bar = progress_bar(total, counts["done"] if total else 0, "games", desc=competition.kind,
+                       disable=args.no_progress)
     with make_executor(args.backend, workers=args.workers, address=args.address) as executor:
         competition.run(executor, on_game=lambda game_id, outcome: bar.update())
     bar.close()

@@ -211,9 +211,10 @@ class MetaTrainer:
 
     def run(self, progress: bool = False) -> None:
         """Meta-train until ``config.iterations``; checkpoint after every iteration."""
-        from tqdm import tqdm
+        from agents.progress import progress_bar
 
-        bar = tqdm(total=self.config.iterations, initial=self.iteration, disable=not progress)
+        bar = progress_bar(self.config.iterations, self.iteration, "iterations", desc="norml",
+                           disable=not progress)
         try:
             while self.iteration < self.config.iterations:
                 row = self.iterate()

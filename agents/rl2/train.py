@@ -263,11 +263,11 @@ class RL2Trainer:
 
     def run(self, progress: bool = True) -> None:
         """Train until ``total_steps``; checkpoint after every iteration."""
-        from tqdm import tqdm
+        from agents.progress import progress_bar
 
         c = self.config
-        bar = tqdm(total=c.total_steps, initial=min(self.env_steps, c.total_steps), unit="step",
-                   disable=not progress, dynamic_ncols=True)
+        bar = progress_bar(c.total_steps, min(self.env_steps, c.total_steps), "step",
+                           desc="rl2", disable=not progress)
         try:
             while self.env_steps < c.total_steps:
                 row = self.iterate()
