@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,9 @@ from typing import Any
 from agents.base import Agent, IdleAgent, PolicyAgent, RandomAgent
 from agents.checkpoint import CheckpointError, CheckpointMeta, read_meta
 from agents.lineage import Lineage
+from agents.refs import BUILTINS, ZOO_DIR, parse_ref, zoo_names
 from envs.bodies import article
 
-ZOO_DIR = Path(__file__).parent / "zoo"
-BUILTINS = ("random", "idle")
-ZOO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 ADAPTATIONS = ("own", "none", "tracking")  # see ``load``
 
 # checkpoint kind -> function(path, meta, seed) -> Agent; meta-learners register theirs.
@@ -42,42 +39,24 @@ def _action_dim(body: str) -> int:
 
 def resolve(ref: str) -> Path:
     """The checkpoint file a ``zoo:`` reference or a path points to."""
-    if not ref.startswith("zoo:"):
+    parsed = parse_ref(ref)
+    if parsed.kind != "zoo":
         path = Path(ref)
         if not path.is_file():
             raise ValueError(f"unknown agent {ref!r}: not a built-in ({', '.join(BUILTINS)}), "
                              f"not zoo:<name>, and no checkpoint file at that path")
         return path
-    name, _, version = ref[4:].partition("@")
-    if not name:
-        raise ValueError(f"unknown zoo agent ''; the zoo has: {', '.join(zoo_names()) or '-'}")
-    if not ZOO_NAME.fullmatch(name):
-        # a zoo name is one file or folder of agents/zoo: no path may lead out of it
-        raise ValueError(f"unknown zoo agent {name!r}: zoo names are letters, digits, '.', '_' "
-                         f"and '-' (no '/', '..' or absolute paths); the zoo has: "
-                         f"{', '.join(zoo_names()) or '-'}")
-    single = ZOO_DIR / f"{name}.safetensors"
-    if single.is_file() and not version:
+    single = ZOO_DIR / f"{parsed.name}.safetensors"
+    if single.is_file() and parsed.version is None:
         return single
-    lineage = Lineage(ZOO_DIR, name)
+    lineage = Lineage(ZOO_DIR, parsed.name)
     if not lineage.versions():
-        known = ", ".join(zoo_names()) or "-"
-        raise ValueError(f"unknown zoo agent {name!r}; the zoo has: {known}")
-    if not version:
+        raise ValueError(f"unknown zoo agent {parsed.name!r}; the zoo has: "
+                         f"{', '.join(zoo_names()) or '-'}")
+    if parsed.version is None:
         return lineage.path(lineage.latest())
-    if not version.isdigit():
-        raise ValueError(f"zoo version must be a positive integer, got {version!r}")
     # any version in the stored range names the snapshot that plays as it (the nearest older)
-    return lineage.path(lineage.at_or_before(int(version)))
-
-
-def zoo_names() -> list[str]:
-    """Names of the zoo's single checkpoints and lineages."""
-    if not ZOO_DIR.is_dir():
-        return []
-    singles = [p.stem for p in ZOO_DIR.glob("*.safetensors")]
-    lineages = [p.name for p in ZOO_DIR.iterdir() if p.is_dir() and any(p.glob("v*.safetensors"))]
-    return sorted(singles + lineages)
+    return lineage.path(lineage.at_or_before(parsed.version))
 
 
 def load(ref: str, body: str | None = None, seed: int | None = None, adaptation: str = "own",

@@ -85,13 +85,19 @@ def sumo_bodies(env_id: str) -> tuple[str, str]:
 
 
 def opponent_lineage(ref: str) -> Lineage:
-    """The lineage ``ref`` names: a directory (``agents/zoo/selfplay-bug``) or ``zoo:<name>``."""
-    if ref.startswith("zoo:"):
-        from agents import ZOO_DIR
+    """The lineage ``ref`` names: ``zoo:<name>`` or a directory of snapshots.
 
-        return Lineage(ZOO_DIR, ref[4:])
-    path = Path(ref)
-    return Lineage(path.parent, path.name)
+    Raises:
+        ValueError: the reference names no lineage, or pins a version (opponents are a whole
+            lineage: its versions are drawn or paired by the trainer).
+    """
+    from agents.refs import lineage_of_ref
+
+    lineage, version = lineage_of_ref(ref)
+    if version is not None:
+        raise ValueError(f"opponents {ref!r}: give the lineage without '@{version}' "
+                         f"(the trainer draws its versions)")
+    return lineage
 
 
 @dataclass(frozen=True)

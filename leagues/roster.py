@@ -143,18 +143,12 @@ def parse_agent(text: str) -> AgentSpec:
 
 def lineage_of(spec: AgentSpec) -> tuple[Lineage, int | None]:
     """The lineage an evolving spec names and the version given with "@", if any."""
-    ref, _, at = spec.ref.partition("@")
-    if at and not at.isdigit():
-        raise ValueError(f"{spec.ref!r}: the version after '@' must be a positive integer")
-    if ref.startswith("zoo:"):
-        lineage = Lineage(agents.ZOO_DIR, ref[4:])
-    else:
-        path = Path(ref)
-        lineage = Lineage(path.parent, path.name)
-    if not lineage.versions():
-        raise ValueError(f"evolving agent {spec.ref!r} names no lineage with snapshots: expected "
-                         f"'zoo:<lineage>' or a directory of v<N>.safetensors files")
-    return lineage, int(at) if at else None
+    from agents.refs import lineage_of_ref
+
+    try:
+        return lineage_of_ref(spec.ref)
+    except ValueError as err:
+        raise ValueError(f"evolving agent {spec.ref!r}: {err}") from None
 
 
 def start_version(spec: AgentSpec) -> int:

@@ -234,7 +234,7 @@ def test_zoo_references_resolve_to_lineage_versions(zoo):
 @pytest.mark.parametrize("ref, message", [
     ("zoo:champ@9", r"lineage 'champ' has no version 9; its versions run from 1 to 2 "
                     r"\(2 snapshots\)"),
-    ("zoo:champ@latest", "zoo version must be a positive integer"),
+    ("zoo:champ@latest", "the version after .@. must be a positive integer, got .latest."),
     ("zoo:nobody", "unknown zoo agent 'nobody'; the zoo has: champ, solo"),
     ("zoo:", "unknown zoo agent ''; the zoo has: champ, solo"),
     ("zoo:../champ", "unknown zoo agent"),
