@@ -38,7 +38,6 @@ Snapshots are of kind ``"maml"`` with the run's settings under ``config["maml_su
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ import torch
 
 from agents.adaptive import MAMLAgent
 from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint
+from agents.env_ids import sumo_bodies_of
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
@@ -72,16 +72,15 @@ from envs.bodies import article
 
 CONFIG_KEY = "maml_sumo"
 STATE_KIND = "maml-sumo-train-state"
-SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
 BUFFER_EPISODES = 75  # the paper's experience buffer in RoboSumo
 
 
 def sumo_bodies(env_id: str) -> tuple[str, str]:
     """(learner body, opponent body) of ``RoboSumo-X-vs-Y-v0``."""
-    m = SUMO_ID.match(env_id)
-    if m is None:
+    bodies = sumo_bodies_of(env_id)
+    if bodies is None:
         raise ValueError(f"expected RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, Spider), got {env_id!r}")
-    return m.group(1).lower(), m.group(2).lower()
+    return bodies
 
 
 def opponent_lineage(ref: str) -> Lineage:
@@ -144,7 +143,7 @@ class SumoMetaConfig(OuterLoop):
     nthread: int = 1
 
     def __post_init__(self) -> None:
-        if SUMO_ID.match(self.env) is None:
+        if sumo_bodies_of(self.env) is None:
             raise ValueError(f"MAML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
                              f"Spider), got {self.env!r}")
         check_counts(self, ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every",

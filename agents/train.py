@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.env_ids import body_of, locomotion_body_of, sumo_bodies_of
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
@@ -39,8 +39,6 @@ from agents.scripted import IdlePolicy, RandomPolicy
 
 OPPONENT_MODES = ("self", "pool", "lineage")
 STATE_KIND = "ppo-train-state"
-SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
-LOCOMOTION_ID = re.compile(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$")
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.damage not in ("none", "train"):
             raise ValueError(f"damage must be 'none' or 'train', got {self.damage!r}")
-        if self.damage == "train" and LOCOMOTION_ID.match(self.env) is None:
+        if self.damage == "train" and locomotion_body_of(self.env) is None:
             raise ValueError("damage='train' applies to NonstationaryLocomotion envs only")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
@@ -157,7 +155,7 @@ class TrainConfig:
 
     @property
     def is_sumo(self) -> bool:
-        return SUMO_ID.match(self.env) is not None
+        return sumo_bodies_of(self.env) is not None
 
     @property
     def kind(self) -> str:
@@ -166,8 +164,7 @@ class TrainConfig:
 
     @property
     def body(self) -> str | None:
-        m = SUMO_ID.match(self.env) or LOCOMOTION_ID.match(self.env)
-        return m.group(1).lower() if m else None
+        return body_of(self.env)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -185,15 +182,14 @@ def make_envs(config: TrainConfig) -> Any:
     import gymnasium
     from gymnasium.vector import AutoresetMode
 
-    if m := SUMO_ID.match(config.env):
+    if bodies := sumo_bodies_of(config.env):
         from envs.robosumo import SumoVectorEnv
 
-        return SumoVectorEnv(config.num_envs, (m.group(1).lower(), m.group(2).lower()),
-                             nthread=config.nthread)
-    if m := LOCOMOTION_ID.match(config.env):
+        return SumoVectorEnv(config.num_envs, bodies, nthread=config.nthread)
+    if body := locomotion_body_of(config.env):
         from envs.nonstationary_locomotion import LocomotionVectorEnv
 
-        return LocomotionVectorEnv(config.num_envs, m.group(1).lower(), nthread=config.nthread,
+        return LocomotionVectorEnv(config.num_envs, body, nthread=config.nthread,
                                    autoreset_mode=AutoresetMode.SAME_STEP)
     if config.env == "ToyPoint-v0":
         from envs.toy import PointGoalVectorEnv

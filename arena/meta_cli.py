@@ -11,7 +11,8 @@ from pathlib import Path
 
 from arena import options
 
-LOCOMOTION_IDS = tuple(f"NonstationaryLocomotion-{b}-v0" for b in ("Bug", "Ant", "Spider"))
+LOCOMOTION_IDS = ("NonstationaryLocomotion-Bug-v0", "NonstationaryLocomotion-Ant-v0",
+                  "NonstationaryLocomotion-Spider-v0")  # the bug first: the paper's body
 POINT_ID = "PointRotation-v0"
 
 
@@ -165,10 +166,10 @@ def norml_config_from_args(args: argparse.Namespace):
     a ``LocomotionMetaConfig`` (nonstationary locomotion) or a ``SumoNoRMLConfig`` (RoboSumo)."""
     import dataclasses
 
-    from agents.maml_sumo import SUMO_ID
+    from agents.env_ids import sumo_bodies_of
     from agents.norml import MetaTrainConfig, NoRMLConfig
 
-    sumo = SUMO_ID.match(args.env) is not None
+    sumo = sumo_bodies_of(args.env) is not None
     if args.env not in (POINT_ID, *LOCOMOTION_IDS) and not sumo:
         raise ValueError(f"--env must be {POINT_ID}, NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0 "
                          f"or RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, Spider), got {args.env!r}")
@@ -212,8 +213,9 @@ def norml_config_from_args(args: argparse.Namespace):
             nthread=args.nthread, model=model)
     if args.env in LOCOMOTION_IDS:
         import agents
+        from agents.env_ids import locomotion_body_of
 
-        body = args.env.split("-")[1].lower()
+        body = locomotion_body_of(args.env)
         init = args.init_from
         if init is None and f"ppo-locomotion-{body}" in agents.zoo_names():
             init = f"zoo:ppo-locomotion-{body}"

@@ -120,14 +120,15 @@ def _add_maml_parser(algos: argparse._SubParsersAction) -> None:
 def run_maml(args: argparse.Namespace) -> int:
     import re
 
+    from agents.env_ids import sumo_bodies_of
     from agents.maml import AdaptConfig
-    from agents.maml_sumo import SUMO_ID, SumoMetaConfig, SumoMetaTrainer
+    from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
     from agents.maml_train import MetaConfig, MetaTrainer
     from agents.policy import PolicyConfig
 
     env = args.env or f"NonstationaryLocomotion-{args.body.capitalize()}-v0"
     locomotion = re.match(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$", env)
-    sumo = SUMO_ID.match(env) is not None
+    sumo = sumo_bodies_of(env) is not None
     if not (locomotion or sumo):
         raise SystemExit(f"arena train maml: --env must be NonstationaryLocomotion-"
                          f"{{Bug,Ant,Spider}}-v0 or RoboSumo-X-vs-Y-v0, got {env!r}")
@@ -173,11 +174,12 @@ def run_maml(args: argparse.Namespace) -> int:
 
 
 def config_from_args(args: argparse.Namespace):
+    from agents.env_ids import sumo_bodies_of
     from agents.policy import PolicyConfig
     from agents.ppo import PPOConfig
-    from agents.train import SUMO_ID, TrainConfig
+    from agents.train import TrainConfig
 
-    sumo = SUMO_ID.match(args.env) is not None
+    sumo = sumo_bodies_of(args.env) is not None
     gamma = args.gamma if args.gamma is not None else (0.995 if sumo else 0.99)
     scale = args.reward_scale if args.reward_scale is not None else (0.01 if sumo else 1.0)
     return TrainConfig(

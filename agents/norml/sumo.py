@@ -43,8 +43,9 @@ import numpy as np
 import torch
 
 from agents.checkpoint import CheckpointMeta, load_checkpoint
+from agents.env_ids import sumo_bodies_of
 from agents.maml import phase_seeds
-from agents.maml_sumo import SUMO_ID, consecutive_pairs, opponent_lineage, sumo_bodies
+from agents.maml_sumo import consecutive_pairs, opponent_lineage, sumo_bodies
 from agents.meta_run import check_counts, check_positive
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
@@ -100,7 +101,7 @@ class SumoNoRMLConfig:
     model: NoRMLConfig = field(default_factory=default_model)
 
     def __post_init__(self) -> None:
-        if SUMO_ID.match(self.env) is None:
+        if sumo_bodies_of(self.env) is None:
             raise ValueError(f"NoRML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
                              f"Spider), got {self.env!r}")
         check_counts(self, ("iterations", "meta_batch", "episodes", "snapshot_every"),

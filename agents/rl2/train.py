@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.env_ids import body_of, sumo_bodies_of
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
 from agents.meta_run import (
@@ -46,8 +46,6 @@ from agents.rl2.core import RL2Config, RL2Policy, save_rl2
 from agents.sampler import Rollout
 
 STATE_KIND = "rl2-train-state"
-LOCOMOTION_ID = re.compile(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$")
-SUMO_ID = re.compile(r"^RoboSumo-(Ant|Bug|Spider)-vs-(Ant|Bug|Spider)-v0$")
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ class RL2TrainConfig:
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(minibatches=8, epochs=5))
 
     def __post_init__(self) -> None:
-        if LOCOMOTION_ID.match(self.env) is None and SUMO_ID.match(self.env) is None:
+        if body_of(self.env) is None:
             raise ValueError(f"RL^2 trains on NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0 or "
                              f"RoboSumo-X-vs-Y-v0, got {self.env!r}")
         for name in ("total_steps", "num_envs", "snapshot_every", "rollout"):
@@ -115,11 +113,11 @@ class RL2TrainConfig:
 
     @property
     def is_sumo(self) -> bool:
-        return SUMO_ID.match(self.env) is not None
+        return sumo_bodies_of(self.env) is not None
 
     @property
     def body(self) -> str:
-        return (SUMO_ID.match(self.env) or LOCOMOTION_ID.match(self.env)).group(1).lower()
+        return body_of(self.env)
 
     @property
     def trial_steps(self) -> int:
@@ -225,8 +223,7 @@ class RL2Trainer:
         if config.is_sumo:
             from envs.robosumo import SumoVectorEnv
 
-            m = SUMO_ID.match(config.env)
-            self.envs = SumoVectorEnv(config.num_envs, (m.group(1).lower(), m.group(2).lower()),
+            self.envs = SumoVectorEnv(config.num_envs, sumo_bodies_of(config.env),
                                       nthread=config.nthread, **steps)
             obs_dim = self.envs.observation_spaces["player_0"].shape[0]
             act_dim = self.envs.action_spaces["player_0"].shape[0]

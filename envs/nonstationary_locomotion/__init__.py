@@ -49,6 +49,11 @@ def gym_id(body: str) -> str:
 ENV_IDS: tuple[str, ...] = tuple(gym_id(b) for b in BODIES)
 
 
+def parse_gym_id(env_id: str) -> str | None:
+    """The body of ``NonstationaryLocomotion-X-v0`` (the inverse of ``gym_id``), or None."""
+    return next((b for b in BODIES if gym_id(b) == env_id), None)
+
+
 def register_gym_envs() -> None:
     """Register ``NonstationaryLocomotion-{Ant,Bug,Spider}-v0`` (single and vector entry points).
 
@@ -71,7 +76,22 @@ def register_gym_envs() -> None:
 
 register_gym_envs()
 
-__all__ = ["CTRL_COST_WEIGHT", "ENV_IDS", "EPISODES_PER_CHAIN", "FORWARD_REWARD_WEIGHT",
-           "MAX_STEPS", "REWARD_TERMS", "LegDamage", "LocomotionEnv", "LocomotionVectorEnv",
-           "TaskChain", "TaskSampler", "damage_schedule", "gym_id", "leg_pairs", "leg_rows",
-           "train_test_split"]
+__all__ = [
+    "CTRL_COST_WEIGHT",
+    "ENV_IDS",
+    "EPISODES_PER_CHAIN",
+    "FORWARD_REWARD_WEIGHT",
+    "MAX_STEPS",
+    "REWARD_TERMS",
+    "LegDamage",
+    "LocomotionEnv",
+    "LocomotionVectorEnv",
+    "TaskChain",
+    "TaskSampler",
+    "damage_schedule",
+    "gym_id",
+    "leg_pairs",
+    "leg_rows",
+    "parse_gym_id",
+    "train_test_split",
+]

@@ -109,6 +109,15 @@ def gym_id(a: str, b: str) -> str:
     return f"RoboSumo-{a.capitalize()}-vs-{b.capitalize()}-v0"
 
 
+def parse_gym_id(env_id: str) -> tuple[str, str] | None:
+    """The bodies of ``RoboSumo-X-vs-Y-v0`` (the inverse of ``gym_id``), or None."""
+    for a in BODIES:
+        for b in BODIES:
+            if env_id == gym_id(a, b):
+                return a, b
+    return None
+
+
 def register_gym_envs() -> None:
     """Register ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0`` with Gymnasium."""
     for a in BODIES:

@@ -134,3 +134,16 @@ def test_raw_env_is_the_aec_env_and_ids_load_their_module_by_name():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(120,) 500"
+
+
+def test_the_env_ids_have_one_inverse_each():
+    from envs.robosumo.gym_env import parse_gym_id
+
+    for a in robosumo.BODIES:
+        assert nl.parse_gym_id(nl.gym_id(a)) == a
+        for b in robosumo.BODIES:
+            assert parse_gym_id(robosumo.gym_env.gym_id(a, b)) == (a, b)
+    for wrong in ("RoboSumo-Ant-vs-Octopus-v0", "RoboSumo-ant-vs-ant-v0", "RoboSumo-Ant-vs-Ant-v1",
+                  "NonstationaryLocomotion-Bug-v0"):
+        assert parse_gym_id(wrong) is None
+    assert nl.parse_gym_id("RoboSumo-Ant-vs-Ant-v0") is None
