@@ -38,6 +38,7 @@ from agents.sampler import SELF, SumoSampler, VectorSampler
 from agents.scripted import IdlePolicy, RandomPolicy
 
 OPPONENT_MODES = ("self", "pool", "lineage")
+SNAPSHOT_EVERY_OTHER = 50  # iterations between snapshots outside RoboSumo
 STATE_KIND = "ppo-train-state"
 
 
@@ -78,7 +79,10 @@ class TrainConfig:
         damage: nonstationary locomotion only: ``"none"`` (a healthy robot) or ``"train"`` (every
             episode of every env draws a training leg pair and a scale of the 7-episode
             schedule: the tasks the paper's baselines train on).
-        snapshot_every: iterations between lineage snapshots (1 for RoboSumo lineages).
+        snapshot_every: iterations between lineage snapshots; None: every iteration in RoboSumo
+            (the evolving opponents of iterated games), every ``SNAPSHOT_EVERY_OTHER`` elsewhere
+            (a 1 M-step locomotion run would otherwise keep a thousand files); the last
+            iteration is always kept.
         nthread: physics threads of batched envs (0: all cores).
         policy: network architecture.
         ppo: PPO hyper-parameters.
@@ -100,7 +104,7 @@ class TrainConfig:
     lr_anneal: bool = False
     reward_scale: float = 1.0
     damage: str = "none"
-    snapshot_every: int = 1
+    snapshot_every: int | None = None
     nthread: int = 0
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -113,7 +117,9 @@ class TrainConfig:
                              "zoo:<name>) go together")
         if self.opponent != "self" and not self.is_sumo:
             raise ValueError(f"opponent={self.opponent!r} applies to RoboSumo envs only")
-        for name in ("total_steps", "num_envs", "rollout", "snapshot_every"):
+        if self.snapshot_every is not None and self.snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be >= 1 or None, got {self.snapshot_every!r}")
+        for name in ("total_steps", "num_envs", "rollout"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.damage not in ("none", "train"):
@@ -152,6 +158,13 @@ class TrainConfig:
     def scripted_fraction(self) -> float:
         """The chance that an arena's opponent is a scripted (idle or random) robot."""
         return self.idle_fraction + self.random_fraction
+
+    @property
+    def snapshot_interval(self) -> int:
+        """Iterations between snapshots (``snapshot_every`` or its per-env default)."""
+        if self.snapshot_every is not None:
+            return self.snapshot_every
+        return 1 if self.is_sumo else SNAPSHOT_EVERY_OTHER
 
     @property
     def is_sumo(self) -> bool:
@@ -375,7 +388,7 @@ class Trainer:
         losses = self.ppo.update(rollout, self.generator, self.config.reward_scale)
         self.iteration += 1
         self.env_steps += self.steps_per_iteration
-        if self.iteration % c.snapshot_every == 0 or self.env_steps >= c.total_steps:
+        if self.iteration % c.snapshot_interval == 0 or self.env_steps >= c.total_steps:
             self.snapshot()
         elapsed = time.perf_counter() - start
         row = {"iteration": self.iteration, "env_steps": self.env_steps, **stats.summary(),

@@ -53,6 +53,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--ent-coef", type=float, default=0.0)
     ppo.add_argument("--bptt", type=int, default=10, help="LSTM unroll length")
     ppo.add_argument("--nthread", type=int, default=0, help="physics threads (0: all cores)")
+    ppo.add_argument("--snapshot-every", type=int, default=None, metavar="N",
+                     help="iterations between lineage snapshots (default: every iteration in "
+                          "RoboSumo, every 50 elsewhere; the last is always kept)")
     ppo.add_argument("--fresh", action="store_true",
                      help="refuse to resume: fail if the run directory already holds a run")
     ppo.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -187,7 +190,8 @@ def config_from_args(args: argparse.Namespace):
         rollout=args.rollout, seed=args.seed, opponent=args.opponent,
         opponents=args.opponents, init_from=args.init_from,
         shaping_anneal=args.shaping_anneal, lr_anneal=args.lr_anneal, reward_scale=scale,
-        nthread=args.nthread, policy=PolicyConfig(arch=args.arch, hidden=args.hidden),
+        nthread=args.nthread, snapshot_every=args.snapshot_every,
+        policy=PolicyConfig(arch=args.arch, hidden=args.hidden),
         ppo=PPOConfig(lr=args.lr, gamma=gamma, lam=args.lam, epochs=args.epochs,
                       minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt))
 

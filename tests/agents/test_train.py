@@ -56,13 +56,24 @@ def test_run_directory_layout(tmp_path):
     d = tmp_path / "toy"
     assert TrainConfig.from_dict(json.loads((d / "config.json").read_text())) == TOY
     assert (d / "state.safetensors").is_file() and not (d / "tb").exists()
-    assert Lineage(d / "lineage", "toy").versions() == [1, 2, 3, 4]
+    # outside RoboSumo a snapshot every SNAPSHOT_EVERY_OTHER iterations and the last one
+    assert Lineage(d / "lineage", "toy").versions() == [4]
     metrics = read_metrics(d / "metrics.csv")
     assert [m["iteration"] for m in metrics] == [1, 2, 3, 4]
     assert [m["env_steps"] for m in metrics] == [64, 128, 192, 256]
     assert trainer.iteration == 4 and trainer.env_steps == 256
     for row, stored in zip(rows, metrics, strict=True):
         assert stored["total"] == pytest.approx(row["total"], rel=1e-12)
+
+
+def test_snapshots_every_n_iterations_and_the_last(tmp_path):
+    run(dataclasses.replace(TOY, total_steps=5 * 64, snapshot_every=2),
+                     tmp_path / "every2")
+    assert Lineage(tmp_path / "every2" / "lineage", "every2").versions() == [2, 4, 5]
+    assert dataclasses.replace(TOY).snapshot_interval == 50
+    assert dataclasses.replace(SUMO).snapshot_interval == 1  # RoboSumo lineages: every one
+    with pytest.raises(ValueError, match="snapshot_every must be >= 1 or None"):
+        dataclasses.replace(TOY, snapshot_every=0)
 
 
 def _event_tags(path) -> set[str]:
@@ -119,7 +130,7 @@ def test_resume_continues_at_the_next_iteration(tmp_path):
     metrics = read_metrics(d / "metrics.csv")
     assert [m["iteration"] for m in metrics] == [1, 2, 3, 4, 5, 6]
     assert [m["env_steps"] for m in metrics] == [64 * k for k in range(1, 7)]
-    assert Lineage(d / "lineage", "run").versions() == [1, 2, 3, 4, 5, 6]
+    assert Lineage(d / "lineage", "run").versions() == [4, 6]  # the last of each budget
 
 
 def test_resume_drops_metrics_rows_that_were_not_checkpointed(tmp_path):
