@@ -23,7 +23,8 @@ from envs.robosumo.rules import (
 )
 from envs.robosumo.scene import FRAME_SKIP, PLAYERS, TATAMI_HEIGHT
 
-RENDER_MODES = ["human", "rgb_array"] if has_display() else ["rgb_array"]
+ALL_RENDER_MODES = ("human", "rgb_array")
+RENDER_MODES = list(ALL_RENDER_MODES) if has_display() else ["rgb_array"]
 RESET_OPTIONS = ("face_each_other",)
 
 
@@ -127,11 +128,11 @@ class SumoEnv(ParallelEnv):
         height: int = 480,
         camera: str = "tracking",
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            hint = ("; 'human' needs a display (DISPLAY or WAYLAND_DISPLAY is not set)"
-                    if render_mode == "human" else "")
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                             f"got {render_mode!r}{hint}")
+        # "human" is accepted everywhere (PettingZoo's render_test builds a human env first) and
+        # explains itself when it needs the display; headless it is just not declared.
+        if render_mode is not None and render_mode not in ALL_RENDER_MODES:
+            raise ValueError(f"render_mode must be None or one of {list(ALL_RENDER_MODES)}, "
+                             f"got {render_mode!r}")
         weights = RewardWeights(shaping=shaping_weight, ctrl_cost=ctrl_cost_weight,
                                 move_to_opponent=move_to_opponent_weight,
                                 push_out=push_out_weight, stay_in_center=stay_in_center_weight,
