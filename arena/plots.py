@@ -20,12 +20,25 @@ def _pyplot() -> Any:
     return plt
 
 
-def ratings_plot(history: Sequence[Mapping[str, Any]], path: Path) -> Path:
+def colours(n: int) -> list[Any]:
+    """``n`` distinct colours: matplotlib's tab10 up to 10, tab20 up to 20, then an HSV wheel
+    (the 10-colour cycle gave the first and the eleventh agent one colour)."""
+    plt = _pyplot()
+    if n <= 10:
+        return [plt.get_cmap("tab10")(k) for k in range(n)]
+    if n <= 20:
+        return [plt.get_cmap("tab20")(k) for k in range(n)]
+    return [plt.get_cmap("hsv")(k / n) for k in range(n)]
+
+
+def ratings_plot(history: Sequence[Mapping[str, Any]], path: Path,
+                 order: Sequence[str] | None = None) -> Path:
     """Each agent's ``mu - 3 sigma`` after every game it played, against the game number.
 
     Args:
         history: rating updates (``leagues.report.rating_history``): game, name, ordinal, ...
         path: the PNG file to write.
+        order: agent names in legend order (default: by final rating).
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=DPI)
@@ -34,8 +47,12 @@ def ratings_plot(history: Sequence[Mapping[str, Any]], path: Path) -> Path:
         games, values = series.setdefault(row["name"], ([], []))
         games.append(int(row["game"]))
         values.append(float(row["ordinal"]))
-    for name, (games, values) in sorted(series.items(), key=lambda kv: -kv[1][1][-1]):
-        ax.plot(games, values, marker="o", markersize=3, label=name)
+    names = [n for n in order if n in series] if order else sorted(
+        series, key=lambda name: -series[name][1][-1])
+    names += [n for n in series if n not in names]
+    for name, colour in zip(names, colours(len(names)), strict=True):
+        games, values = series[name]
+        ax.plot(games, values, marker="o", markersize=3, label=name, color=colour)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("game")
     ax.set_ylabel("rating (mu - 3 sigma)")

@@ -92,10 +92,11 @@ def to_html(blocks: list[Block], title: str) -> str:
 def leaderboard_block(table: list[Any]) -> Block:
     """The leaderboard (``leagues.report.standings``) as a table block."""
     header = ("rank", "agent", "kind", "body", "games", "W", "D", "L", "forfeits", "mu",
-              "sigma", "mu - 3 sigma", "Elo")
+              "sigma", "mu - 3 sigma", "Elo", "fitted Elo")
     rows = tuple((str(k), s.name, s.kind, s.body, str(s.games), str(s.wins), str(s.draws),
                   str(s.losses), str(s.forfeits), f"{s.mu:.2f}", f"{s.sigma:.2f}",
-                  f"{s.ordinal:.2f}", f"{s.elo:.0f}") for k, s in enumerate(table, 1))
+                  f"{s.ordinal:.2f}", f"{s.elo:.0f}", f"{s.fitted_elo:.0f}")
+                 for k, s in enumerate(table, 1))
     return Block("table", header=header, rows=rows)
 
 
@@ -134,7 +135,8 @@ def _rate_rows(rates: list[tuple[str, int, int, int]], names: dict[str, str] | N
         table.append((shown, str(n), str(w), str(d), str(lo), f"{w / max(n, 1):.3f}",
                       f"[{low:.3f}, {high:.3f}]", f"{(w + d / 2) / max(n, 1):.3f}"))
         bars.append((shown, w / max(n, 1), low, high))
-    return tuple(table), bars
+    order = sorted(range(len(table)), key=lambda k: -bars[k][1])  # the best first
+    return tuple(table[k] for k in order), [bars[k] for k in order]
 
 
 def adaptation_curves(results_md: Path) -> list[tuple[str, Path]]:
@@ -166,16 +168,20 @@ def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Bloc
                          f"{games['pending']} pending, {games['void']} void."),
               Block("h2", "Leaderboard (ranked by mu - 3 sigma)"), leaderboard_block(standings(db))]
     history = rating_history(db)
-    plots.ratings_plot(history, out / "ratings.png")
-    blocks += [Block("h2", "Ratings over time"), Block("img", "ratings.png", ("ratings",))]
-    agents = db.agents()
+    ranked = [s.name for s in standings(db)]
+    plots.ratings_plot(history, out / "ratings.png", order=ranked)
+    blocks += [Block("h2", "Ratings over time"),
+               Block("img", "ratings.png", ("ratings (mu - 3 sigma) over the games",))]
+    # the payoff table in rank order, the strongest agent first
+    position = {name: k for k, name in enumerate(ranked)}
+    agents = sorted(db.agents(), key=lambda r: position.get(r["name"], len(position)))
     index = {int(r["id"]): i for i, r in enumerate(agents)}
     played = [(index[g["a"]], index[g["b"]], int(g["outcome"])) for g in db.results()]
     rate, count = payoff_table(len(agents), played)
     plots.payoff_heatmap([r["name"] for r in agents], rate, count, out / "payoff.png")
     blocks += [Block("h2", "Payoff"),
                Block("p", "Row's score against column over their games (win 1, draw 0.5)."),
-               Block("img", "payoff.png", ("payoff heatmap",))]
+               Block("img", "payoff.png", ("payoff heatmap, agents in rank order",))]
     header = ("", "episodes", "W", "D", "L", "win rate", "95 % interval", "score")
     bars = {}
     for group, title, names in (("body", "By body", None),
@@ -184,7 +190,8 @@ def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Bloc
         blocks += [Block("h2", f"Episode win rates {title.lower()}"),
                    Block("table", header=(title.split()[-1], *header[1:]), rows=rows)]
     plots.win_rate_bars(bars, out / "win_rates.png")
-    blocks.append(Block("img", "win_rates.png", ("episode win rates",)))
+    blocks.append(Block("img", "win_rates.png",
+                        ("episode win rates by body and by adaptation method",)))
     blocks += _games_blocks(db)
     blocks += _curve_blocks(out, results_md)
     return blocks
@@ -211,16 +218,19 @@ def _games_blocks(db: Any) -> list[Block]:
 
 def _curve_blocks(out: Path, results_md: Path) -> list[Block]:
     curves = adaptation_curves(results_md)
-    if not curves:
-        return []
+    if not curves:  # e.g. an installed package without the repository's docs
+        return [Block("h2", "Adaptation curves"),
+                Block("p", f"Not included: no results with adaptation plots at {results_md} "
+                           f"(they live in the repository's docs/results.md).")]
     link = os.path.relpath(results_md, out.resolve())
     blocks = [Block("h2", "Adaptation curves"),
               Block("p", f"From the experiments of [docs/results.md]({link}), with their "
                          f"commands and seeds there.")]
     (out / "results").mkdir(exist_ok=True)
-    for caption, image in curves:
+    for k, (caption, image) in enumerate(curves, 1):
         shutil.copy2(image, out / "results" / image.name)
-        blocks.append(Block("img", f"results/{image.name}", (caption,)))
+        # captions told apart even where sections reuse a title
+        blocks.append(Block("img", f"results/{image.name}", (f"{k}. {caption} ({image.stem})",)))
     return blocks
 
 

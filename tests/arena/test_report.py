@@ -86,10 +86,18 @@ def test_report_errors(tmp_path, capsys):
     assert exc.value.code == 2 and "not a league database" in capsys.readouterr().err
 
 
+def test_eleven_agents_get_eleven_colours():
+    from arena.plots import colours
+
+    for n in (3, 11, 25):
+        assert len(set(colours(n))) == n
+
+
 def test_adaptation_methods_name_frozen_and_tracked_checkpoints():
     from arena.report import METHODS, _rate_rows
 
     rows, _ = _rate_rows([("maml", 3, 0, 1), ("ppo-mlp[tracking]", 1, 1, 1),
                           ("maml[none]", 2, 0, 0)], METHODS)
-    assert [r[0] for r in rows] == ["MAML meta-update", "tracking (PPO steps on a ppo-mlp policy)",
-                                    "none (frozen maml policy)"]
+    # sorted by episode win rate, the best first: 2/2, 3/4, 1/3
+    assert [r[0] for r in rows] == ["none (frozen maml policy)", "MAML meta-update",
+                                    "tracking (PPO steps on a ppo-mlp policy)"]
