@@ -170,7 +170,7 @@ def run_game(args: argparse.Namespace) -> int:
     for r in result.rounds:
         versions = "".join(f", {side} v{v}" for side, v in (("A", r.a_version),
                                                               ("B", r.b_version)) if v)
-        print(f"  round {r.round + 1:3d}: {r.wins}-{r.losses}-{r.draws} (W-L-D for A) -> "
+        print(f"  round {r.round + 1:3d}: {r.wins}-{r.draws}-{r.losses} (W-D-L for A) -> "
               f"{_word(r.outcome)}{versions}")
     if result.forfeit:
         print(f"forfeit: {result.reason}")

@@ -305,7 +305,7 @@ class Viewer:
         w, lo, d = hud.score
         rw, rl, rd = hud.rounds_score
         self._text(f"round {hud.round + 1}/{hud.rounds}   episode {hud.episode + 1}/"
-                   f"{hud.episodes}   round score A {w}-{lo}-{d} (W-L-D)   rounds A {rw}-{rl}-{rd}",
+                   f"{hud.episodes}   round score A {w}-{d}-{lo} (W-D-L)   rounds A {rw}-{rd}-{rl}",
                    (8, 25))
         status = "PAUSED" if self.state.paused else f"{self.state.speed:g}x"
         self._text(f"step {hud.step}/{hud.max_steps}   {status}   camera {self.state.camera}",

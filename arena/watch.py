@@ -184,8 +184,8 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="record what is shown: an animated GIF, or PNG frames into a directory")
     v.add_argument("--record-every", type=int, default=1, metavar="K",
                    help="record every K-th frame (default 1)")
-    v.add_argument("--max-steps", type=int, default=None, metavar="N",
-                   help="stop after showing N steps in all")
+    v.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="stop after showing N steps in all (episodes, rounds included)")
     v.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                    help="save the last frame shown as a PNG file")
 
@@ -195,8 +195,8 @@ def open_viewer(args: argparse.Namespace) -> tuple[Viewer, Any]:
     from arena.recording import Recorder
     from arena.viewer import Viewer
 
-    if args.max_steps is not None and args.max_steps < 1:
-        raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ValueError(f"--stop-after must be >= 1, got {args.stop_after}")
     if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
         raise ValueError(f"--screenshot must name a .png file, got {args.screenshot}")
     recorder = Recorder(args.record, every=args.record_every) if args.record else None
@@ -213,7 +213,7 @@ def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None 
     single_threaded_torch()
     viewer, recorder = open_viewer(args)
     try:
-        view = GameView(viewer, spec, args.max_steps, only)
+        view = GameView(viewer, spec, args.stop_after, only)
         view.play()
     finally:
         viewer.close()
@@ -247,7 +247,8 @@ def add_watch_parser(sub: argparse._SubParsersAction) -> None:
                         "training; a version between stored snapshots plays the nearest older one")
     p.add_argument("--rounds", type=int, default=1, help="rounds of the game (default 1)")
     p.add_argument("--episodes", type=int, default=3, help="episodes per round (default 3)")
-    p.add_argument("--episode-steps", type=int, default=500,
+    # --max-steps is the per-episode limit, as in match, game and tournament
+    p.add_argument("--max-steps", "--episode-steps", dest="episode_steps", type=int, default=500,
                    help="step limit of an episode, then a draw (default 500)")
     p.add_argument("--seed", type=options.seed, default=0, help="game seed (default 0)")
     add_view_options(p)
@@ -263,8 +264,8 @@ def run_watch(args: argparse.Namespace) -> int:
     config = GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.episode_steps)
     view = show_game(GameSpec(a, b, config, args.seed), args)
     print(f"{a.label} ({a.body}) vs {b.label} ({b.body}): {len(view.seen)} episodes shown, "
-          f"A {view.hud.rounds_score[0]}-{view.hud.rounds_score[1]}-{view.hud.rounds_score[2]} "
-          f"in finished rounds (W-L-D)")
+          f"A {view.hud.rounds_score[0]}-{view.hud.rounds_score[2]}-{view.hud.rounds_score[1]} "
+          f"in finished rounds (W-D-L, as the leaderboards)")
     return 0
 
 

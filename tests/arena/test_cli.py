@@ -64,3 +64,20 @@ def test_errors_speak_in_flags_and_options(argv, message, capsys, tmp_path):
         main([a.format(tmp=tmp_path) for a in argv])
     err = capsys.readouterr().err
     assert message in err and "AgentSpec" not in err and "Config." not in err
+
+
+def test_scores_read_w_d_l_everywhere(capsys):
+    # two idle robots draw every episode: the draws sit in the middle, as in the leaderboards
+    assert main(["game", "idle,body=ant", "idle,body=ant", "--rounds", "2", "--episodes", "3",
+                 "--max-steps", "5", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("0-3-0 (W-D-L for A) -> draw") == 2
+
+
+def test_watch_takes_max_steps_per_episode_and_stop_after_in_all(capsys, empty_zoo):
+    assert main(["watch", "idle", "idle", "--bodies", "ant", "ant", "--episodes", "2",
+                 "--max-steps", "4", "--size", "96", "72"]) == 0
+    assert "2 episodes shown" in capsys.readouterr().out
+    assert main(["watch", "idle", "idle", "--bodies", "ant", "ant", "--episodes", "2",
+                 "--max-steps", "4", "--stop-after", "3", "--size", "96", "72"]) == 0
+    assert "0 episodes shown" in capsys.readouterr().out  # stopped inside the first episode

@@ -125,7 +125,7 @@ def test_restart_plays_the_game_again_from_its_start():
 
 def test_watch_records_a_gif_headless(tmp_path, capsys):
     gif, shot = tmp_path / "bout.gif", tmp_path / "shot.png"
-    assert main(["watch", "random", "idle", "--bodies", "bug", "ant", "--max-steps", "8",
+    assert main(["watch", "random", "idle", "--bodies", "bug", "ant", "--stop-after", "8",
                  "--size", "160", "120", "--record", str(gif), "--screenshot", str(shot)]) == 0
     assert "recorded 8 frames" in capsys.readouterr().out
     with Image.open(gif) as image:
@@ -137,7 +137,7 @@ def test_watch_records_a_gif_headless(tmp_path, capsys):
 def test_watch_records_png_frames_and_shows_lineage_versions(zoo, tmp_path):
     frames = tmp_path / "frames"
     assert main(["watch", "zoo:selfplay-ant@1", "zoo:selfplay-ant", "--opponent-lineage",
-                 "--rounds", "2", "--episodes", "1", "--episode-steps", "5", "--size", "160",
+                 "--rounds", "2", "--episodes", "1", "--max-steps", "5", "--size", "160",
                  "120", "--record", str(frames), "--record-every", "2"]) == 0
     assert len(list(frames.glob("frame_*.png"))) == 5  # 10 steps, every second one
 
@@ -158,7 +158,7 @@ def test_replay_shows_the_stored_episode_exactly(empty_zoo, tmp_path, capsys):
     (["replay", "--db", "nothing.sqlite", "--game", "1"], "no league file at nothing.sqlite"),
     (["watch", "random", "ghost", "--bodies", "ant", "ant"], "unknown agent 'ghost'"),
     (["watch", "random", "idle", "--bodies", "ant", "ant", "--record", "x.mp4"], ".gif"),
-    (["watch", "random", "idle", "--bodies", "ant", "ant", "--max-steps", "0"], "--max-steps"),
+    (["watch", "random", "idle", "--bodies", "ant", "ant", "--stop-after", "0"], "--stop-after"),
 ])
 def test_watch_and_replay_errors(argv, message, capsys, empty_zoo):
     with pytest.raises(SystemExit) as exc:
