@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("b", metavar="B", help="the opponent, same syntax")
     _add_game_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.add_json(p)
     p.set_defaults(func=run_game)
 
     p = sub.add_parser("tournament", help="a round-robin or random tournament, resumable",
@@ -68,6 +70,7 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--games", type=int, default=0, help="games of a random tournament")
     _add_game_options(p)
     _add_run_options(p)
+    options.add_json(p)
     p.set_defaults(func=run_tournament)
 
     league = sub.add_parser("league", help="run, inspect or report a league",
@@ -92,11 +95,13 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
                    help="evolution: games per generation (default: all disjoint pairs)")
     _add_game_options(p)
     _add_run_options(p)
+    options.add_json(p)
     p.set_defaults(func=run_league)
     for name, help_ in (("status", "what a league file holds"),
                         ("report", "leaderboard, payoff table and population shares")):
         p = cmds.add_parser(name, help=help_, description=help_[0].upper() + help_[1:] + ".")
         p.add_argument("--db", type=Path, required=True, help="league file (SQLite)")
+        options.add_json(p)
         if name == "report":
             p.add_argument("--out", type=Path, default=None, help="also write it to this file")
             p.add_argument("--history", type=Path, default=None,
@@ -165,6 +170,10 @@ def run_game(args: argparse.Namespace) -> int:
 
     result = play_game(GameSpec(a, b, config, args.seed), observer=progress)
     bar.close()
+    if options.write_json(args.json, {"a": a.to_dict(), "b": b.to_dict(), "seed": args.seed,
+                                      "config": config.to_dict(),
+                                      **dataclasses.asdict(result)}):
+        return 0
     print(f"{a.label} ({a.body}) vs {b.label} ({b.body}): {config.rounds} rounds x "
           f"{config.episodes} episodes, seed {args.seed}")
     for r in result.rounds:
@@ -197,7 +206,18 @@ def _execute(competition: Any, args: argparse.Namespace) -> None:
     with make_executor(args.backend, workers=args.workers, address=args.address) as executor:
         competition.run(executor, on_game=lambda game_id, outcome: bar.update())
     bar.close()
-    print(markdown_report(competition.db, full=False))
+    if not options.write_json(getattr(args, "json", None), league_json(competition.db)):
+        print(markdown_report(competition.db, full=False))
+
+
+def league_json(db: Any) -> dict[str, Any]:
+    """What a league file holds, as JSON-ready data: status, standings, newest games."""
+    from leagues.report import GAMES_SHOWN, standings, status
+
+    return {**status(db),
+            "standings": [{**dataclasses.asdict(s), "ordinal": s.ordinal} for s in standings(db)],
+            "games": [dict(r) for r in db.played_games(GAMES_SHOWN)],
+            "void": [dict(r) for r in db.void_games()]}
 
 
 def run_tournament(args: argparse.Namespace) -> int:
@@ -256,6 +276,8 @@ def league_status(args: argparse.Namespace) -> int:
 
     with _storage_errors(), _open_existing(args.db) as db:
         info = status(db)
+        if options.write_json(args.json, league_json(db)):
+            return 0
     games = info["games"]
     batches = info["last_batch"] + 1
     print(f"{args.db}: {info['kind']} with {info['agents']} agents; games: {games['done']} "
@@ -293,6 +315,9 @@ def league_report(args: argparse.Namespace) -> int:
     with _storage_errors(), _open_existing(args.db) as db:
         text = markdown_report(db)
         history = rating_history(db) if args.history is not None else []
+        data = league_json(db)
+    if options.write_json(args.json, data):
+        return 0
     print(text)
     if args.history is not None:
         args.history.parent.mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,24 @@ def test_watch_takes_max_steps_per_episode_and_stop_after_in_all(capsys, empty_z
     assert main(["watch", "idle", "idle", "--bodies", "ant", "ant", "--episodes", "2",
                  "--max-steps", "4", "--stop-after", "3", "--size", "96", "72"]) == 0
     assert "0 episodes shown" in capsys.readouterr().out  # stopped inside the first episode
+
+
+def test_game_tournament_and_league_commands_write_json(tmp_path, capsys):
+    import json
+
+    assert main(["game", "idle,body=ant", "random,body=ant", "--rounds", "2", "--episodes", "1",
+                 "--max-steps", "10", "--no-progress", "--json", "-"]) == 0
+    game = json.loads(capsys.readouterr().out)  # nothing but the JSON on standard output
+    assert len(game["rounds"]) == 2 and game["outcome"] in (-1, 0, 1)
+    db = str(tmp_path / "t.db")
+    out = tmp_path / "t.json"
+    assert main(["tournament", "idle,body=ant", "random,body=ant", "--db", db, "--rounds", "1",
+                 "--episodes", "1", "--max-steps", "10", "--no-progress", "--json",
+                 str(out)]) == 0
+    assert "| rank |" in capsys.readouterr().out  # a file: the leaderboard is still printed
+    written = json.loads(out.read_text())
+    assert [s["name"] for s in written["standings"]] and written["games"][0]["id"] == 1
+    for command in (["league", "status"], ["league", "report"]):
+        assert main([*command, "--db", db, "--json", "-"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["games"] == written["games"] and data["kind"] == "tournament"
