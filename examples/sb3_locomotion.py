@@ -18,7 +18,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
-import envs.nonstationary_locomotion  # noqa: F401  (registers the ids)
+import envs.nonstationary_locomotion
 import envs.robosumo  # noqa: F401
 
 
