@@ -149,6 +149,27 @@ def gymnasium_checks() -> list[tuple[str, str, str]]:
     ]
 
 
+def sb3_checks() -> list[tuple[str, str, str]]:
+    try:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.env_checker import check_env as sb3_check_env
+        from stable_baselines3.common.env_util import make_vec_env
+    except ImportError:
+        return []
+
+    def learn(env_id):
+        venv = make_vec_env(env_id, n_envs=2, seed=0)
+        PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, device="cpu",
+            seed=0).learn(128)
+
+    return [
+        ("Stable-Baselines3", "its check_env, 12 ids",
+         _each(ALL_IDS, lambda i: sb3_check_env(gymnasium.make(i).unwrapped, warn=False))),
+        ("Stable-Baselines3", "PPO on make_vec_env (DummyVecEnv), 128 steps, 12 ids",
+         _each(ALL_IDS, learn)),
+    ]
+
+
 def not_installed(library: str, module: str) -> list[tuple[str, str, str]]:
     try:
         importlib.import_module(module)
@@ -170,7 +191,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    rows = pettingzoo_checks() + gymnasium_checks()
+    rows = pettingzoo_checks() + gymnasium_checks() + sb3_checks()
     for library, module in (("Stable-Baselines3", "stable_baselines3"),
                             ("SuperSuit", "supersuit"), ("RLlib", "ray.rllib")):
         rows += not_installed(library, module)
