@@ -47,6 +47,51 @@ def candidate(root: Path, body: str) -> tuple[object, str, int]:
     return policy, f"selfplay-{body}@{latest}", int(meta.extra.get("env_steps", 0))
 
 
+def training_curves(root: Path, out: Path) -> Path | None:
+    """Win rates against each kind of opponent over training, per body, from the runs' metrics
+    (``--zoo`` a folder of training runs); None if there are none."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    runs = {b: root / f"selfplay-{b}" / "metrics.csv" for b in BODIES}
+    runs = {b: p for b, p in runs.items() if p.is_file()}
+    if not runs:
+        return None
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.4), dpi=110,
+                             squeeze=False, sharey=True)
+    for ax, (body, path) in zip(axes[0], runs.items(), strict=True):
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        steps = np.array([float(r["env_steps"]) for r in rows]) / 1e6
+        for kind in ("idle", "random", "pool", "self"):
+            key = f"win_rate_{kind}"
+            values = np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan
+                               for r in rows])
+            if np.isfinite(values).sum() < 2:
+                continue
+            # a running mean over 10 iterations (each iteration sees a few dozen bouts)
+            kernel = np.ones(10)
+            ok = np.isfinite(values)
+            smooth = (np.convolve(np.where(ok, values, 0.0), kernel, "same")
+                      / np.maximum(np.convolve(ok.astype(float), kernel, "same"), 1))
+            ax.plot(steps, smooth, label=f"vs {kind}")
+        ax.set_title(f"{body}")
+        ax.set_xlabel("arena steps (millions)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("training win rate (10-iteration mean)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def pooled(results: list[MatchResult]) -> MatchResult:
     return MatchResult(sum(r.wins for r in results), sum(r.losses for r in results),
                        sum(r.draws for r in results))
@@ -143,6 +188,15 @@ def main() -> None:
                          "win rate of A; the paper's Table 2 reports about 50 % between "
                          "bodies):\n\n" + table2["mlp"] + "\n\n" + table2["lstm"])
 
+    curves = training_curves(args.zoo, ROOT / "docs" / "plots" / "zoo_training.png")
+    budget_lines = []
+    for body in BODIES:
+        budget = args.zoo / f"selfplay-{body}" / "budget.json"
+        if budget.is_file():
+            data = json.loads(budget.read_text())
+            budget_lines.append(f"- {body}: {data['env_steps']:,} arena steps, "
+                                f"{data['cpu_hours']:.2f} CPU hours over "
+                                f"{len(data['invocations'])} invocation(s)")
     minutes = (time.perf_counter() - start) / 60
     zoo = args.zoo.resolve().relative_to(ROOT) if args.zoo.resolve().is_relative_to(ROOT) \
         else args.zoo.name
@@ -164,7 +218,11 @@ Between bodies (the candidates of the table above; row A against column B):
 {chr(10).join(cross)}
 
 {original_text}
-"""
+""" + ("" if not budget_lines else "\nTraining budget so far (`budget.json` of each run):\n\n"
+       + "\n".join(budget_lines) + "\n") + ("" if curves is None else
+    "\n![training win rates](plots/zoo_training.png)\n\nWin rates during training against "
+    "each kind of opponent (from the runs' metrics.csv; bouts of the training rollouts, with "
+    "action noise).\n")
     print(write_section("zoo-evaluation", body))
     out = ROOT / "docs" / "results" / "zoo.json"
     out.parent.mkdir(parents=True, exist_ok=True)
