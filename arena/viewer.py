@@ -10,6 +10,7 @@ Keys:
     . or right   single step (pauses)
     + / -        faster / slower (0.25x .. 8x real time)
     c            next camera: tracking, top, side, orbit (drag with the mouse to orbit, wheel zooms)
+    h            hide / show the HUD;  t  hide / show the reward terms
     s            save a screenshot (PNG) next to the working directory
     r            restart the game
     q or escape  quit
@@ -97,6 +98,8 @@ class ViewState:
     quit: bool = False
     restart: bool = False
     screenshot: bool = False
+    hud: bool = True
+    terms: bool = True
     orbit: list[float] = field(default_factory=lambda: [90.0, -25.0, 6.0])  # azimuth, elev, dist
     dragging: bool = False
 
@@ -128,6 +131,10 @@ def apply_event(state: ViewState, event: pygame.event.Event) -> None:
             state.restart = True
         elif key == pygame.K_s:
             state.screenshot = True
+        elif key == pygame.K_h:
+            state.hud = not state.hud
+        elif key == pygame.K_t:
+            state.terms = not state.terms
     elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
         state.dragging = True
     elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
@@ -175,8 +182,12 @@ class Viewer:
         pygame.font.init()
         pygame.display.set_caption(title)
         self.screen = pygame.display.set_mode((width, height))
-        self.font = pygame.font.Font(None, 20)
-        self.small = pygame.font.Font(None, 17)
+        # a hinted sans face (pygame's bundled one drops the dot of an "i" at small sizes),
+        # growing with the window
+        self.font = _font(max(14, height // 34))
+        self.small = _font(max(12, height // 40))
+        self.line = self.font.get_linesize()
+        self.small_line = self.small.get_linesize()
         self.clock = pygame.time.Clock()
         self.camera = mujoco.MjvCamera()
         self._renderers: dict[int, mujoco.Renderer] = {}
@@ -267,7 +278,7 @@ class Viewer:
         image = self.render_scene(env)
         rendered = time.perf_counter()
         self.screen.blit(pygame.surfarray.make_surface(image.swapaxes(0, 1)), (0, 0))
-        if hud is not None:
+        if hud is not None and self.state.hud:
             self._draw_hud(hud)
         pygame.display.flip()
         frame = pygame.surfarray.array3d(self.screen).swapaxes(0, 1)
@@ -291,57 +302,78 @@ class Viewer:
         self.screen.blit(panel, rect[:2])
 
     def _draw_hud(self, hud: Hud) -> None:
-        self._panel((0, 0, self.width, 62))
+        line = self.line
+        self._panel((0, 0, self.width, 3 * line + 8))
         colors = {p: tuple(int(255 * c) for c in rgba[:3]) for p, rgba in
                   zip(("player_0", "player_1"), PLAYER_RGBA, strict=True)}
         b_player = "player_1" if hud.a_player == "player_0" else "player_0"
         x = 8
         for side, player, k in (("A", hud.a_player, 0), ("B", b_player, 1)):
-            pygame.draw.rect(self.screen, colors[player], (x, 7, 12, 12))
+            pygame.draw.rect(self.screen, colors[player], (x, 6, line - 6, line - 6))
             version = f" v{hud.versions[k]}" if hud.versions[k] is not None else ""
-            x += 18 + self._text(f"{side}: {hud.names[k]}{version} ({hud.bodies[k]})", (x + 18, 6))
+            x += line + self._text(f"{side}: {hud.names[k]}{version} ({hud.bodies[k]})",
+                                   (x + line, 4))
             if k == 0:
-                x += 12 + self._text("vs", (x + 12, 6), _GREY) + 12
+                x += 12 + self._text("vs", (x + 12, 4), _GREY) + 12
         w, lo, d = hud.score
         rw, rl, rd = hud.rounds_score
         self._text(f"round {hud.round + 1}/{hud.rounds}   episode {hud.episode + 1}/"
                    f"{hud.episodes}   round score A {w}-{d}-{lo} (W-D-L)   rounds A {rw}-{rd}-{rl}",
-                   (8, 25))
+                   (8, 4 + line))
         status = "PAUSED" if self.state.paused else f"{self.state.speed:g}x"
         self._text(f"step {hud.step}/{hud.max_steps}   {status}   camera {self.state.camera}",
-                   (8, 43), _YELLOW if self.state.paused else _GREY)
+                   (8, 4 + 2 * line), _YELLOW if self.state.paused else _GREY)
         if hud.message:
-            self._text(hud.message, (self.width // 2, 43), _YELLOW)
-        self._draw_terms(hud)
-        self._panel((0, self.height - 19, self.width, 19))
-        self._text("space pause  . step  +/- speed  c camera  drag orbit  s shot  r restart  "
-                   "q quit",
-                   (8, self.height - 16), _GREY, small=True)
+            self._text(hud.message, (self.width // 2, 4 + 2 * line), _YELLOW)
+        if self.state.terms:
+            self._draw_terms(hud)
+        small = self.small_line
+        self._panel((0, self.height - small - 4, self.width, small + 4))
+        self._text("space pause  . step  +/- speed  c camera  drag orbit  h HUD  t terms  "
+                   "s shot  r restart  q quit", (8, self.height - small - 1), _GREY, small=True)
 
     def _draw_terms(self, hud: Hud) -> None:
+        """The reward terms of the last step and the returns, in fixed columns at the right
+        edge (the ring is in the middle), numbers right-aligned so none runs into the next."""
         names = sorted({k for t in hud.terms.values() for k in t})
         if not names:
             return
-        top = self.height - 42 - 15 * (len(names) + 1)
-        self._panel((0, top - 4, 250, 15 * (len(names) + 2) + 6))
-        self._text("reward term", (8, top), _GREY, small=True)
-        self._text("A", (160, top), _GREY, small=True)
-        self._text("B", (210, top), _GREY, small=True)
-        for i, name in enumerate(names, 1):
-            y = top + 15 * i
-            self._text(name.removeprefix("reward_"), (8, y), small=True)
-            for side, x in (("a", 150), ("b", 200)):
-                value = hud.terms.get(side, {}).get(name)
-                self._text("-" if value is None else f"{value:+.3f}", (x, y), small=True)
-        y = top + 15 * (len(names) + 1)
-        self._text("episode return", (8, y), _YELLOW, small=True)
-        for side, x in (("a", 150), ("b", 200)):
-            self._text(f"{hud.returns.get(side, 0.0):+.2f}", (x, y), _YELLOW, small=True)
+        rows = [(name.removeprefix("reward_"),
+                 *("-" if hud.terms.get(side, {}).get(name) is None
+                   else f"{hud.terms[side][name]:+,.2f}" for side in ("a", "b")))
+                for name in names]
+        rows.append(("episode return", *(f"{hud.returns.get(side, 0.0):+,.1f}"
+                                         for side in ("a", "b"))))
+        header = ("reward term", "A", "B")
+        widths = [max(self.small.size(r[c])[0] for r in (header, *rows)) for c in range(3)]
+        gap, pad, line = 14, 8, self.small_line
+        width = sum(widths) + 2 * gap + 2 * pad
+        height = line * (len(rows) + 1) + 2 * pad
+        left = self.width - width - 6
+        top = self.height - self.small_line - 10 - height
+        self._panel((left, top, width, height))
+        for r, row in enumerate((header, *rows)):
+            y = top + pad + r * line
+            color = _GREY if r == 0 else _YELLOW if r == len(rows) else _WHITE
+            x = left + pad
+            self._text(row[0], (x, y), color, small=True)
+            right = x + widths[0]
+            for c in (1, 2):
+                right += gap + widths[c]
+                text = self.small.render(row[c], True, color)
+                self.screen.blit(text, (right - text.get_width(), y))
 
     def close(self) -> None:
         """Free the renderers and close the window."""
         self.forget_scenes()
         pygame.display.quit()
+
+
+def _font(size: int) -> pygame.font.Font:
+    """DejaVu Sans (or Liberation Sans, Arial) at ``size`` points; pygame's own face scaled to
+    a similar height where none is installed."""
+    path = pygame.font.match_font("dejavusans,liberationsans,arial,helvetica")
+    return pygame.font.Font(path, size) if path else pygame.font.Font(None, int(size * 1.45))
 
 
 def save_png(frame: np.ndarray, path: Path) -> Path:

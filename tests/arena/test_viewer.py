@@ -176,3 +176,27 @@ def test_replay_refuses_a_game_or_round_that_is_not_there(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main(["replay", "--db", str(db), *argv])
         assert message in capsys.readouterr().err
+
+
+def test_the_hud_and_the_reward_terms_can_be_hidden():
+    viewer = Viewer(320, 240)
+    env = parallel_env(("ant", "ant"))
+    env.reset(seed=0)
+    hud = Hud(("a", "b"), ("ant", "ant"))
+    hud.terms = {"a": {"reward_draw": -1000.0, "reward_ctrl": -0.75},
+                 "b": {"reward_draw": -1000.0, "reward_ctrl": -0.5}}
+    scene = viewer.render_scene(env).astype(int)
+    full = viewer.show(env, hud).astype(int)
+    apply_event(viewer.state, key(pygame.K_t))
+    no_terms = viewer.show(env, hud).astype(int)
+    apply_event(viewer.state, key(pygame.K_h))
+    bare = viewer.show(env, hud).astype(int)
+    viewer.close()
+    env.close()
+    np.testing.assert_array_equal(bare, scene)  # h: the scene alone
+    # t hides the terms panel at the lower right only; the top bar stays
+    changed = np.abs(full - no_terms).sum(-1) > 0
+    rows, cols = np.nonzero(changed)
+    assert changed.any() and rows.min() > 240 // 3 and cols.min() > 320 // 4
+    assert cols.max() > 320 - 12  # against the right edge, away from the ring's middle
+    assert np.array_equal(full[:20], no_terms[:20])
