@@ -164,8 +164,8 @@ def run_game(args: argparse.Namespace) -> int:
     bar = progress_bar(config.rounds * config.episodes, unit="episodes", desc="game",
                        disable=args.no_progress)
 
-    def progress(round_index: int, episode: int, env: Any) -> None:
-        if not env.agents:
+    def progress(event: Any) -> None:
+        if event.done:
             bar.update()
 
     result = play_game(GameSpec(a, b, config, args.seed), observer=progress)

@@ -70,80 +70,57 @@ class GameView:
                        rounds=cfg.rounds, episodes=cfg.episodes, max_steps=cfg.max_steps)
         self.at: tuple[int, int] | None = None
         self.round_outcomes: list[int] = []
-        self.last: dict[int, tuple[dict, dict]] = {}
         self.seen.clear()
         self.shown = 0
 
-    def _capture(self, env: Any) -> None:
-        """Keep each step's rewards and infos (the observer is handed the env only)."""
-        step = env.step
-
-        def recording_step(actions: dict) -> tuple:
-            out = step(actions)
-            self.last[id(env)] = (out[1], out[4])
-            return out
-
-        env.step = recording_step
-        self.last[id(env)] = ({}, {})
-
-    def _start_episode(self, round_index: int, episode: int) -> None:
-        from leagues import rules
+    def _start_episode(self, event: Any) -> None:
         from leagues.roster import version_for_round
 
-        hud, cfg = self.hud, self.spec.config
-        if hud.round != round_index:
+        hud = self.hud
+        if hud.round != event.round:
             hud.score = (0, 0, 0)
-        hud.round, hud.episode, hud.step = round_index, episode, 0
-        hud.a_player = rules.a_player(round_index, episode, cfg.episodes, self.spec.a_starts)
-        hud.versions = tuple(version_for_round(s, round_index) if s.evolving else v for s, v in
+        hud.round, hud.episode, hud.step = event.round, event.episode, 0
+        hud.a_player = event.a_player
+        hud.versions = tuple(version_for_round(s, event.round) if s.evolving else v for s, v in
                              zip((self.spec.a, self.spec.b), self.fixed_versions, strict=True))
         hud.returns, hud.terms = {"a": 0.0, "b": 0.0}, {}
-        self.at = (round_index, episode)
+        self.at = (event.round, event.episode)
 
-    def _end_episode(self, winner: str | None) -> None:
-        from leagues import rules
-
-        hud = self.hud
-        outcome = rules.episode_outcome(winner, hud.a_player)
+    def _end_episode(self, event: Any) -> None:
+        """Tally what the game says of the episode (and of the round, after its last one)."""
+        hud, outcome = self.hud, event.outcome
         self.seen[(hud.round, hud.episode)] = EpisodeSeen(outcome, hud.step)
         w, lo, d = hud.score
         hud.score = (w + (outcome == 1), lo + (outcome == -1), d + (outcome == 0))
         hud.message = f"episode {hud.episode + 1}: {ROUND_WORDS[outcome]}"
-        if hud.episode + 1 == self.spec.config.episodes:
-            result = rules.majority([1] * hud.score[0] + [-1] * hud.score[1] + [0] * hud.score[2])
+        if event.round_outcome is not None:
+            result = event.round_outcome
             self.round_outcomes.append(result)
             rw, rl, rd = hud.rounds_score
             hud.rounds_score = (rw + (result == 1), rl + (result == -1), rd + (result == 0))
             hud.message = f"round {hud.round + 1}: {ROUND_WORDS[result]}"
 
-    def __call__(self, round_index: int, episode: int, env: Any) -> None:
-        """The observer: called by ``play_game`` after every step."""
-        if id(env) not in self.last:
-            self._capture(env)
-        if self.at != (round_index, episode):
-            self._start_episode(round_index, episode)
-        hud = self.hud
-        hud.step += 1
-        rewards, infos = self.last[id(env)]
-        player_of = {"a": hud.a_player,
-                     "b": "player_1" if hud.a_player == "player_0" else "player_0"}
-        if infos:
-            hud.terms = {s: {k: v for k, v in infos[p].items() if k.startswith("reward_")}
-                         for s, p in player_of.items()}
-            for s, p in player_of.items():
-                hud.returns[s] += float(rewards[p])
-        done = not env.agents
-        if done:
-            self._end_episode(infos["player_0"]["winner"] if infos else None)
-        if self.only is not None and (round_index, episode) != self.only:
+    def __call__(self, event: Any) -> None:
+        """The observer: called by ``play_game`` with a ``StepEvent`` after every step."""
+        if self.at != (event.round, event.episode):
+            self._start_episode(event)
+        hud, env = self.hud, event.env
+        hud.step = event.step
+        hud.terms = {s: {k: v for k, v in event.infos[event.side_player(s)].items()
+                         if k.startswith("reward_")} for s in ("a", "b")}
+        for s in ("a", "b"):
+            hud.returns[s] += float(event.rewards[event.side_player(s)])
+        if event.done:
+            self._end_episode(event)
+        if self.only is not None and (event.round, event.episode) != self.only:
             return
         cfg = self.spec.config
-        if done and (round_index, episode) == (cfg.rounds - 1, cfg.episodes - 1):
+        if event.done and (event.round, event.episode) == (cfg.rounds - 1, cfg.episodes - 1):
             hud.message += "; game over: r restarts, q quits"
             self.viewer.state.paused = self.viewer.realtime  # a person watching: hold the end
         self.viewer.show(env, hud)
         self.shown += 1
-        if done and self.only is not None:
+        if event.done and self.only is not None:
             raise _Stop
         if self.max_steps is not None and self.shown >= self.max_steps:
             raise _Stop

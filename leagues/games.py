@@ -27,7 +27,6 @@ from leagues import rules
 from leagues.roster import AgentSpec, load_agent, version_for_round
 
 SIDES = ("a", "b")
-Observer = Callable[[int, int, Any], None]
 DEFAULT_ACT_TIMEOUT = 10.0  # seconds per act: 10,000 times what a zoo agent needs
 DEFAULT_ADAPT_TIMEOUT = 600.0  # seconds per load, reset or adapt
 
@@ -146,6 +145,43 @@ class GameResult:
     elapsed: float = field(default=0.0, compare=False)
 
 
+@dataclass(frozen=True)
+class StepEvent:
+    """What a game's observer is told after every step (viewers, progress, recorders).
+
+    Attributes:
+        round: the round, from 0.
+        episode: the episode in the round, from 0.
+        step: the step in the episode, from 1.
+        env: the env (its state after the step; for rendering).
+        a_player: the player slot side A has in this episode.
+        rewards: each player's reward of the step.
+        infos: each player's info of the step (the reward terms, ``winner``).
+        done: whether the episode ended with this step.
+        outcome: A's result of the episode when it ended (WIN, DRAW or LOSS), else None.
+        round_outcome: A's result of the round when its last episode ended, else None.
+    """
+
+    round: int
+    episode: int
+    step: int
+    env: Any
+    a_player: str
+    rewards: Mapping[str, float]
+    infos: Mapping[str, Mapping[str, Any]]
+    done: bool = False
+    outcome: int | None = None
+    round_outcome: int | None = None
+
+    def side_player(self, side: str) -> str:
+        """The player slot of side "a" or "b" in this episode."""
+        return self.a_player if side == "a" else rules.PLAYERS[1 - rules.PLAYERS.index(
+            self.a_player)]
+
+
+Observer = Callable[[StepEvent], None]
+
+
 class AgentFault(Exception):
     """An agent raised or acted illegally; ``side`` forfeits the game."""
 
@@ -260,9 +296,13 @@ class _Side:
 
 
 def _play_episode(env: Any, sides: dict[str, _Side], a_player: str, seed: int,
-                  observer: Observer | None, indices: tuple[int, int]
+                  observer: Observer | None, indices: tuple[int, int],
+                  round_so_far: list[int], last_in_round: bool
                   ) -> tuple[str | None, int, float, float]:
-    """One episode; returns (winner player, steps, return of A, return of B)."""
+    """One episode; returns (winner player, steps, return of A, return of B).
+
+    ``round_so_far`` holds A's outcomes of the round's earlier episodes, so that the event of
+    the round's last step carries the round's result."""
     player_of = {"a": a_player, "b": rules.PLAYERS[1 - rules.PLAYERS.index(a_player)]}
     obs, _ = env.reset(seed=seed)
     returns = {"a": 0.0, "b": 0.0}
@@ -280,7 +320,12 @@ def _play_episode(env: Any, sides: dict[str, _Side], a_player: str, seed: int,
                              bool(truncs[p]))
         winner = infos["player_0"]["winner"]
         if observer is not None:
-            observer(*indices, env)
+            done = not env.agents
+            outcome = rules.episode_outcome(winner, a_player) if done else None
+            round_outcome = (rules.majority([*round_so_far, outcome])
+                             if done and last_in_round else None)
+            observer(StepEvent(*indices, steps, env, a_player, rewards, infos, done, outcome,
+                               round_outcome))
     return winner, steps, returns["a"], returns["b"]
 
 
@@ -289,7 +334,7 @@ def play_game(spec: GameSpec, observer: Observer | None = None) -> GameResult:
 
     Args:
         spec: the agents (with bodies), config and seed.
-        observer: called as ``observer(round, episode, env)`` after every step (for viewers).
+        observer: called with a ``StepEvent`` after every step (for viewers and progress).
 
     Returns:
         The result for side A. A fault ends the game at once: the faulting side loses, and the
@@ -318,7 +363,8 @@ def play_game(spec: GameSpec, observer: Observer | None = None) -> GameResult:
                 a_player = rules.a_player(r, e, cfg.episodes, spec.a_starts)
                 seed = episode_seed(spec.seed, r, e)
                 winner, steps, ra, rb = _play_episode(envs[a_player], sides, a_player, seed,
-                                                      observer, (r, e))
+                                                      observer, (r, e), outcomes,
+                                                      e + 1 == cfg.episodes)
                 outcomes.append(rules.episode_outcome(winner, a_player))
                 episodes.append(EpisodeRecord(r, e, seed, a_player, outcomes[-1], steps, ra, rb))
             rounds.append(RoundRecord(r, sides["a"].version, sides["b"].version,

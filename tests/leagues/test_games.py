@@ -213,7 +213,7 @@ def test_play_game_needs_bodies(tiny_game):
 def test_observer_sees_every_step(tiny_game):
     seen = []
     spec = _spec(AgentSpec("idle", body="ant"), AgentSpec("idle", body="ant"), tiny_game)
-    result = play_game(spec, observer=lambda r, e, env: seen.append((r, e)))
+    result = play_game(spec, observer=lambda event: seen.append((event.round, event.episode)))
     assert len(seen) == sum(e.steps for e in result.episodes)
     assert np.unique(np.array(seen), axis=0).tolist() == [[r, 0] for r in range(3)]
 
@@ -236,3 +236,23 @@ def test_agent_spec_adaptation_is_validated_labelled_and_round_trips():
 def test_specs_a_game_could_not_load_are_refused_before_any_game(spec, message):
     with pytest.raises(ValueError, match=message):
         describe(spec)
+
+
+def test_step_events_carry_the_rewards_and_the_games_own_results(tiny_game):
+    config = dataclasses.replace(tiny_game, rounds=2, episodes=3, max_steps=25)
+    spec = _spec(AgentSpec("random", body="ant"), AgentSpec("idle", body="bug"), config)
+    events = []
+    result = play_game(spec, observer=events.append)
+    ends = [e for e in events if e.done]
+    assert [e.outcome for e in ends] == [x.outcome for x in result.episodes]
+    assert [e.round_outcome for e in ends if e.round_outcome is not None] == [
+        r.outcome for r in result.rounds]
+    assert all(e.round_outcome is None for e in ends if e.episode < config.episodes - 1)
+    for record in result.episodes:  # rewards summed per side give the stored returns
+        mine = [e for e in events if (e.round, e.episode) == (record.round, record.episode)]
+        assert [e.step for e in mine] == list(range(1, record.steps + 1))
+        assert {e.a_player for e in mine} == {record.a_player}
+        ra = sum(e.rewards[e.side_player("a")] for e in mine)
+        rb = sum(e.rewards[e.side_player("b")] for e in mine)
+        assert (ra, rb) == pytest.approx((record.return_a, record.return_b))
+        assert "reward_ctrl" in mine[-1].infos["player_0"]
