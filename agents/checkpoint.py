@@ -215,6 +215,10 @@ def load_checkpoint(
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # the Rust loader raises SafetensorError and friends
         raise CheckpointError(f"{where} is corrupt: safetensors says: {exc}") from exc
+    for name, tensor in tensors.items():  # saving refuses them; a file that has them is spoiled
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{where} is corrupt: tensor {name!r} holds NaN or infinite "
+                                  f"values")
     return tensors, meta
 
 

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from agents.adaptive import MAMLAgent
-from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint
+from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, read_meta
 from agents.env_ids import sumo_bodies_of
 from agents.lineage import Lineage
 from agents.logger import MetricsLogger
@@ -229,7 +229,7 @@ class SumoMetaTrainer(MAMLRun):
                              f"versions and needs a lineage of >= 2 snapshots, found "
                              f"{len(versions)}")
         learner_body, opponent_body = config.bodies
-        _, opp_meta = load_checkpoint(self.opponent_lineage.path(versions[-1]))
+        opp_meta = read_meta(self.opponent_lineage.path(versions[-1]))
         if opp_meta.body is not None and opp_meta.body != opponent_body:
             raise ValueError(f"opponents {config.opponents!r} control a {opp_meta.body}, but "
                              f"{config.env} needs opponents controlling a {opponent_body}")

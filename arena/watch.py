@@ -35,11 +35,11 @@ class EpisodeSeen:
 
 def _lineage_version(spec: Any) -> int | None:
     """The lineage version of a non-evolving checkpoint agent (None for built-ins)."""
-    from agents.checkpoint import load_checkpoint
+    from agents.checkpoint import read_meta
     from leagues.roster import checkpoint_path
 
     path = checkpoint_path(spec)
-    return None if path is None else load_checkpoint(path)[1].version
+    return None if path is None else read_meta(path).version
 
 
 class GameView:

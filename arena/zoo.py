@@ -84,14 +84,14 @@ def zoo_entries() -> list[ZooEntry]:
         CheckpointError: if a zoo file is malformed (the message names it).
     """
     import agents
-    from agents.checkpoint import load_checkpoint
+    from agents.checkpoint import read_meta
     from agents.lineage import Lineage
 
     entries = []
     for name in agents.zoo_names():
         lineage = Lineage(agents.ZOO_DIR, name)
         versions = tuple(lineage.versions()) if lineage.directory.is_dir() else ()
-        _, meta = load_checkpoint(agents.resolve(f"zoo:{name}"))
+        meta = read_meta(agents.resolve(f"zoo:{name}"))
         extra = meta.extra
         producer = next((cmd for prefix, cmd in PRODUCERS.items() if name.startswith(prefix)),
                         None)

@@ -17,7 +17,7 @@ from typing import Any
 
 import agents
 from agents.base import Agent
-from agents.checkpoint import CheckpointError, file_sha256, load_checkpoint
+from agents.checkpoint import CheckpointError, file_sha256, read_meta
 from agents.lineage import Lineage, LineageError
 from envs.bodies import article
 
@@ -210,7 +210,7 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
             raise ValueError(f"the built-in agent {spec.ref!r} needs a body "
                              f"(ant, bug or spider)")
         return {"body": spec.body, "kind": spec.kind or spec.ref, "sha256": None}
-    _, meta = load_checkpoint(path)
+    meta = read_meta(path)
     if meta.kind not in agents.LOADERS:
         raise ValueError(f"{path}: no loader for agent kind {meta.kind!r}; known kinds: "
                          f"{', '.join(sorted(agents.LOADERS))}")

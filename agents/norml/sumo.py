@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint
+from agents.checkpoint import CheckpointMeta, read_meta
 from agents.env_ids import sumo_bodies_of
 from agents.maml import phase_seeds
 from agents.maml_sumo import consecutive_pairs, opponent_lineage, sumo_bodies
@@ -155,14 +155,14 @@ class SumoNoRMLTrainer(LocomotionMetaTrainer):
                              f"versions and needs a lineage of >= 2 snapshots, found "
                              f"{len(self.versions)}")
         learner, opponent = c.bodies
-        _, opp_meta = load_checkpoint(lineage.path(self.versions[-1]))
+        opp_meta = read_meta(lineage.path(self.versions[-1]))
         if opp_meta.body is not None and opp_meta.body != opponent:
             raise ValueError(f"opponents {c.opponents!r} control a {opp_meta.body}, but {c.env} "
                              f"needs opponents controlling a {opponent}")
         if c.init_from:
             from agents import resolve
 
-            _, init_meta = load_checkpoint(resolve(c.init_from))
+            init_meta = read_meta(resolve(c.init_from))
             if init_meta.body is not None and init_meta.body != learner:
                 raise ValueError(f"init_from {c.init_from!r} controls {article(init_meta.body)}; "
                                  f"{c.env} needs a {learner}")

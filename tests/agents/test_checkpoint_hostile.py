@@ -232,3 +232,16 @@ def test_dropped_tensors_and_retyped_config_keys_never_give_a_traceback(tmp_path
         except REFUSED:
             continue
         assert agent.action_dim > 0  # a key the loader does not read may take any value
+
+
+def test_a_metadata_read_reads_the_header_only(tmp_path):
+    path = ant_policy(tmp_path)
+    data = bytearray(path.read_bytes())
+    (header_len,) = struct.unpack("<Q", data[:8])
+    start = 8 + header_len
+    data[start:] = b"\xff" * (len(data) - start)  # every tensor byte spoiled, header intact
+    path.write_bytes(bytes(data))
+    meta = read_meta(path)
+    assert (meta.kind, meta.body) == ("ppo-mlp", "ant")
+    with pytest.raises(CheckpointError, match=r"is corrupt: tensor .* holds NaN or infinite"):
+        load_policy(path)  # the tensors themselves are what is wrong
