@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from agents.train import TrainConfig, Trainer
 
 TOTAL_STEPS = 30_000_000  # arena steps per body: the whole budget, over many invocations
 SNAPSHOT_EVERY = 10  # iterations (102,400 arena steps) between pool snapshots
+KEEP_EVERY = 50  # iterations between the older snapshots kept when pruning (history of the zoo)
 # Initial action noise: std 0.37. With std 1 (log-std 0) a robot's own noise makes it fall: a
 # first run kept std above 0.68 for its first 800k steps and lost 39 of 40 bouts to an idle
 # robot by falling or walking out; the original policies end at std 0.03-0.22.
@@ -60,11 +62,14 @@ class Budget:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.data = json.loads(path.read_text()) if path.exists() else {"invocations": []}
-        self.data["invocations"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                         "cpu_s": 0.0, "wall_s": 0.0, "steps": 0})
+        self._started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self._now: dict | None = None
 
     def add(self, cpu_s: float, wall_s: float, steps: int, total_steps: int) -> None:
-        now = self.data["invocations"][-1]
+        if self._now is None:  # an invocation is recorded once it trains
+            self._now = {"started": self._started, "cpu_s": 0.0, "wall_s": 0.0, "steps": 0}
+            self.data["invocations"].append(self._now)
+        now = self._now
         now["cpu_s"] += cpu_s
         now["wall_s"] += wall_s
         now["steps"] += steps
@@ -75,6 +80,22 @@ class Budget:
         tmp.replace(self.path)
 
 
+def prune(trainer: Trainer) -> list[int]:
+    """Delete the snapshots the run no longer needs; the versions deleted.
+
+    The pool draws from the recent half of the history only, so older snapshots matter only as
+    the zoo's history: every ``KEEP_EVERY``-th of them is kept (and the first), the rest go, so
+    that a committed resume point stays small."""
+    lineage = trainer.lineage
+    latest = lineage.latest() or 0
+    window = math.ceil(trainer.config.pool_window * latest)
+    gone = [v for v in lineage.versions()
+            if v < window and v % KEEP_EVERY and v != lineage.versions()[0]]
+    for v in gone:
+        lineage.path(v).unlink()
+    return gone
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bodies", nargs="+", default=["ant", "bug", "spider"],
@@ -82,6 +103,9 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=2.5,
                         help="wall-clock bound of this invocation")
     parser.add_argument("--root", type=Path, default=ROOT / "training" / "zoo")
+    parser.add_argument("--prune", action="store_true",
+                        help="after training, delete snapshots outside the pool's window but "
+                             f"every {KEEP_EVERY}th iteration (before committing a resume point)")
     args = parser.parse_args()
 
     trainers = {b: Trainer(config(b), args.root / f"selfplay-{b}", tensorboard=False)
@@ -103,8 +127,12 @@ def main() -> None:
             print(f"{body} it {t.iteration} steps {t.env_steps:,} wins [{rates}] "
                   f"len {row.get('length_mean', 0):.0f} shaping {row['shaping_weight']:.3f} "
                   f"{row['iteration_s']:.1f}s", flush=True)
-    for t in trainers.values():
+    for body, t in trainers.items():
         t.logger.close()
+        if args.prune:
+            gone = prune(t)
+            print(f"{body}: pruned {len(gone)} snapshots; kept {t.lineage.versions()}",
+                  file=sys.stderr)
     print("stopped; run the same command to continue", file=sys.stderr)
 
 
