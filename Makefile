@@ -8,6 +8,7 @@ export SDL_VIDEODRIVER ?= dummy
 .PHONY: install demo test lint bench
 
 $(VENV)/.installed: pyproject.toml constraints.txt
+	@echo "setting up $(VENV): every pinned dependency, about a minute, once"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,8 +179,13 @@ def open_viewer(args: argparse.Namespace) -> tuple[Viewer, Any]:
     if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
         raise ValueError(f"--screenshot must name a .png file, got {args.screenshot}")
     recorder = Recorder(args.record, every=args.record_every) if args.record else None
+    if os.environ.get("SDL_VIDEODRIVER") == "dummy" and not (args.record or args.screenshot):
+        print("no display: the game plays in memory and nothing is kept; add --record "
+              "FILE.gif (or a folder for PNG frames) or --screenshot FILE.png", file=sys.stderr)
     viewer = Viewer(*args.size, camera=args.camera, quality=args.quality, paused=args.paused,
                     on_frame=recorder)
+    if recorder is not None:
+        print(f"recording every {args.record_every}. frame to {args.record}", file=sys.stderr)
     return viewer, recorder
 
 
