@@ -32,3 +32,14 @@ def test_sb3_trains_saves_reloads_and_plays_on_our_ids(tmp_path, env_id):
     assert max(lengths) <= limit
     if limit == 100:
         assert set(lengths) == {100}
+
+
+@pytest.mark.slow
+def test_rllib_trains_two_robosumo_policies_for_an_iteration_and_checkpoints(tmp_path):
+    pytest.importorskip("ray.rllib", reason="RLlib is installed in its own venv (make test-rllib)")
+    returns = _example("rllib_selfplay").main(["--iterations", "1", "--batch", "400",
+                                               "--max-steps", "60", "--bodies", "ant", "bug",
+                                               "--out", str(tmp_path / "ckpt")])
+    assert set(returns) == {"player_0", "player_1"}  # one policy per player, both sampled
+    assert all(math.isfinite(v) for v in returns.values())
+    assert any((tmp_path / "ckpt").iterdir())  # a checkpoint was written
