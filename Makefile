@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export MUJOCO_GL ?= egl
 export SDL_VIDEODRIVER ?= dummy
 
-.PHONY: install demo test test-rllib lint bench
+.PHONY: install demo test test-ecosystem lint bench
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "setting up $(VENV): every pinned dependency, about a minute, once"
@@ -27,14 +27,14 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/env_throughput.py
 
-# The RLlib route: the project and its tests at the lower end of its Gymnasium range, with RLlib
-# (which pins gymnasium 1.2.2) in a virtual environment of its own.
-RLLIB_VENV ?= .venv-rllib
-$(RLLIB_VENV)/.installed: pyproject.toml constraints-rllib.txt
-	@echo "setting up $(RLLIB_VENV): RLlib and gymnasium 1.2.2, about two minutes, once"
-	python3 -m venv $(RLLIB_VENV)
-	$(RLLIB_VENV)/bin/python -m pip install -q -c constraints-rllib.txt -e '.[rllib,dev]'
+# The ecosystem environment: the project and its tests at the lower end of its Gymnasium range,
+# with RLlib (which pins gymnasium 1.2.2) and SuperSuit, in a virtual environment of its own.
+ECO_VENV ?= .venv-ecosystem
+$(ECO_VENV)/.installed: pyproject.toml constraints-ecosystem.txt
+	@echo "setting up $(ECO_VENV): RLlib, SuperSuit, gymnasium 1.2.2, about two minutes, once"
+	python3 -m venv $(ECO_VENV)
+	$(ECO_VENV)/bin/python -m pip install -q -c constraints-ecosystem.txt -e '.[ecosystem,dev]'
 	touch $@
 
-test-rllib: $(RLLIB_VENV)/.installed
-	$(RLLIB_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+test-ecosystem: $(ECO_VENV)/.installed
+	$(ECO_VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -8,7 +8,7 @@ zoo checkpoints. This example wraps our PettingZoo ParallelEnv in RLlib's
 checkpoints, and prints each policy's mean episode return.
 
 RLlib pins an older Gymnasium than the project's default pins; install it into its own virtual
-environment: ``pip install -c constraints-rllib.txt -e '.[rllib]'`` (see README).
+environment: ``pip install -c constraints-ecosystem.txt -e '.[ecosystem]'`` (see README).
 
 Usage:
     python examples/rllib_selfplay.py [--bodies ant bug] [--iterations 10]

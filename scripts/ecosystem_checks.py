@@ -7,11 +7,12 @@ the first failure. Libraries that are not installed are listed as not checked, s
 says what was run on this machine and nothing else.
 
 Each environment writes its own section of the file (``--label``): the default pins
-(``make test``'s venv) and the RLlib route (``.venv-rllib``, gymnasium 1.2.2).
+(``make test``'s venv) and the ecosystem environment (``make test-ecosystem``: RLlib and
+SuperSuit, gymnasium 1.2.2).
 
 Usage:
     python scripts/ecosystem_checks.py [--label default] [--out docs/ecosystem.md]
-    .venv-rllib/bin/python scripts/ecosystem_checks.py --label rllib
+    .venv-ecosystem/bin/python scripts/ecosystem_checks.py --label ecosystem
 """
 
 from __future__ import annotations
@@ -213,6 +214,23 @@ def rllib_checks() -> list[tuple[str, str, str]]:
              _each([("ant", "ant"), ("ant", "bug")], one_iteration))]
 
 
+def supersuit_checks() -> list[tuple[str, str, str]]:
+    try:
+        import supersuit as ss
+    except ImportError:
+        return []
+
+    def vec(body):
+        venv = ss.pettingzoo_env_to_vec_env_v1(robosumo.parallel_env((body, body)))
+        venv = ss.concat_vec_envs_v1(venv, 2, num_cpus=0, base_class="stable_baselines3")
+        obs = venv.reset()
+        assert obs.shape[0] == 4
+        venv.step(np.zeros((4, *venv.action_space.shape)))
+
+    return [("SuperSuit", "pettingzoo_env_to_vec_env_v1 + concat_vec_envs_v1 (SB3), "
+                          "3 mirror matchups", _each(list(robosumo.BODIES), vec))]
+
+
 def not_installed(library: str, module: str) -> list[tuple[str, str, str]]:
     try:
         importlib.import_module(module)
@@ -236,7 +254,8 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    rows = pettingzoo_checks() + gymnasium_checks() + sb3_checks() + rllib_checks()
+    rows = (pettingzoo_checks() + gymnasium_checks() + sb3_checks() + supersuit_checks()
+            + rllib_checks())
     for library, module in (("Stable-Baselines3", "stable_baselines3"),
                             ("SuperSuit", "supersuit"), ("RLlib", "ray.rllib")):
         rows += not_installed(library, module)
