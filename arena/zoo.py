@@ -114,8 +114,16 @@ def zoo_table(entries: list[ZooEntry]) -> str:
             f"{e.env_steps:,} steps" if e.env_steps is not None else "") if x) or "-"
         lines.append(f"| {e.name} | {e.kind} | {e.body or '-'} | {e.env_id or '-'} | {versions} "
                      f"| {trained} | {e.budget or '-'} | {e.date or '-'} | "
-                     f"{'`' + e.command + '`' if e.command else '-'} |")
+                     f"{_command(e.command)} |")
     return "\n".join(lines)
+
+
+def _command(command: str | None) -> str:
+    """The producing command; a results script lives in the repository, not in an install."""
+    if not command:
+        return "-"
+    where = " (in a clone of the repository)" if command.startswith("python scripts/") else ""
+    return f"`{command}`{where}"
 
 
 def add_zoo_parser(sub: argparse._SubParsersAction) -> None:
