@@ -8,6 +8,8 @@ Entry points:
     Gymnasium ids ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0``: player_0's view against an
     opponent policy (see ``envs.robosumo.gym_env.SumoGymEnv``).
     SumoVectorEnv(num_envs, bodies, **kwargs) -> many arenas stepped together in C, for samplers
+    SumoGymVectorEnv(num_envs, bodies, opponent=...) -> the same as a Gymnasium VectorEnv of
+        player_0 against an opponent
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from envs.bodies import BODIES
 from envs.robosumo.gym_env import SumoGymEnv, register_gym_envs
+from envs.robosumo.gym_vector import SumoGymVectorEnv
 from envs.robosumo.sumo import DRAW_PENALTY, REWARD_TERMS, WIN_REWARD, SumoEnv
 from envs.robosumo.vector import SumoVectorEnv
 
@@ -41,4 +44,4 @@ def env(bodies: tuple[str, str] = ("ant", "ant"), **kwargs: Any):
 register_gym_envs()
 
 __all__ = ["BODIES", "DRAW_PENALTY", "REWARD_TERMS", "WIN_REWARD", "SumoEnv", "SumoGymEnv",
-           "SumoVectorEnv", "env", "parallel_env", "raw_env"]
+           "SumoGymVectorEnv", "SumoVectorEnv", "env", "parallel_env", "raw_env"]

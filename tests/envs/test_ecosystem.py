@@ -147,3 +147,37 @@ def test_the_env_ids_have_one_inverse_each():
                   "NonstationaryLocomotion-Bug-v0"):
         assert parse_gym_id(wrong) is None
     assert nl.parse_gym_id("RoboSumo-Ant-vs-Ant-v0") is None
+
+
+def test_the_gymnasium_vector_env_equals_the_single_envs_and_fits_the_wrappers():
+    from gymnasium.vector import AutoresetMode, VectorEnv
+
+    from envs.robosumo import SumoGymVectorEnv
+
+    venv = SumoGymVectorEnv(3, ("bug", "ant"), opponent="idle", nthread=1, max_steps=30)
+    assert isinstance(venv, VectorEnv)
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert venv.observation_space.shape == (3, 164) and venv.action_space.shape == (3, 12)
+    obs, _ = venv.reset(seed=4)
+    singles = [robosumo.parallel_env(("bug", "ant"), max_steps=30) for _ in range(3)]
+    single_obs = [env.reset(seed=4 + i)[0]["player_0"] for i, env in enumerate(singles)]
+    np.testing.assert_array_equal(obs, np.stack(single_obs))  # arena i starts as seed 4 + i
+    rng = np.random.default_rng(0)
+    ended = 0
+    for t in range(40):
+        actions = rng.uniform(-1, 1, (3, 12))
+        obs, rewards, terminated, truncated, info = venv.step(actions)
+        assert obs.shape == (3, 164) and rewards.shape == (3,)
+        if t < 20:  # before any bout of 30 steps ends: step for step the single envs
+            for i, env in enumerate(singles):
+                o, r, *_ = env.step({"player_0": actions[i], "player_1": np.zeros(8)})
+                np.testing.assert_allclose(obs[i], o["player_0"], rtol=1e-5, atol=1e-5)
+                assert rewards[i] == pytest.approx(r["player_0"], rel=1e-6, abs=1e-6)
+        ended += int((terminated | truncated).sum())
+        assert np.array_equal(info["_final_obs"], terminated | truncated)
+    assert ended >= 3  # every arena finished a bout and went on
+    wrapped = gymnasium.wrappers.vector.RecordEpisodeStatistics(venv)
+    wrapped.reset(seed=0)
+    *_, info = wrapped.step(np.zeros((3, 12)))
+    with pytest.raises(ValueError, match="opponent must be a callable or one of"):
+        SumoGymVectorEnv(2, opponent="strong")
