@@ -10,7 +10,7 @@ finished bout is in ``info["final_obs"]`` with the mask ``info["_final_obs"]``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
@@ -35,7 +35,8 @@ class SumoGymVectorEnv(gymnasium.vector.VectorEnv):
         **kwargs: ``SumoVectorEnv``'s (max_steps, shaping weights, ...).
     """
 
-    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.SAME_STEP,
+                                         "render_modes": []}
 
     def __init__(self, num_envs: int = 8, bodies: tuple[str, str] = ("ant", "ant"),
                  opponent: str | BatchOpponent = "random", nthread: int = 0,
