@@ -1,4 +1,4 @@
-"""The zoo's long self-play runs: one resumable PPO run per body, spread over many sessions.
+"""The zoo's long self-play runs: one resumable PPO run per body, spread over many invocations.
 
 Each body trains from scratch in its mirror matchup: 8 of 20 arenas are self-play arenas (the
 learner plays both sides and learns from both), the other 12 draw an opponent each iteration from
