@@ -87,4 +87,6 @@ class SumoGymVectorEnv(gymnasium.vector.VectorEnv):
         return obs[0], rewards[:, 0], terminated, truncated, out
 
     def close_extras(self, **kwargs: Any) -> None:
-        self.arenas.close()
+        arenas = getattr(self, "arenas", None)  # absent if the constructor refused its arguments
+        if arenas is not None:
+            arenas.close()
