@@ -110,11 +110,6 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=league_status if name == "status" else league_report)
 
 
-_GAME_FLAGS = {"rounds": "--rounds", "episodes": "--episodes", "max_steps": "--max-steps",
-               "margin": "--margin", "act_timeout": "--act-timeout",
-               "adapt_timeout": "--adapt-timeout"}
-
-
 def _flagged(cls: type, **fields: Any) -> Any:
     """``cls(**fields)``, with a field named in an error given as its flag (``--batch-size``)."""
     try:
@@ -129,15 +124,9 @@ def _flagged(cls: type, **fields: Any) -> Any:
 def _game_config(args: argparse.Namespace) -> Any:
     from leagues.games import GameConfig
 
-    try:
-        return GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.max_steps,
-                          margin=args.margin, act_timeout=args.act_timeout,
-                          adapt_timeout=args.adapt_timeout)
-    except ValueError as err:  # in the user's terms: the flag, not the field
-        message = str(err)
-        for name, flag in _GAME_FLAGS.items():
-            message = message.replace(f"GameConfig.{name}", flag)
-        raise ValueError(message) from None
+    return _flagged(GameConfig, rounds=args.rounds, episodes=args.episodes,
+                    max_steps=args.max_steps, margin=args.margin, act_timeout=args.act_timeout,
+                    adapt_timeout=args.adapt_timeout)
 
 
 @contextlib.contextmanager

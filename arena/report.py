@@ -199,21 +199,14 @@ def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Bloc
 
 def _games_blocks(db: Any) -> list[Block]:
     """The newest games, with the command that replays one of their episodes."""
-    from leagues.report import GAMES_SHOWN
+    from leagues.report import GAMES_HEADER, game_rows, replay_hint
 
-    rows = db.played_games(GAMES_SHOWN)
+    rows = game_rows(db)
     if not rows:
         return []
-    word = {1: "A wins", 0: "draw", -1: "B wins"}
-    table = tuple((str(r["id"]), str(r["batch"]), r["a_name"], r["b_name"],
-                   word[int(r["outcome"])] + (f" (forfeit by {r['forfeit'].upper()})"
-                                              if r["forfeit"] else ""),
-                   f"{r['rounds']} x {r['episodes']}") for r in rows)
     return [Block("h2", f"Games (newest {len(rows)} of {db.counts()['done']})"),
-            Block("p", f"Replay an episode: `arena replay --db {db.path} --game ID --round R "
-                       f"--episode E` (rounds and episodes count from 1)."),
-            Block("table", header=("game", "batch", "A", "B", "result", "rounds x episodes"),
-                  rows=table)]
+            Block("p", replay_hint(db)),
+            Block("table", header=GAMES_HEADER, rows=tuple(rows))]
 
 
 def _curve_blocks(out: Path, results_md: Path) -> list[Block]:

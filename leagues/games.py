@@ -214,25 +214,40 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Timeout
 
 
+def _budgets_work() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def alarm_handler():
+    """Install the budgets' SIGALRM handler for a whole game (once, not at every call)."""
+    if not _budgets_work() or signal.getsignal(signal.SIGALRM) is _alarm:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
 @contextlib.contextmanager
 def time_budget(seconds: float):
     """Raise ``_Timeout`` in the body once ``seconds`` have passed (main thread only).
 
     The alarm repeats every second until the body ends, so an agent that catches the first one
     is interrupted again. Elsewhere than the main thread, or without SIGALRM, the body runs
-    unbounded.
+    unbounded. Inside ``alarm_handler`` (a game) a call only arms and disarms the timer.
     """
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
-            threading.main_thread():
+    if not _budgets_work():
         yield
         return
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with alarm_handler():
+        signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class _Side:
@@ -354,6 +369,8 @@ def play_game(spec: GameSpec, observer: Observer | None = None) -> GameResult:
     sides = {s: _Side(s, getattr(spec, s), spec.seed, cfg) for s in SIDES}
     rounds: list[RoundRecord] = []
     episodes: list[EpisodeRecord] = []
+    handler = contextlib.ExitStack()
+    handler.enter_context(alarm_handler())  # the agents' time budgets, for the whole game
     try:
         for r in range(cfg.rounds):
             for side in sides.values():
@@ -378,6 +395,7 @@ def play_game(spec: GameSpec, observer: Observer | None = None) -> GameResult:
         return GameResult(outcome, tuple(rounds), tuple(episodes), fault.side, str(fault),
                           time.perf_counter() - start)
     finally:
+        handler.close()
         for env in envs.values():
             env.close()
     outcome = rules.game_outcome([x.outcome for x in rounds], cfg.margin)

@@ -115,20 +115,29 @@ def rating_history(db: LeagueDB) -> list[dict[str, Any]]:
 GAMES_SHOWN = 30  # the newest games listed in a report
 
 
+GAMES_HEADER = ("game", "batch", "A", "B", "result", "rounds x episodes")
+
+
+def game_rows(db: LeagueDB, limit: int = GAMES_SHOWN) -> list[tuple[str, ...]]:
+    """The newest played games as table rows (``GAMES_HEADER``)."""
+    word = {1: "A wins", 0: "draw", -1: "B wins"}
+    return [(str(r["id"]), str(r["batch"]), r["a_name"], r["b_name"],
+             word[int(r["outcome"])] + (f" (forfeit by {r['forfeit'].upper()})"
+                                        if r["forfeit"] else ""),
+             f"{r['rounds']} x {r['episodes']}") for r in db.played_games(limit)]
+
+
+def replay_hint(db: LeagueDB) -> str:
+    return (f"Replay an episode: `arena replay --db {db.path} --game ID --round R --episode E` "
+            f"(rounds and episodes count from 1).")
+
+
 def games_markdown(db: LeagueDB, limit: int = GAMES_SHOWN) -> str:
     """The newest played games with what replays one of their episodes."""
-    rows = db.played_games(limit)
-    total = db.counts()["done"]
-    word = {1: "A wins", 0: "draw", -1: "B wins"}
-    lines = [f"## Games (newest {len(rows)} of {total})", "",
-             f"Replay an episode: `arena replay --db {db.path} --game ID --round R --episode E` "
-             f"(rounds and episodes count from 1).", "",
-             "| game | batch | A | B | result | rounds x episodes |", "|---:|---:|---|---|---|---|"]
-    for r in rows:
-        result = word[int(r["outcome"])] + (f" (forfeit by {r['forfeit'].upper()})"
-                                            if r["forfeit"] else "")
-        lines.append(f"| {r['id']} | {r['batch']} | {r['a_name']} | {r['b_name']} | {result} | "
-                     f"{r['rounds']} x {r['episodes']} |")
+    rows = game_rows(db, limit)
+    lines = [f"## Games (newest {len(rows)} of {db.counts()['done']})", "", replay_hint(db), "",
+             "| " + " | ".join(GAMES_HEADER) + " |", "|---:|---:|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
