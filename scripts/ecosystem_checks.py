@@ -35,7 +35,7 @@ from resultsdoc import ROOT, commit, machine
 
 import envs.nonstationary_locomotion as nl
 import envs.robosumo as robosumo
-from envs.robosumo.gym_env import gym_id
+from envs.robosumo.gym_env import batched_gym_id, gym_id
 
 MATCHUPS = [(a, b) for a in robosumo.BODIES for b in robosumo.BODIES]
 SUMO_IDS = [gym_id(a, b) for a, b in MATCHUPS]
@@ -56,6 +56,11 @@ Notes:
   or by naming the module in the id: `gymnasium.make("envs.robosumo:RoboSumo-Ant-vs-Bug-v0")`.
 - "human" rendering is declared only where a display exists; headless, `make(..., render_mode=
   "human")` gets Gymnasium's HumanRendering wrapper over rgb_array frames.
+- Every RoboSumo id has a `-Batched-v0` twin (`RoboSumo-Ant-vs-Bug-Batched-v0`) whose
+  `vector_entry_point` is the batched `SumoGymVectorEnv`: Gymnasium refuses that mode on ids
+  with additional wrappers, and the plain ids carry `StepLimitSync` (the draw at a limit given
+  to `make`). `make_vec` gives the batched env its limit itself. `envs.sb3_vec.SB3VecEnv` hands
+  a same-step-autoreset vector env to Stable-Baselines3 as its `VecEnv`.
 """
 
 
@@ -143,6 +148,19 @@ def gymnasium_checks() -> list[tuple[str, str, str]]:
             np.testing.assert_array_equal([clone.step(a)[0] for a in actions], mine)
         assert not np.array_equal(mine[0], mine[-1])
 
+    def sumo_batched(env_id):
+        venv = gymnasium.make_vec(env_id, num_envs=2, nthread=1, opponent="idle",
+                                  max_episode_steps=40)
+        assert type(venv).__name__ == "SumoGymVectorEnv", type(venv)
+        venv.reset(seed=0)
+        for _ in range(40):
+            _, _, terminated, truncated, info = venv.step(np.zeros(venv.action_space.shape))
+            if terminated.any() or truncated.any():
+                break
+        # bouts of standing robots are draws at the limit; an idle spider may sink and lose
+        assert (truncated | terminated).all() and (info["episode_steps"] <= 40).all()
+        assert ((info["reward_draw"] == robosumo.DRAW_PENALTY) | terminated).all()
+
     def batched(env_id):
         venv = gymnasium.make_vec(env_id, num_envs=2, nthread=1)
         assert type(venv).__name__ == "LocomotionVectorEnv", type(venv)
@@ -169,6 +187,9 @@ def gymnasium_checks() -> list[tuple[str, str, str]]:
         ("Gymnasium", "make_vec (sync), 12 ids", _each(ALL_IDS, vector)),
         ("Gymnasium", "make_vec through vector_entry_point (batched), 3 locomotion ids",
          _each(list(nl.ENV_IDS), batched)),
+        ("Gymnasium", "make_vec through vector_entry_point (batched, the draw at a limit "
+                      "given to make_vec), 9 RoboSumo -Batched-v0 ids",
+         _each([batched_gym_id(a, b) for a, b in MATCHUPS], sumo_batched)),
     ]
 
 
@@ -180,9 +201,17 @@ def sb3_checks() -> list[tuple[str, str, str]]:
     except ImportError:
         return []
 
+    from envs.sb3_vec import SB3VecEnv
+
     def learn(env_id):
         venv = make_vec_env(env_id, n_envs=2, seed=0)
         PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, device="cpu",
+            seed=0).learn(128)
+
+    def learn_batched(env_id):
+        kwargs = {"autoreset_mode": "SameStep"} if env_id in nl.ENV_IDS else {}
+        venv = SB3VecEnv(gymnasium.make_vec(env_id, num_envs=4, nthread=1, **kwargs))
+        PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, device="cpu",
             seed=0).learn(128)
 
     return [
@@ -190,6 +219,10 @@ def sb3_checks() -> list[tuple[str, str, str]]:
          _each(ALL_IDS, lambda i: sb3_check_env(gymnasium.make(i).unwrapped, warn=False))),
         ("Stable-Baselines3", "PPO on make_vec_env (DummyVecEnv), 128 steps, 12 ids",
          _each(ALL_IDS, learn)),
+        ("Stable-Baselines3", "PPO on the batched vector envs through envs.sb3_vec.SB3VecEnv, "
+                              "128 steps, 9 -Batched-v0 ids and 3 locomotion ids",
+         _each([batched_gym_id(a, b) for a, b in MATCHUPS] + list(nl.ENV_IDS),
+               learn_batched)),
     ]
 
 
@@ -272,9 +305,9 @@ def main() -> None:
 |---|---|---|
 {table}
 """
-    text = args.out.read_text() if args.out.is_file() else HEADER
-    if not text.startswith("# The environments in the ecosystem"):
-        text = HEADER
+    text = args.out.read_text() if args.out.is_file() else ""
+    first = text.find("<!-- BEGIN ")  # the sections of the other environments are kept
+    text = HEADER + ("\n" + text[first:] if first >= 0 else "")
     block = f"<!-- BEGIN {args.label} -->\n{section.rstrip()}\n<!-- END {args.label} -->"
     pattern = re.compile(rf"<!-- BEGIN {re.escape(args.label)} -->.*?"
                          rf"<!-- END {re.escape(args.label)} -->", re.DOTALL)

@@ -109,6 +109,11 @@ def gym_id(a: str, b: str) -> str:
     return f"RoboSumo-{a.capitalize()}-vs-{b.capitalize()}-v0"
 
 
+def batched_gym_id(a: str, b: str) -> str:
+    """The matchup's id for ``gymnasium.make_vec``, e.g. ``RoboSumo-Ant-vs-Bug-Batched-v0``."""
+    return f"RoboSumo-{a.capitalize()}-vs-{b.capitalize()}-Batched-v0"
+
+
 def parse_gym_id(env_id: str) -> tuple[str, str] | None:
     """The bodies of ``RoboSumo-X-vs-Y-v0`` (the inverse of ``gym_id``), or None."""
     for a in BODIES:
@@ -119,12 +124,26 @@ def parse_gym_id(env_id: str) -> tuple[str, str] | None:
 
 
 def register_gym_envs() -> None:
-    """Register ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0`` with Gymnasium."""
+    """Register ``RoboSumo-{Ant,Bug,Spider}-vs-{Ant,Bug,Spider}-v0`` with Gymnasium, and their
+    ``-Batched-v0`` twins for ``gymnasium.make_vec``.
+
+    The plain ids carry ``StepLimitSync`` (a limit given to ``make`` is where the draw comes);
+    Gymnasium refuses its ``vector_entry_point`` mode on ids with additional wrappers, so the
+    batched vector env (``SumoGymVectorEnv``, given ``max_episode_steps`` by ``make_vec``
+    itself) has ids of its own: ``make_vec`` of a batched id steps all arenas in one batch,
+    ``make_vec`` of a plain id steps ``SumoGymEnv`` copies one after the other.
+    """
     for a in BODIES:
         for b in BODIES:
-            env_id = gym_id(a, b)
-            if env_id not in gymnasium.registry:
-                gymnasium.register(id=env_id, entry_point="envs.robosumo.gym_env:SumoGymEnv",
+            if gym_id(a, b) not in gymnasium.registry:
+                gymnasium.register(id=gym_id(a, b),
+                                   entry_point="envs.robosumo.gym_env:SumoGymEnv",
                                    max_episode_steps=REGISTERED_MAX_STEPS,
                                    kwargs={"bodies": (a, b)},
                                    additional_wrappers=(STEP_LIMIT_SYNC,))
+            if batched_gym_id(a, b) not in gymnasium.registry:
+                gymnasium.register(id=batched_gym_id(a, b),
+                                   entry_point="envs.robosumo.gym_env:SumoGymEnv",
+                                   vector_entry_point="envs.robosumo.gym_vector:SumoGymVectorEnv",
+                                   max_episode_steps=REGISTERED_MAX_STEPS,
+                                   kwargs={"bodies": (a, b)})

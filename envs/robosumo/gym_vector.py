@@ -5,6 +5,10 @@ together in C (``SumoVectorEnv``), player_0's observations, rewards and flags co
 arrays, and player_1 is driven by ``opponent`` for all arenas at once. Finished arenas reset in
 the same step (``metadata["autoreset_mode"]`` is ``SAME_STEP``): the last observation of a
 finished bout is in ``info["final_obs"]`` with the mask ``info["_final_obs"]``.
+
+``gymnasium.make_vec("RoboSumo-Ant-vs-Bug-Batched-v0", num_envs=16, opponent="idle")`` builds it
+through the ids' ``vector_entry_point``; ``envs.sb3_vec.SB3VecEnv`` adapts it to
+Stable-Baselines3's ``VecEnv``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class SumoGymVectorEnv(gymnasium.vector.VectorEnv):
         opponent: ``"random"`` (uniform torques from the env's seeded generator), ``"idle"``,
             or a callable from player_1's observations ``[n, d1]`` to actions ``[n, a1]``.
         nthread: physics threads (0: all cores).
+        max_episode_steps: the step limit of a bout, where the draw comes (what ``make_vec``
+            passes from the id's spec or the user; the same as ``max_steps``, default 500).
         **kwargs: ``SumoVectorEnv``'s (max_steps, shaping weights, ...).
     """
 
@@ -40,10 +46,20 @@ class SumoGymVectorEnv(gymnasium.vector.VectorEnv):
 
     def __init__(self, num_envs: int = 8, bodies: tuple[str, str] = ("ant", "ant"),
                  opponent: str | BatchOpponent = "random", nthread: int = 0,
+                 max_episode_steps: int | None = None, render_mode: str | None = None,
                  **kwargs: Any) -> None:
         if not (callable(opponent) or opponent in OPPONENTS):
             raise ValueError(f"opponent must be a callable or one of {OPPONENTS}, "
                              f"got {opponent!r}")
+        if render_mode is not None:
+            raise ValueError(f"the batched vector env does not render (render_mode "
+                             f"{render_mode!r}); render one SumoGymEnv, or use make_vec's "
+                             f"sync mode on RoboSumo-X-vs-Y-v0")
+        if max_episode_steps is not None:
+            if kwargs.get("max_steps", max_episode_steps) != max_episode_steps:
+                raise ValueError(f"max_episode_steps {max_episode_steps} and max_steps "
+                                 f"{kwargs['max_steps']} disagree; give one of them")
+            kwargs["max_steps"] = max_episode_steps
         self.arenas = SumoVectorEnv(num_envs, tuple(bodies), nthread=nthread, **kwargs)
         self.num_envs = self.arenas.num_envs
         self.opponent = opponent

@@ -29,7 +29,7 @@ def test_every_command_has_help(capsys):
 def test_envs_lists_the_sumo_ids(capsys):
     assert main(["envs"]) == 0
     ids = capsys.readouterr().out.split()
-    assert sum(i.startswith("RoboSumo-") for i in ids) == 9
+    assert sum(i.startswith("RoboSumo-") for i in ids) == 18  # plain and -Batched-v0
 
 
 def test_arena_alone_lists_the_commands_and_there_is_a_version(capsys):

@@ -181,3 +181,69 @@ def test_the_gymnasium_vector_env_equals_the_single_envs_and_fits_the_wrappers()
     *_, info = wrapped.step(np.zeros((3, 12)))
     with pytest.raises(ValueError, match="opponent must be a callable or one of"):
         SumoGymVectorEnv(2, opponent="strong")
+
+
+def test_make_vec_of_a_batched_id_is_the_batched_env_with_the_limit_it_is_given():
+    from envs.robosumo import SumoGymVectorEnv
+
+    venv = gymnasium.make_vec("RoboSumo-Bug-vs-Ant-Batched-v0", num_envs=3, opponent="idle",
+                              nthread=1)
+    assert isinstance(venv, SumoGymVectorEnv)  # vector_entry_point is the default mode there
+    assert venv.arenas.core.max_steps == 500 == gymnasium.spec("RoboSumo-Bug-vs-Ant-Batched-v0")\
+        .max_episode_steps
+    venv = gymnasium.make_vec("RoboSumo-Ant-vs-Ant-Batched-v0", num_envs=2, opponent="idle",
+                              nthread=1, max_episode_steps=9)
+    venv.reset(seed=0)
+    steps = [venv.step(np.zeros((2, 8))) for _ in range(9)]
+    assert [s[2].any() or s[3].any() for s in steps] == [False] * 8 + [True]
+    assert steps[-1][3].all() and (steps[-1][4]["reward_draw"] == robosumo.DRAW_PENALTY).all()
+    _, _, terminated, truncated, _ = venv.step(np.zeros((2, 8)))
+    assert not (terminated.any() or truncated.any())  # the arenas went on after the draw
+    assert gymnasium.make_vec("RoboSumo-Ant-vs-Ant-v0", num_envs=2).spec.kwargs[
+        "vectorization_mode"] == "sync"  # the plain ids keep StepLimitSync: copies in sync
+    with pytest.raises(ValueError, match="does not render"):
+        gymnasium.make_vec("RoboSumo-Ant-vs-Ant-Batched-v0", num_envs=2,
+                           render_mode="rgb_array")
+    with pytest.raises(ValueError, match="disagree"):
+        SumoGymVectorEnv(2, max_episode_steps=9, max_steps=10)
+
+
+def test_the_sb3_adapter_gives_sb3_the_batched_steps_with_its_conventions():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from envs.sb3_vec import SB3VecEnv
+
+    def make():
+        return gymnasium.make_vec("RoboSumo-Ant-vs-Ant-Batched-v0", num_envs=3,
+                                  opponent="idle", nthread=1, max_episode_steps=12)
+
+    raw, sb3 = make(), SB3VecEnv(make())
+    sb3.seed(5)
+    np.testing.assert_array_equal(sb3.reset(), raw.reset(seed=5)[0])  # env i: seed 5 + i
+    rng = np.random.default_rng(1)
+    dones = 0
+    for _ in range(30):
+        actions = rng.uniform(-1, 1, (3, 8))
+        obs, rewards, terminated, truncated, info = raw.step(actions)
+        obs_b, rewards_b, done_b, infos = sb3.step(actions)
+        np.testing.assert_array_equal(obs_b, obs)
+        np.testing.assert_allclose(rewards_b, rewards, rtol=1e-6)
+        np.testing.assert_array_equal(done_b, terminated | truncated)
+        assert [i["winner"] for i in infos] == list(info["winner"])
+        for i in np.flatnonzero(done_b):
+            np.testing.assert_array_equal(infos[i]["terminal_observation"], info["final_obs"][i])
+            assert infos[i]["TimeLimit.truncated"] == bool(truncated[i] and not terminated[i])
+            dones += 1
+        assert all("terminal_observation" not in infos[i] for i in np.flatnonzero(~done_b))
+    assert dones >= 6
+    model = PPO("MlpPolicy", VecMonitor(SB3VecEnv(make())), n_steps=16, batch_size=24,
+                n_epochs=1, seed=0, device="cpu")
+    model.learn(48)
+    assert model.num_timesteps == 48
+    assert model.ep_info_buffer and all(e["l"] <= 12 for e in model.ep_info_buffer)
+    with pytest.raises(ValueError, match="same-step autoreset"):
+        SB3VecEnv(nl.LocomotionVectorEnv(2, "bug"))  # next-step autoreset by default
+    with pytest.raises(TypeError, match=r"gymnasium\.vector\.VectorEnv"):
+        SB3VecEnv(gymnasium.make("RoboSumo-Ant-vs-Ant-v0"))

@@ -145,5 +145,5 @@ def test_gym_rejects_unknown_opponent():
 
 def test_all_matchups_registered():
     ids = {i for i in gymnasium.registry if i.startswith("RoboSumo-")}
-    assert len(ids) == 9
-    assert "RoboSumo-Spider-vs-Bug-v0" in ids
+    assert len(ids) == 18  # 9 matchups, each also as a -Batched-v0 id for make_vec
+    assert {"RoboSumo-Spider-vs-Bug-v0", "RoboSumo-Spider-vs-Bug-Batched-v0"} <= ids
