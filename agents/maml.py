@@ -277,16 +277,6 @@ def task_advantages(task_returns: torch.Tensor) -> torch.Tensor:
     return (task_returns - task_returns.mean()) / (task_returns.std() + 1e-8)
 
 
-def phase_seeds(seed: int, iteration: int, envs: int) -> tuple[int, int]:
-    """Env seeds of an iteration's pre- and post-adaptation phases.
-
-    Vector envs seed simulation i with ``seed + i``; consecutive phases therefore step the seed
-    by the number of simulations, so that no two simulations of a run start alike.
-    """
-    base = seed * 1_000_000_007 + 2 * iteration * envs
-    return base, base + envs
-
-
 def parameters_of(net: nn.Module) -> Params:
     """theta: the net's parameters as a name -> tensor dict (the live parameters)."""
     return dict(net.named_parameters())

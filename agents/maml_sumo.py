@@ -50,7 +50,6 @@ from agents.adaptive import MAMLAgent
 from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, read_meta
 from agents.env_ids import sumo_bodies_of
 from agents.lineage import Lineage
-from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
 from agents.maml import (
     AdaptConfig,
@@ -60,14 +59,13 @@ from agents.maml import (
     adapt,
     evaluate_episodes,
     parameters_of,
-    phase_seeds,
     task_advantages,
 )
 from agents.maml_train import KIND, MAMLRun, OuterLoop
-from agents.meta_run import check_counts, check_run_config
 from agents.nets import entropy, log_prob
 from agents.opponents import LineageOpponents
 from agents.policy import Policy, PolicyConfig, load_policy
+from agents.run import check_counts, env_seed, one_off_env_seed
 from envs.bodies import article
 
 CONFIG_KEY = "maml_sumo"
@@ -214,13 +212,10 @@ class SumoMetaTrainer(MAMLRun):
     STATE_KIND = STATE_KIND
     PROGRESS = ("pre_win_rate", "post_win_rate")
 
-    def __init__(self, config: SumoMetaConfig, run_dir: Path | str, resume: bool = True,
-                 tensorboard: bool = True) -> None:
+    def build(self) -> None:
         from envs.robosumo.vector import SumoVectorEnv
 
-        torch.set_num_threads(1)
-        torch.manual_seed(config.seed)
-        self.config, self.run_dir = config, Path(run_dir)
+        config = self.config
         self.opponent_lineage = opponent_lineage(config.opponents)
         # the versions of the run: a lineage still being written does not change the task pairs
         self.versions = versions = self.opponent_lineage.versions()
@@ -233,7 +228,6 @@ class SumoMetaTrainer(MAMLRun):
         if opp_meta.body is not None and opp_meta.body != opponent_body:
             raise ValueError(f"opponents {config.opponents!r} control a {opp_meta.body}, but "
                              f"{config.env} needs opponents controlling a {opponent_body}")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         n = config.meta_batch * config.episodes
         kwargs = {} if config.episode_steps is None else {"max_steps": config.episode_steps}
         self.envs = SumoVectorEnv(n, config.bodies, nthread=config.nthread, **kwargs)
@@ -254,19 +248,17 @@ class SumoMetaTrainer(MAMLRun):
         else:
             self.policy = Policy(obs_dim, act_dim, config.policy)
         self._init_learner()
-        self.rng = np.random.default_rng(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
-        self.iteration = 0
-        self.env_steps = 0
-        config_json = check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
-        if resume and (self.run_dir / "state.safetensors").exists():
-            self._load_state()
-        elif not config.init_from:
+
+    def start(self) -> None:
+        if not (self.resumed or self.config.init_from):
             self._warm_up()
-        self.logger = MetricsLogger(self.run_dir, tensorboard)
-        self.logger.truncate_after(self.iteration)
-        (self.run_dir / "config.json").write_text(config_json)  # once everything was built
+
+    @property
+    def body(self) -> str:
+        return self.config.bodies[0]
+
+    def meta_config(self) -> dict[str, Any]:
+        return {CONFIG_KEY: self.config.to_dict(), **self.policy.describe()}
 
     # ---------------------------------------------------------------- sampling
 
@@ -276,7 +268,7 @@ class SumoMetaTrainer(MAMLRun):
         c = self.config
         pairs = consecutive_pairs(self.versions, self.rng, self.envs.num_envs)
         self.opponents.set_versions(np.arange(self.envs.num_envs), [p[0] for p in pairs])
-        obs, _ = self.envs.reset(seed=2**31 - 1 - c.seed)  # apart from the iterations
+        obs, _ = self.envs.reset(seed=one_off_env_seed(c.seed, self.envs.num_envs))
         raw, state = [], self.policy.initial_state(self.envs.num_envs)
         starts = np.ones(self.envs.num_envs, dtype=bool)
         for _ in range(c.warmup_steps):
@@ -338,7 +330,8 @@ class SumoMetaTrainer(MAMLRun):
         """Steps 1-3: bouts of theta against v_k, adaptation, bouts of each phi_i against v_k+1."""
         c = self.config
         pairs = consecutive_pairs(self.versions, self.rng, c.meta_batch)
-        seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
+        n = self.envs.num_envs  # two resets an iteration
+        seed, post_seed = (env_seed(c.seed, 2 * self.iteration + phase, n) for phase in (0, 1))
         theta_now = {k: v.detach() for k, v in self.theta.items()}
         pre = self.collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
         post = self.collect([p[1] for p in pairs], self.adapted(pre, c.meta_batch), post_seed)
@@ -346,20 +339,14 @@ class SumoMetaTrainer(MAMLRun):
 
     # ---------------------------------------------------------------- one iteration
 
-    def iterate(self) -> dict[str, float]:
-        c = self.config
+    def step(self) -> tuple[dict[str, float], int]:
         start = time.perf_counter()
         _, pre, post = self.sample()
         sampled = time.perf_counter()
         stats = self.meta_update(pre, post)
         updated = time.perf_counter()
-        self.iteration += 1
-        self.env_steps += pre.steps() + post.steps()
-        if self.iteration % c.snapshot_every == 0 or self.iteration == c.iterations:
-            self.snapshot()
-        scale = c.reward_scale
-        row = {"iteration": self.iteration, "env_steps": self.env_steps,
-               "pre_return": float(pre.returns().mean()) / scale,
+        scale = self.config.reward_scale
+        row = {"pre_return": float(pre.returns().mean()) / scale,
                "post_return": float(post.returns().mean()) / scale,
                "pre_win_rate": float((pre.winners == 0).mean()),
                "post_win_rate": float((post.winners == 0).mean()),
@@ -369,9 +356,7 @@ class SumoMetaTrainer(MAMLRun):
                "sample_s": sampled - start, "update_s": updated - sampled}
         row["adaptation_gain"] = row["post_return"] - row["pre_return"]
         row.update(self.step_size_metrics())
-        self.logger.log(row)  # before the state: a crash in between repeats the row, never loses it
-        self.save_state()
-        return row
+        return row, pre.steps() + post.steps()
 
     def meta_update(self, pre: Bouts, post: Bouts) -> dict[str, float]:
         """Step 4: PPO through the adaptation on the v_k+1 bouts plus the score-function term."""
@@ -408,18 +393,11 @@ class SumoMetaTrainer(MAMLRun):
 
     # ---------------------------------------------------------------- checkpoints
 
-    def _meta(self, kind: str) -> CheckpointMeta:
-        return CheckpointMeta(
-            kind=kind, body=self.config.bodies[0], env_id=self.config.env,
-            config={CONFIG_KEY: self.config.to_dict(), **self.policy.describe()},
-            extra={"iteration": self.iteration, "env_steps": self.env_steps,
-                   "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-
-    def _state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return ({"rng.opponents": self.opponents.generator.get_state()},
                 {"rng": self.rng.bit_generator.state, "opponent_versions": self.versions})
 
-    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+    def restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.opponents.generator.set_state(tensors["rng.opponents"])
         self.rng.bit_generator.state = extra["rng"]
         self.env_steps = int(extra["env_steps"])

@@ -24,7 +24,6 @@ once with ``torch.func.vmap`` (MLPs, by default) or in a loop (LSTMs): ``vmap_ta
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +34,6 @@ import torch
 from torch.func import vmap
 
 from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, save_checkpoint
-from agents.lineage import Lineage
-from agents.logger import MetricsLogger
 from agents.losses import gae, ppo_loss
 from agents.maml import (
     AdaptConfig,
@@ -46,12 +43,11 @@ from agents.maml import (
     adapt,
     evaluate_episodes,
     parameters_of,
-    phase_seeds,
     task_advantages,
 )
-from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.nets import entropy, log_prob
 from agents.policy import Policy, PolicyConfig, load_policy
+from agents.run import TrainingRun, env_seed
 
 KIND = "maml"
 STATE_KIND = "maml-train-state"
@@ -170,18 +166,18 @@ class _Phase:
         return self.rewards.sum(-1)
 
 
-class MAMLRun:
+class MAMLRun(TrainingRun):
     """What every MAML meta-training run shares (locomotion here, RoboSumo in
     ``agents.maml_sumo``): theta and the step sizes with their optimiser, the step-size
-    metrics, the run loop, snapshots and the resumable state.
+    metrics, snapshots and the resume point's tensors.
 
-    A subclass sets ``config`` (with ``adapt``, ``lr``, ``step_size_lr``, ``iterations``),
-    ``run_dir``, ``policy``, ``generator``, ``lineage``, ``iteration`` and ``logger``, and
-    defines ``iterate()``, ``_meta(kind)`` and, for its own random streams,
-    ``_state_extra()`` / ``_restore_extra(tensors, extra)``.
+    A subclass builds ``policy`` and calls ``_init_learner()`` in its ``build()``, and defines
+    ``step()`` and ``meta_config()``.
     """
 
     STATE_KIND = STATE_KIND
+    KIND = KIND
+    DESC = "maml"
     PROGRESS = ("pre_return", "post_return")  # metrics shown on the progress bar
 
     def _init_learner(self) -> None:
@@ -215,20 +211,6 @@ class MAMLRun:
             row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
         return row
 
-    def run(self, progress: bool = True) -> None:
-        from agents.progress import progress_bar
-
-        bar = progress_bar(self.config.iterations, self.iteration, "iterations", desc="maml",
-                           disable=not progress)
-        try:
-            while self.iteration < self.config.iterations:
-                row = self.iterate()
-                bar.update(1)
-                bar.set_postfix({k.split("_")[0]: f"{row[k]:.3g}" for k in self.PROGRESS})
-        finally:
-            bar.close()
-            self.logger.close()
-
     def tensors(self) -> dict[str, torch.Tensor]:
         """theta (with the observation statistics) and the step sizes."""
         out = self.policy.tensors("policy.")
@@ -236,55 +218,27 @@ class MAMLRun:
                     for k, v in self.step_sizes.state_dict().items()})
         return out
 
-    def snapshot(self) -> Path:
-        meta = dataclasses.replace(self._meta(KIND), lineage=self.lineage.name,
-                                   version=self.iteration)
-        return save_checkpoint(self.lineage.path(self.iteration), self.tensors(), meta)
+    def save_snapshot(self, path: Path, meta: CheckpointMeta) -> Path:
+        return save_checkpoint(path, self.tensors(), meta)
 
-    def _state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """The subclass's random streams and counters: (tensors, JSON-ready metadata)."""
-        return {}, {}
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return self.tensors()
 
-    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        """Restore what ``_state_extra`` saved."""
-
-    def save_state(self) -> Path:
-        tensors = self.tensors()
-        optim, groups = optimizer_tensors(self.optimizer)
-        more_tensors, more_extra = self._state_extra()
-        tensors.update(optim)
-        tensors.update(more_tensors)
-        tensors["rng.torch"] = self.generator.get_state()
-        meta = self._meta(self.STATE_KIND)
-        extra = {**meta.extra, "param_groups": groups, **more_extra}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
-                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
-
-    def _load_state(self) -> None:
-        path = self.run_dir / "state.safetensors"
-        tensors, meta = load_checkpoint(path, expected_kind=self.STATE_KIND)
+    def restore_tensors(self, tensors: dict[str, torch.Tensor], path: Path) -> None:
         self.policy.load_tensors(tensors, path, prefix="policy.")
         self.step_sizes.load_state_dict({k[6:]: v for k, v in tensors.items()
                                          if k.startswith("alpha.")})
-        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
-        self.generator.set_state(tensors["rng.torch"])
-        self.iteration = int(meta.extra["iteration"])
-        self._restore_extra(tensors, meta.extra)
 
 
 class MetaTrainer(MAMLRun):
     """One MAML meta-training run (resumable, metrics CSV/TensorBoard, snapshots)."""
 
-    def __init__(self, config: MetaConfig, run_dir: Path | str, resume: bool = True,
-                 tensorboard: bool = True) -> None:
+    def build(self) -> None:
         from gymnasium.vector import AutoresetMode
 
         from envs.nonstationary_locomotion import LocomotionVectorEnv, TaskSampler
 
-        torch.set_num_threads(1)
-        torch.manual_seed(config.seed)
-        self.config, self.run_dir = config, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config = self.config
         self.envs = LocomotionVectorEnv(config.meta_batch * config.episodes, config.body,
                                         autoreset_mode=AutoresetMode.SAME_STEP)
         if config.init_from:
@@ -300,16 +254,21 @@ class MetaTrainer(MAMLRun):
                            else config.vmap_tasks)
         self._init_learner()
         self.tasks = TaskSampler(config.body, "train", seed=config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
-        self.iteration = 0
-        identity = {k: v for k, v in config.to_dict().items() if k not in EXECUTION_ONLY}
-        config_json = check_run_config(self.run_dir, identity, resume, "iterations")
-        if resume and (self.run_dir / "state.safetensors").exists():
-            self._load_state()
-        self.logger = MetricsLogger(self.run_dir, tensorboard)
-        self.logger.truncate_after(self.iteration)
-        (self.run_dir / "config.json").write_text(config_json)  # once everything was built
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in self.config.to_dict().items() if k not in EXECUTION_ONLY}
+
+    @property
+    def env_id(self) -> str:
+        return f"NonstationaryLocomotion-{self.config.body.capitalize()}-v0"
+
+    def meta_config(self) -> dict[str, Any]:
+        return {"maml": self.config.to_dict(), **self.policy.describe()}
+
+    @property
+    def steps_per_iteration(self) -> int:
+        c = self.config
+        return 2 * c.meta_batch * c.episodes * self.envs.max_steps
 
     # ---------------------------------------------------------------- sampling
 
@@ -346,32 +305,25 @@ class MetaTrainer(MAMLRun):
         """Steps 1-3: episodes of theta on T_i, adaptation, episodes of each phi_i on T_{i+1}."""
         c = self.config
         pairs = self.tasks.transitions(c.meta_batch)
-        seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
+        n = self.envs.num_envs  # two resets an iteration
+        seed, post_seed = (env_seed(c.seed, 2 * self.iteration + phase, n) for phase in (0, 1))
         theta_now = {k: v.detach() for k, v in self.theta.items()}
         pre = self._collect([p[0] for p in pairs], [theta_now] * c.meta_batch, seed)
         post = self._collect([p[1] for p in pairs], self.adapted(pre, c.meta_batch), post_seed)
         return pre, post
 
-    def iterate(self) -> dict[str, float]:
-        c = self.config
+    def step(self) -> tuple[dict[str, float], int]:
         start = time.perf_counter()
         pre, post = self.sample()
         sampled = time.perf_counter()
         stats = self._meta_update(pre, post)
         updated = time.perf_counter()
-        self.iteration += 1
-        if self.iteration % c.snapshot_every == 0 or self.iteration == c.iterations:
-            self.snapshot()
-        row = {"iteration": self.iteration,
-               "env_steps": self.iteration * 2 * c.meta_batch * c.episodes * self.envs.max_steps,
-               "pre_return": float(pre.returns().mean()),
+        row = {"pre_return": float(pre.returns().mean()),
                "post_return": float(post.returns().mean()), **stats,
                "sample_s": sampled - start, "update_s": updated - sampled}
         row["adaptation_gain"] = row["post_return"] - row["pre_return"]
         row.update(self.step_size_metrics())
-        self.logger.log(row)  # before the state: see Trainer.iterate
-        self.save_state()
-        return row
+        return row, self.steps_per_iteration
 
     def _meta_update(self, pre: _Phase, post: _Phase) -> dict[str, float]:
         c = self.config
@@ -457,18 +409,13 @@ class MetaTrainer(MAMLRun):
 
     # ---------------------------------------------------------------- checkpoints
 
-    def _meta(self, kind: str) -> CheckpointMeta:
-        return CheckpointMeta(
-            kind=kind, body=self.config.body,
-            env_id=f"NonstationaryLocomotion-{self.config.body.capitalize()}-v0",
-            config={"maml": self.config.to_dict(), **self.policy.describe()},
-            extra={"iteration": self.iteration, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-
-    def _state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {}, {"tasks_rng": self.tasks._rng.bit_generator.state}
 
-    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+    def restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.tasks._rng.bit_generator.state = extra["tasks_rng"]
+        # resume points written before they counted env steps: every iteration takes as many
+        self.env_steps = int(extra.get("env_steps", self.iteration * self.steps_per_iteration))
 
 
 def load_maml(path: Path | str) -> tuple[Policy, StepSizes, AdaptConfig, CheckpointMeta]:

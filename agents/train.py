@@ -15,25 +15,21 @@ bit-identical continuation.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta
 from agents.env_ids import body_of, locomotion_body_of, sumo_bodies_of
 from agents.lineage import Lineage
-from agents.logger import MetricsLogger
-from agents.meta_run import check_run_config, optimizer_tensors, restore_optimizer
 from agents.policy import Policy, PolicyConfig, load_policy, policy_from_description
 from agents.ppo import PPO, PPOConfig
+from agents.run import TrainingRun, env_seed
 from agents.sampler import SELF, SumoSampler, VectorSampler
 from agents.scripted import IdlePolicy, RandomPolicy
 
@@ -230,18 +226,20 @@ def _sizes(envs: Any, env_id: str) -> tuple[int, int]:
     return spaces[0].shape[0], spaces[1].shape[0]
 
 
-class Trainer:
+class Trainer(TrainingRun):
     """One PPO run: builds envs, policy, sampler and PPO; iterates; checkpoints; resumes."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path | str, resume: bool = True,
-                 tensorboard: bool = True) -> None:
-        self.config, self.run_dir = config, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_json = check_run_config(self.run_dir, self.config.to_dict(), resume, "total_steps")
-        # 64-unit networks gain nothing from intra-op threads, and OpenMP threads that wait for
-        # a core busy with physics make every small op take milliseconds.
-        torch.set_num_threads(1)
-        torch.manual_seed(config.seed)
+    STATE_KIND = STATE_KIND
+    LENGTH = "total_steps"
+    DESC = "ppo"
+    PROGRESS = ("return_mean", "win_rate")
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind  # ppo-mlp or ppo-lstm
+
+    def build(self) -> None:
+        config = self.config
         self.envs = make_envs(config)
         obs_dim, act_dim = _sizes(self.envs, config.env)
         if config.init_from:
@@ -255,6 +253,7 @@ class Trainer:
         else:
             self.policy = Policy(obs_dim, act_dim, config.policy)
         self.ppo = PPO(self.policy, config.ppo)
+        self.optimizer = self.ppo.optimizer
         self.opponent_lineage = None
         if config.opponent == "lineage":
             from agents.maml_sumo import opponent_lineage
@@ -262,24 +261,17 @@ class Trainer:
             self.opponent_lineage = opponent_lineage(config.opponents)
             if not self.opponent_lineage.versions():
                 raise ValueError(f"opponents {config.opponents!r}: no snapshots there")
-        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
-        self.rng = np.random.default_rng(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.iteration, self.env_steps = 0, 0
         self._opponents: OrderedDict[tuple, Policy] = OrderedDict()
         self._scripted: dict[int, tuple[IdlePolicy, RandomPolicy]] = {}
-        if resume and (self.run_dir / "state.safetensors").exists():
-            self._load_state()
+
+    def start(self) -> None:
         self.sampler = self._make_sampler()
-        self.logger = MetricsLogger(self.run_dir, tensorboard)
-        self.logger.truncate_after(self.iteration)
-        # Written only once everything was built: a failed start leaves no config behind.
-        (self.run_dir / "config.json").write_text(config_json)
 
     # ---------------------------------------------------------------- setup
 
     def _make_sampler(self):
-        seed = self.config.seed + 1000 * self.iteration  # fresh episodes after a resume
+        # the envs reset once per start: fresh episodes after a resume
+        seed = env_seed(self.config.seed, self.iteration, self.config.num_envs)
         if self.config.is_sumo:
             opponents = {"self": lambda: "self", "pool": self._pool_opponents,
                          "lineage": self._lineage_opponents}[self.config.opponent]()
@@ -341,33 +333,18 @@ class Trainer:
         self._opponents.move_to_end(key)
         return self._opponents[key]
 
-    # ---------------------------------------------------------------- loop
+    # ---------------------------------------------------------------- one iteration
 
     @property
     def steps_per_iteration(self) -> int:
         return self.config.num_envs * self.config.rollout
 
-    def run(self, progress: bool = True, callback: Callable[[dict], None] | None = None) -> None:
-        """Train until ``total_steps``; checkpoint after every iteration."""
-        from agents.progress import progress_bar
+    @property
+    def snapshot_interval(self) -> int:
+        return self.config.snapshot_interval
 
-        c = self.config
-        bar = progress_bar(c.total_steps, min(self.env_steps, c.total_steps), "step",
-                           desc="ppo", disable=not progress)
-        try:
-            while self.env_steps < c.total_steps:
-                row = self.iterate()
-                bar.update(self.steps_per_iteration)
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("return_mean", "win_rate")
-                                 if k in row})
-                if callback is not None:
-                    callback(row)
-        finally:
-            bar.close()
-            self.logger.close()
-
-    def iterate(self) -> dict[str, float]:
-        """One iteration: anneal, collect, update, snapshot, log. Returns the metrics row."""
+    def step(self) -> tuple[dict[str, float], int]:
+        """Anneal, draw opponents (and damages), collect, update."""
         c = self.config
         frac = self.env_steps / c.total_steps
         if c.lr_anneal:
@@ -386,21 +363,12 @@ class Trainer:
         rollout, stats = self.sampler.collect()
         collected = time.perf_counter()
         losses = self.ppo.update(rollout, self.generator, self.config.reward_scale)
-        self.iteration += 1
-        self.env_steps += self.steps_per_iteration
-        if self.iteration % c.snapshot_interval == 0 or self.env_steps >= c.total_steps:
-            self.snapshot()
-        elapsed = time.perf_counter() - start
-        row = {"iteration": self.iteration, "env_steps": self.env_steps, **stats.summary(),
-               **losses, "steps_per_s": self.steps_per_iteration / (collected - start),
-               "iteration_s": elapsed}
+        row = {**stats.summary(), **losses,
+               "steps_per_s": self.steps_per_iteration / (collected - start),
+               "iteration_s": time.perf_counter() - start}
         if c.is_sumo:
             row["shaping_weight"] = self.envs.weights.shaping
-        # The row goes first: a stop before the state is saved resumes at the previous
-        # iteration, whose later rows the logger drops, so nothing is lost or counted twice.
-        self.logger.log(row)
-        self.save_state()
-        return row
+        return row, self.steps_per_iteration
 
     def _draw_damages(self) -> None:
         """A random training pair and schedule scale per env, for the episodes about to start.
@@ -421,41 +389,19 @@ class Trainer:
 
     # ---------------------------------------------------------------- checkpoints
 
-    def meta(self, kind: str | None = None) -> CheckpointMeta:
-        return CheckpointMeta(kind=kind or self.config.kind, body=self.config.body,
-                              env_id=self.config.env, config={"train": self.config.to_dict()},
-                              extra={"iteration": self.iteration, "env_steps": self.env_steps,
-                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-
-    def snapshot(self) -> Path:
-        """Save the current policy as the lineage's next version (version = iteration)."""
+    def save_snapshot(self, path: Path, meta: CheckpointMeta) -> Path:
         from agents.policy import save_policy
 
-        path = self.lineage.path(self.iteration)
-        meta = dataclasses.replace(self.meta(), lineage=self.lineage.name, version=self.iteration)
         return save_policy(path, self.policy, meta)
 
-    def save_state(self) -> Path:
-        """Everything needed to resume: policy, optimiser, generators, counters."""
-        tensors = self.policy.tensors("policy.")
-        optim, groups = optimizer_tensors(self.ppo.optimizer)
-        tensors.update(optim)
-        tensors["rng.torch"] = self.generator.get_state()
-        meta = self.meta(STATE_KIND)
-        extra = {**meta.extra, "numpy_rng": self.rng.bit_generator.state,
-                 "param_groups": groups, "policy": self.policy.describe()}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
-                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return self.policy.tensors("policy.")
 
-    def _load_state(self) -> None:
-        path = self.run_dir / "state.safetensors"
-        tensors, meta = load_checkpoint(path, expected_kind=STATE_KIND)
+    def state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return {}, {"policy": self.policy.describe()}
+
+    def restore_tensors(self, tensors: dict[str, torch.Tensor], path: Path) -> None:
         self.policy.load_tensors(tensors, path, prefix="policy.")
-        restore_optimizer(self.ppo.optimizer, tensors, meta.extra["param_groups"])
-        self.generator.set_state(tensors["rng.torch"])
-        self.rng.bit_generator.state = meta.extra["numpy_rng"]
-        self.iteration = int(meta.extra["iteration"])
-        self.env_steps = int(meta.extra["env_steps"])
 
 
 def train(config: TrainConfig, run_dir: Path | str, resume: bool = True,

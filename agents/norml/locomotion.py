@@ -37,10 +37,16 @@ from typing import Any
 
 import torch
 
-from agents.checkpoint import CheckpointMeta
-from agents.meta_run import check_positive
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
-from agents.norml.train import MetaTrainer, _batched_policy, _split, _stack, episode_returns
+from agents.norml.train import (
+    MetaTrainer,
+    _batched_policy,
+    _split,
+    _stack,
+    check_finite,
+    episode_returns,
+)
+from agents.run import check_positive, env_seed
 
 
 def default_model() -> NoRMLConfig:
@@ -219,17 +225,20 @@ class LocomotionMetaTrainer(MetaTrainer):
         theta_i on T_{i+1}."""
         c, model = self.config, self.model
         pairs = self.tasks.transitions(c.meta_batch)
-        seed = c.seed * 100_003 + 2 * self.iteration
+        # two resets an iteration, each of all arenas (env i starts from seed + i)
+        n = self.envs.num_envs
         theta = {k: v.detach() for k, v in model.theta().items()}
         pre = collect_locomotion(model, self.envs, [p[0] for p in pairs], [theta] * c.meta_batch,
-                                 c.episodes, seed, self.generator)
+                                 c.episodes, env_seed(c.seed, 2 * self.iteration, n),
+                                 self.generator)
         adapted = model.adapt_tasks(pre, c.gamma)
         post = collect_locomotion(model, self.envs, [p[1] for p in pairs], _split(adapted),
-                                  c.episodes, seed + 1, self.generator)
+                                  c.episodes, env_seed(c.seed, 2 * self.iteration + 1, n),
+                                  self.generator)
         return pre, adapted, post
 
-    def iterate(self) -> dict[str, float]:
-        """One meta-iteration (see the module docstring); returns the metrics row."""
+    def step(self) -> tuple[dict[str, float], int]:
+        """One meta-iteration (see the module docstring): its metrics and env steps."""
         c, model = self.config, self.model
         start = time.perf_counter()
         decay = 1.0 - self.iteration / c.iterations if c.lr_decay else 1.0
@@ -242,18 +251,12 @@ class LocomotionMetaTrainer(MetaTrainer):
         loss.backward()
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         grad_norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip or float("inf"))
-        if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
-            raise FloatingPointError(f"NoRML meta-training diverged at iteration "
-                                     f"{self.iteration + 1}: loss {float(loss)}, gradient norm "
-                                     f"{float(grad_norm)}; lower lr or alpha")
+        check_finite("NoRML meta-training", self.iteration, loss, grad_norm)
         self.optimizer.step()
         theta = model.theta()
         shift = torch.cat([(adapted[n].detach() - theta[n].detach().unsqueeze(0)).flatten(1)
                            for n in theta], 1).norm(dim=1).mean()
-        self.iteration += 1
-        self.env_steps += int(pre.mask.sum() + post.mask.sum())
-        row = {"iteration": self.iteration, "env_steps": self.env_steps,
-               "return_pre": float(episode_returns(pre).mean()),
+        row = {"return_pre": float(episode_returns(pre).mean()),
                "return_post": float(episode_returns(post).mean()),
                "loss": float(loss.detach()), "grad_norm": float(grad_norm),
                "adapt_shift": float(shift), "alpha": _mean_alpha(model),
@@ -261,22 +264,15 @@ class LocomotionMetaTrainer(MetaTrainer):
                "iteration_s": time.perf_counter() - start}
         row.update(self._extra_metrics(pre, post))
         row["adaptation_gain"] = row["return_post"] - row["return_pre"]
-        if self.iteration % c.snapshot_every == 0 or self.iteration >= c.iterations:
-            self.snapshot()
-        self.logger.log(row)  # before the state, so that a resumed run never loses a row
-        self.save_state()
-        return row
+        return row, int(pre.mask.sum() + post.mask.sum())
 
     def _extra_metrics(self, pre: TaskData, post: TaskData) -> dict[str, float]:
         """Metrics a subclass adds to (or replaces in) the iteration's row."""
         return {}
 
-    def meta(self, kind: str = "norml") -> CheckpointMeta:
-        c = self.config
-        return CheckpointMeta(kind=kind, body=c.body, env_id=c.env_id,
-                              config={"train": c.to_dict()},
-                              extra={"iteration": self.iteration, "env_steps": self.env_steps,
-                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    @property
+    def env_id(self) -> str | None:
+        return self.config.env_id
 
 
 def _mean_alpha(model: NoRMLModel) -> float:

@@ -34,7 +34,6 @@ importance-weighted against the policy that played them (truncated at 2).
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,15 +41,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, read_meta
+from agents.checkpoint import read_meta
 from agents.env_ids import sumo_bodies_of
-from agents.maml import phase_seeds
 from agents.maml_sumo import consecutive_pairs, opponent_lineage, sumo_bodies
-from agents.meta_run import check_counts, check_positive
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
 from agents.norml.train import _batched_policy, _split, _stack
 from agents.opponents import LineageOpponents
+from agents.run import check_counts, check_positive, env_seed
 from envs.bodies import article
 
 
@@ -227,7 +225,8 @@ class SumoNoRMLTrainer(LocomotionMetaTrainer):
         theta_i against v_{k+1}."""
         c, model = self.config, self.model
         pairs = consecutive_pairs(self.versions, self.rng, c.meta_batch)
-        seed, post_seed = phase_seeds(c.seed, self.iteration, self.envs.num_envs)
+        n = self.envs.num_envs  # two resets an iteration
+        seed, post_seed = (env_seed(c.seed, 2 * self.iteration + phase, n) for phase in (0, 1))
         theta = {k: v.detach() for k, v in model.theta().items()}
         pre, pre_won = self.collect([p[0] for p in pairs], [theta] * c.meta_batch, seed)
         adapted = model.adapt_tasks(pre, c.gamma)
@@ -246,11 +245,11 @@ class SumoNoRMLTrainer(LocomotionMetaTrainer):
                 "post_loss_rate": float((post_won == 1).mean()),
                 "bout_steps": float(post.mask.sum(-1).mean())}
 
-    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def state_extra(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return ({"rng.opponents": self.opponents.generator.get_state()},
                 {"opponent_versions": [int(v) for v in self.versions]})
 
-    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+    def restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.opponents.generator.set_state(tensors["rng.opponents"])
         stored = [int(v) for v in extra["opponent_versions"]]
         missing = sorted(set(stored) - set(self.versions))
@@ -259,12 +258,13 @@ class SumoNoRMLTrainer(LocomotionMetaTrainer):
                              f"{self.config.opponents!r}, which are no longer stored")
         self.versions = stored
 
-    def meta(self, kind: str = "norml") -> CheckpointMeta:
-        c = self.config
-        return CheckpointMeta(kind=kind, body=c.bodies[0], env_id=c.env,
-                              config={"train": c.to_dict()},
-                              extra={"iteration": self.iteration, "env_steps": self.env_steps,
-                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    @property
+    def body(self) -> str | None:
+        return self.config.bodies[0]
+
+    @property
+    def env_id(self) -> str | None:
+        return self.config.env
 
 
 def meta_train_sumo(config: SumoNoRMLConfig, run_dir: Path | str, resume: bool = True,

@@ -15,15 +15,14 @@ One meta-iteration (Yang et al. 2019, Algorithm 1):
 As in the reference code and most MAML-RL implementations, the dependence of ``D_train``'s
 distribution on theta (the score-function term of the exact meta-gradient) is left out.
 
-A run lives in a directory like ``agents.train``'s: ``config.json``, ``metrics.csv`` (and
-``tb/``), ``state.safetensors`` (resume point) and ``lineage/<name>/vNNNN.safetensors``.
+A run lives in a directory like every training run's (``agents.run``): ``config.json``,
+``metrics.csv`` (and ``tb/``), ``state.safetensors`` (resume point) and
+``lineage/<name>/vNNNN.safetensors``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
-from agents.lineage import Lineage
-from agents.logger import MetricsLogger
-from agents.meta_run import (
-    check_run_config,
-    optimizer_tensors,
-    restore_optimizer,
-)
+from agents.checkpoint import CheckpointMeta
 from agents.norml.agent import save_norml
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
+from agents.run import TrainingRun
 from envs.point import ENV_ID, PointRotationVectorEnv, sample_angles
 
 STATE_KIND = "norml-train-state"
@@ -173,27 +166,17 @@ def evaluate(model: NoRMLModel, angles: np.ndarray, rollouts: int, sparse: bool,
             "post": episode_returns(post).mean(1).numpy()}
 
 
-class MetaTrainer:
+class MetaTrainer(TrainingRun):
     """One NoRML meta-training run; ``iterate()`` is one meta-iteration; resumable."""
 
-    def __init__(self, config: MetaTrainConfig, run_dir: Path | str, resume: bool = True,
-                 tensorboard: bool = True) -> None:
-        self.config, self.run_dir = config, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_json = check_run_config(self.run_dir, config.to_dict(), resume, "iterations")
-        torch.set_num_threads(1)  # tiny networks: threads only add synchronisation cost
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)  # the task draws (saved with the state)
+    STATE_KIND = STATE_KIND
+    KIND = "norml"
+    DESC = "norml"
+    PROGRESS = ("return_pre", "return_post")
+
+    def build(self) -> None:
         self.model = self._build_model()
-        self.optimizer = torch.optim.Adam(self._param_groups(), lr=config.lr)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
-        self.iteration, self.env_steps = 0, 0
-        if resume and (self.run_dir / "state.safetensors").exists():
-            self._load_state()
-        self.logger = MetricsLogger(self.run_dir, tensorboard)
-        self.logger.truncate_after(self.iteration)
-        (self.run_dir / "config.json").write_text(config_json)  # once everything was built
+        self.optimizer = torch.optim.Adam(self._param_groups(), lr=self.config.lr)
 
     def _build_model(self) -> NoRMLModel:
         return NoRMLModel(2, 2, self.config.model)
@@ -202,32 +185,13 @@ class MetaTrainer:
         """What Adam meta-trains (at ``config.lr`` unless a group says otherwise)."""
         return [p for p in self.model.parameters() if p.requires_grad]
 
-    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Tensors and JSON values a subclass adds to the resume point (``save_state``)."""
-        return {}, {}
+    @property
+    def env_id(self) -> str | None:
+        return ENV_ID
 
-    def _restore_extra(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        """Restore what ``_extra_state`` saved (``_load_state``)."""
-
-    def run(self, progress: bool = False) -> None:
-        """Meta-train until ``config.iterations``; checkpoint after every iteration."""
-        from agents.progress import progress_bar
-
-        bar = progress_bar(self.config.iterations, self.iteration, "iterations", desc="norml",
-                           disable=not progress)
-        try:
-            while self.iteration < self.config.iterations:
-                row = self.iterate()
-                bar.update(1)
-                bar.set_postfix(pre=f"{row['return_pre']:.2f}", post=f"{row['return_post']:.2f}")
-        finally:
-            bar.close()
-            self.logger.close()
-
-    def iterate(self) -> dict[str, float]:
-        """One meta-iteration (see the module docstring); returns the metrics row."""
+    def step(self) -> tuple[dict[str, float], int]:
+        """One meta-iteration (see the module docstring): its metrics and env steps."""
         c, model = self.config, self.model
-        start = time.perf_counter()
         lr = c.lr * (1.0 - self.iteration / c.iterations) if c.lr_decay else c.lr
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -241,58 +205,30 @@ class MetaTrainer:
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(
             [p for p in model.parameters() if p.requires_grad], float("inf"))
-        if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
-            raise FloatingPointError(f"NoRML meta-training diverged at iteration "
-                                     f"{self.iteration + 1}: loss {float(loss)}, gradient norm "
-                                     f"{float(grad_norm)}; lower lr or alpha")
+        check_finite("NoRML meta-training", self.iteration, loss, grad_norm)
         self.optimizer.step()
-        self.iteration += 1
-        self.env_steps += int(train.mask.sum() + test.mask.sum())
-        if self.iteration % c.snapshot_every == 0 or self.iteration >= c.iterations:
-            self.snapshot()
-        self.save_state()
-        row = {"iteration": self.iteration, "env_steps": self.env_steps,
-               "return_pre": float(episode_returns(train).mean()),
-               "return_post": float(episode_returns(test).mean()), "loss": float(loss.detach()),
-               "grad_norm": float(grad_norm), "lr": lr,
-               "iteration_s": time.perf_counter() - start}
-        self.logger.log(row)
-        return row
+        return ({"return_pre": float(episode_returns(train).mean()),
+                 "return_post": float(episode_returns(test).mean()),
+                 "loss": float(loss.detach()), "grad_norm": float(grad_norm), "lr": lr},
+                int(train.mask.sum() + test.mask.sum()))
 
-    def meta(self, kind: str = "norml") -> CheckpointMeta:
-        return CheckpointMeta(kind=kind, body=None, env_id=ENV_ID,
-                              config={"train": self.config.to_dict()},
-                              extra={"iteration": self.iteration,
-                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    def save_snapshot(self, path: Path, meta: CheckpointMeta) -> Path:
+        return save_norml(path, self.model, meta)
 
-    def snapshot(self) -> Path:
-        """Save the model as the lineage's version ``iteration``."""
-        meta = dataclasses.replace(self.meta(), lineage=self.lineage.name, version=self.iteration)
-        return save_norml(self.lineage.path(self.iteration), self.model, meta)
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"model.{k}": v for k, v in self.model.state_dict().items()}
 
-    def save_state(self) -> Path:
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        optim, groups = optimizer_tensors(self.optimizer)
-        tensors.update(optim)
-        tensors["rng.torch"] = self.generator.get_state()
-        more_tensors, more = self._extra_state()
-        tensors.update(more_tensors)
-        meta = self.meta(STATE_KIND)
-        extra = {**meta.extra, **more, "numpy_rng": self.rng.bit_generator.state,
-                 "param_groups": groups, "env_steps": self.env_steps}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
-                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
-
-    def _load_state(self) -> None:
-        tensors, meta = load_checkpoint(self.run_dir / "state.safetensors", STATE_KIND)
+    def restore_tensors(self, tensors: dict[str, torch.Tensor], path: Path) -> None:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items()
                                     if k.startswith("model.")})
-        restore_optimizer(self.optimizer, tensors, meta.extra["param_groups"])
-        self.generator.set_state(tensors["rng.torch"])
-        self.rng.bit_generator.state = meta.extra["numpy_rng"]
-        self.iteration = int(meta.extra["iteration"])
-        self.env_steps = int(meta.extra["env_steps"])
-        self._restore_extra(tensors, meta.extra)
+
+
+def check_finite(what: str, iteration: int, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+    """Refuse a meta-update whose loss or gradient is not finite (before the optimiser step)."""
+    if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
+        raise FloatingPointError(f"{what} diverged at iteration {iteration + 1}: loss "
+                                 f"{float(loss)}, gradient norm {float(grad_norm)}; lower lr or "
+                                 f"alpha")
 
 
 def meta_train(config: MetaTrainConfig, run_dir: Path | str, resume: bool = True,

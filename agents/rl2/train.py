@@ -23,7 +23,6 @@ A run directory holds ``config.json``, ``metrics.csv`` (and ``tb/``), ``state.sa
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from agents.checkpoint import CheckpointMeta
 from agents.env_ids import body_of, sumo_bodies_of
-from agents.lineage import Lineage
-from agents.logger import MetricsLogger
-from agents.meta_run import (
-    check_run_config,
-    optimizer_tensors,
-    restore_optimizer,
-)
 from agents.ppo import PPO, PPOConfig
 from agents.rl2.core import RL2Config, RL2Policy, save_rl2
+from agents.run import TrainingRun, env_seed
 from agents.sampler import Rollout
 
 STATE_KIND = "rl2-train-state"
@@ -204,21 +197,21 @@ def _trial_rollout(inputs: torch.Tensor, actions: torch.Tensor, buf: dict[str, t
                    next_values, starts, states)
 
 
-class RL2Trainer:
+class RL2Trainer(TrainingRun):
     """One RL^2 run on locomotion trials: collect, PPO update, snapshot, log; resumable."""
 
-    def __init__(self, config: RL2TrainConfig, run_dir: Path | str, resume: bool = True,
-                 tensorboard: bool = True) -> None:
+    STATE_KIND = STATE_KIND
+    KIND = "rl2"
+    LENGTH = "total_steps"
+    DESC = "rl2"
+    PROGRESS = ("trial_return", "win_rate")
+
+    def build(self) -> None:
         from gymnasium.vector import AutoresetMode
 
-        from envs.nonstationary_locomotion import LocomotionVectorEnv, TaskSampler
+        from envs.nonstationary_locomotion import LocomotionVectorEnv
 
-        self.config, self.run_dir = config, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.json").write_text(
-            check_run_config(self.run_dir, config.to_dict(), resume, "total_steps"))
-        torch.set_num_threads(1)  # small networks; threads waiting on busy cores cost more
-        torch.manual_seed(config.seed)
+        config = self.config
         steps = {} if config.episode_steps is None else {"max_steps": config.episode_steps}
         if config.is_sumo:
             from envs.robosumo import SumoVectorEnv
@@ -234,13 +227,14 @@ class RL2Trainer:
             act_dim = self.envs.single_action_space.shape[0]
         self.policy = RL2Policy(obs_dim, act_dim, config.rl2)
         self.ppo = PPO(self.policy.core, config.ppo)
-        self.lineage = Lineage(self.run_dir / "lineage", self.run_dir.name)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.iteration, self.env_steps = 0, 0
-        if resume and (self.run_dir / "state.safetensors").exists():
-            self._load_state()
-        # fresh trials (and task draws) after a resume, as agents.train does
-        seed = config.seed + 1000 * self.iteration
+        self.optimizer = self.ppo.optimizer
+
+    def start(self) -> None:
+        from envs.nonstationary_locomotion import TaskSampler
+
+        config = self.config
+        # the envs reset once per start: fresh trials (and task draws) after a resume
+        seed = env_seed(config.seed, self.iteration, config.num_envs)
         if config.is_sumo:
             from agents.maml_sumo import opponent_lineage
             from agents.rl2.sumo import SumoTrialSampler
@@ -251,32 +245,13 @@ class RL2Trainer:
         else:
             self.sampler = TrialSampler(self.envs, self.policy, TaskSampler(
                 config.body, config.split, config.episodes, seed), seed)
-        self.logger = MetricsLogger(self.run_dir, tensorboard)
-        self.logger.truncate_after(self.iteration)
 
     @property
     def steps_per_iteration(self) -> int:
         return self.config.num_envs * self.config.trial_steps
 
-    def run(self, progress: bool = True) -> None:
-        """Train until ``total_steps``; checkpoint after every iteration."""
-        from agents.progress import progress_bar
-
-        c = self.config
-        bar = progress_bar(c.total_steps, min(self.env_steps, c.total_steps), "step",
-                           desc="rl2", disable=not progress)
-        try:
-            while self.env_steps < c.total_steps:
-                row = self.iterate()
-                bar.update(self.steps_per_iteration)
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("trial_return", "win_rate")
-                                 if k in row})
-        finally:
-            bar.close()
-            self.logger.close()
-
-    def iterate(self) -> dict[str, float]:
-        """One iteration: a trial per simulation, then the PPO epochs. Returns the metrics row."""
+    def step(self) -> tuple[dict[str, float], int]:
+        """A trial per simulation, then the PPO epochs."""
         c = self.config
         if c.lr_anneal:
             self.ppo.set_lr(c.ppo.lr * max(0.0, 1.0 - self.env_steps / c.total_steps))
@@ -284,46 +259,18 @@ class RL2Trainer:
         rollout, stats = self.sampler.collect()
         collected = time.perf_counter()
         losses = self.ppo.update(rollout, self.generator, c.reward_scale)
-        self.iteration += 1
-        self.env_steps += self.steps_per_iteration
-        if self.iteration % c.snapshot_every == 0 or self.env_steps >= c.total_steps:
-            self.snapshot()
-        self.save_state()
-        row = {"iteration": self.iteration, "env_steps": self.env_steps, **stats, **losses,
-               "steps_per_s": self.steps_per_iteration / (collected - start),
-               "iteration_s": time.perf_counter() - start}
-        self.logger.log(row)
-        return row
+        return {**stats, **losses, "steps_per_s": self.steps_per_iteration / (collected - start),
+                "iteration_s": time.perf_counter() - start}, self.steps_per_iteration
 
-    def meta(self, kind: str = "rl2") -> CheckpointMeta:
-        return CheckpointMeta(kind=kind, body=self.config.body, env_id=self.config.env,
-                              config={"train": self.config.to_dict()},
-                              extra={"iteration": self.iteration, "env_steps": self.env_steps,
-                                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    def save_snapshot(self, path: Path, meta: CheckpointMeta) -> Path:
+        return save_rl2(path, self.policy, meta)
 
-    def snapshot(self) -> Path:
-        """Save the policy as the lineage's version ``iteration``."""
-        meta = dataclasses.replace(self.meta(), lineage=self.lineage.name, version=self.iteration)
-        return save_rl2(self.lineage.path(self.iteration), self.policy, meta)
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"policy.{k}": v.detach().clone() for k, v in self.policy.state_dict().items()}
 
-    def save_state(self) -> Path:
-        tensors = {f"policy.{k}": v.detach().clone() for k, v in self.policy.state_dict().items()}
-        optim, groups = optimizer_tensors(self.ppo.optimizer)
-        tensors.update(optim)
-        tensors["rng.torch"] = self.generator.get_state()
-        meta = self.meta(STATE_KIND)
-        extra = {**meta.extra, "param_groups": groups}
-        return save_checkpoint(self.run_dir / "state.safetensors", tensors,
-                               dataclasses.replace(meta, extra=json.loads(json.dumps(extra))))
-
-    def _load_state(self) -> None:
-        tensors, meta = load_checkpoint(self.run_dir / "state.safetensors", STATE_KIND)
+    def restore_tensors(self, tensors: dict[str, torch.Tensor], path: Path) -> None:
         self.policy.load_state_dict({k[7:]: v for k, v in tensors.items()
                                      if k.startswith("policy.")})
-        restore_optimizer(self.ppo.optimizer, tensors, meta.extra["param_groups"])
-        self.generator.set_state(tensors["rng.torch"])
-        self.iteration = int(meta.extra["iteration"])
-        self.env_steps = int(meta.extra["env_steps"])
 
 
 def train_rl2(config: RL2TrainConfig, run_dir: Path | str, resume: bool = True,

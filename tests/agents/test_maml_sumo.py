@@ -229,17 +229,6 @@ def test_a_single_task_meta_batch_stays_finite(tmp_path):
     assert all(torch.isfinite(v).all() for v in trainer.tensors().values())
 
 
-def test_no_two_arenas_of_a_run_start_from_the_same_seed():
-    from agents.maml import phase_seeds
-
-    n, seen = 12, set()
-    for iteration in range(50):
-        for s in phase_seeds(3, iteration, n):
-            arenas = set(range(s, s + n))
-            assert not arenas & seen
-            seen |= arenas
-
-
 def test_cli_refuses_options_of_the_other_env(tmp_path):
     from arena.cli import main
 
