@@ -14,20 +14,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents import refs
 from agents.base import Agent, IdleAgent, PolicyAgent, RandomAgent
 from agents.checkpoint import CheckpointError, CheckpointMeta, read_meta
 from agents.lineage import Lineage
-from agents.refs import BUILTINS, ZOO_DIR, parse_ref, zoo_names
+from agents.loaders import KINDS, function, kind_of, lazy
+from agents.refs import BUILTINS, parse_ref, zoo_dir, zoo_names
 from envs.bodies import article
 
 ADAPTATIONS = ("own", "none", "tracking")  # see ``load``
 
-# checkpoint kind -> function(path, meta, seed) -> Agent; meta-learners register theirs.
-LOADERS: dict[str, Callable[[Path, CheckpointMeta, int | None], Agent]] = {}
+# checkpoint kind -> function(path, meta, seed, **kwargs) -> Agent (the table: agents.loaders)
+LOADERS: dict[str, Callable[..., Agent]] = {kind: lazy(k.agent) for kind, k in KINDS.items()}
 
 
-def register_loader(kind: str, loader: Callable[[Path, CheckpointMeta, int | None], Agent]):
-    """Make ``agents.load`` understand checkpoints of ``kind``."""
+def register_loader(kind: str, loader: Callable[..., Agent]) -> None:
+    """Make ``agents.load`` understand checkpoints of a kind outside the table (``loader(path,
+    meta, seed, **kwargs) -> Agent``)."""
     LOADERS[kind] = loader
 
 
@@ -46,10 +49,10 @@ def resolve(ref: str) -> Path:
             raise ValueError(f"unknown agent {ref!r}: not a built-in ({', '.join(BUILTINS)}), "
                              f"not zoo:<name>, and no checkpoint file at that path")
         return path
-    single = ZOO_DIR / f"{parsed.name}.safetensors"
+    single = zoo_dir() / f"{parsed.name}.safetensors"
     if single.is_file() and parsed.version is None:
         return single
-    lineage = Lineage(ZOO_DIR, parsed.name)
+    lineage = Lineage(zoo_dir(), parsed.name)
     if not lineage.versions():
         raise ValueError(f"unknown zoo agent {parsed.name!r}; the zoo has: "
                          f"{', '.join(zoo_names()) or '-'}")
@@ -71,7 +74,7 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
             combinations): ``"own"``, what its checkpoint kind does (PPO: nothing, MAML: its
             meta-learned update, RL^2: its memory, NoRML: its reward-free step); ``"none"``,
             the checkpoint's policy frozen (MAML: theta); ``"tracking"``, PPO updates on the
-            game's recent episodes starting from that policy (``agents.adaptive``).
+            game's recent episodes starting from that policy (``agents.ppo.tracking``).
         **kwargs: passed to the agent's loader (e.g. ``deterministic=True``).
     """
     if adaptation not in ADAPTATIONS:
@@ -94,7 +97,7 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
         raise ValueError(f"{ref} controls {article(meta.body)}, not {article(body)}")
     try:
         if adaptation == "own":
-            agent = LOADERS[meta.kind](path, meta, seed, **kwargs)
+            agent = LOADERS[kind_of(meta)](path, meta, seed, **kwargs)
         else:
             agent = _with_adaptation(path, meta, seed, adaptation, **kwargs)
     except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as err:
@@ -119,27 +122,12 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
 def _with_adaptation(path: Path, meta: CheckpointMeta, seed: int | None, adaptation: str,
                      **kwargs: Any) -> Agent:
     """The checkpoint's policy, frozen (``"none"``) or tracked with PPO (``"tracking"``)."""
-    from agents.policy import load_policy
-
-    gamma = 0.99
-    if meta.kind in ("ppo-mlp", "ppo-lstm"):
-        policy, _ = load_policy(path)
-        train = meta.config.get("train", {})
-        scale = float(train.get("reward_scale", 1.0))
-        gamma = float(train.get("ppo", {}).get("gamma", gamma))
-    elif meta.kind == "maml" and "maml_sumo" in meta.config:
-        from agents.maml_sumo import load_sumo_maml
-
-        policy, _, config, _ = load_sumo_maml(path)
-        scale, gamma = config.reward_scale, config.gamma
-    elif meta.kind == "maml":
-        from agents.maml_train import load_maml
-
-        policy, *_ = load_maml(path)
-        scale, gamma = 1.0, float(meta.config["maml"].get("gamma", gamma))
-    else:
+    kind = KINDS.get(kind_of(meta))
+    if kind is None or kind.policy is None:
+        adaptable = sorted(k for k, v in KINDS.items() if v.policy)
         raise ValueError(f"{path}: {meta.kind} agents adapt their own way; adaptation="
-                         f"{adaptation!r} applies to PPO and MAML checkpoints")
+                         f"{adaptation!r} applies to {', '.join(adaptable)} checkpoints")
+    policy, scale, gamma = function(kind.policy)(path, meta)
     label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
     if adaptation == "none":
         return PolicyAgent(policy, name=label, body=meta.body, seed=seed, meta=meta, **kwargs)
@@ -147,49 +135,19 @@ def _with_adaptation(path: Path, meta: CheckpointMeta, seed: int | None, adaptat
         raise ValueError(f"{path}: PPO tracking supports MLP policies; this one is recurrent")
     if kwargs:
         raise ValueError(f"PPO tracking takes no options {sorted(kwargs)}")
-    from agents.adaptive import TrackingAgent
     from agents.ppo import PPOConfig
+    from agents.ppo.tracking import TrackingAgent
 
     ppo = PPOConfig(epochs=4, minibatches=4, lr=3e-4, gamma=gamma)  # the policy's discount
     return TrackingAgent(policy, ppo, name=label, body=meta.body, seed=seed, reward_scale=scale)
 
 
-def _load_policy_agent(path: Path, meta: CheckpointMeta, seed: int | None,
-                       **kwargs: Any) -> Agent:
-    from agents.policy import load_policy
-
-    policy, meta = load_policy(path)
-    label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
-    return PolicyAgent(policy, name=label, body=meta.body, seed=seed, meta=meta, **kwargs)
-
-
-def _load_maml_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
-    if "maml_sumo" in meta.config:  # meta-trained in RoboSumo against a lineage
-        from agents.maml_sumo import load_agent
-    else:  # meta-trained on nonstationary locomotion
-        from agents.maml_train import _load_agent as load_agent
-
-    return load_agent(path, meta, seed, **kwargs)
-
-
-for _kind in ("ppo-mlp", "ppo-lstm"):
-    register_loader(_kind, _load_policy_agent)
-register_loader("maml", _load_maml_agent)
-
-
-def _load_original_agent(path: Path, meta: CheckpointMeta, seed: int | None,
-                         **kwargs: Any) -> Agent:
-    from agents.robosumo_original import _load_agent
-
-    return _load_agent(path, meta, seed, **kwargs)
-
-
-for _kind in ("robosumo-mlp", "robosumo-lstm"):  # the original policies, converted
-    register_loader(_kind, _load_original_agent)
-
 __all__ = ["ADAPTATIONS", "BUILTINS", "Agent", "CheckpointError", "IdleAgent", "PolicyAgent",
            "RandomAgent", "load", "register_loader", "resolve", "zoo_names"]
 
-# The meta-learners register their checkpoint kinds ("rl2", "norml") when imported.
-import agents.norml  # noqa: E402
-import agents.rl2  # noqa: E402, F401
+
+def __getattr__(name: str) -> Any:
+    if name == "ZOO_DIR":  # the zoo folder lives in agents.refs (set it there)
+        return refs.ZOO_DIR
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+

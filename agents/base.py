@@ -135,3 +135,13 @@ class PolicyAgent(Agent):
                 terminated: bool, truncated: bool) -> None:
         if terminated or truncated:  # recurrent state is kept for one episode
             self._start = True
+
+
+def load_policy_agent(path: Any, meta: Any, seed: int | None, **kwargs: Any) -> PolicyAgent:
+    """A ``PolicyAgent`` from a ``"ppo-mlp"`` or ``"ppo-lstm"`` checkpoint (``agents.loaders``)."""
+    from agents.policy import load_policy
+
+    policy, meta = load_policy(path)
+    label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    return PolicyAgent(policy, name=label, body=meta.body, seed=seed, meta=meta, **kwargs)
+

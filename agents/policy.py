@@ -184,3 +184,12 @@ def load_policy(path: Path | str,
     """Load a policy saved by ``save_policy`` (weights and normalisation statistics)."""
     tensors, meta = load_checkpoint(path, expected_kind=expected_kind)
     return policy_from_checkpoint(tensors, meta.config, path), meta
+
+
+def adaptable_policy(path: Path | str, meta: CheckpointMeta) -> tuple[Policy, float, float]:
+    """A PPO checkpoint's policy with the reward scale and discount it was trained with (what a
+    frozen or PPO-tracking agent starts from; ``agents.loaders``)."""
+    policy, _ = load_policy(path)
+    train = meta.config.get("train", {})
+    return (policy, float(train.get("reward_scale", 1.0)),
+            float(train.get("ppo", {}).get("gamma", 0.99)))

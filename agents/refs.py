@@ -16,14 +16,13 @@ BUILTINS = ("random", "idle")
 ZOO_PREFIX = "zoo:"
 # a zoo name is one file or folder of agents/zoo: no separators, no '..', not hidden
 ZOO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
-ZOO_DIR = Path(__file__).parent / "zoo"
+ZOO_DIR = Path(__file__).parent / "zoo"  # the zoo's home; point it elsewhere here
 
 
 def zoo_dir() -> Path:
-    """The zoo folder: ``agents.ZOO_DIR`` (which tests and users may point elsewhere)."""
-    import agents
-
-    return agents.ZOO_DIR
+    """The zoo folder: ``agents.refs.ZOO_DIR`` (which tests and users may point elsewhere;
+    ``agents.ZOO_DIR`` reads it)."""
+    return ZOO_DIR
 
 
 @dataclass(frozen=True)

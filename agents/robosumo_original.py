@@ -327,7 +327,7 @@ def load_original(path: Path | str) -> tuple[OriginalPolicy, CheckpointMeta]:
     return OriginalPolicy(config["arch"], tensors).eval(), meta
 
 
-def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any):
+def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any):
     from agents.base import PolicyAgent
 
     policy, meta = load_original(path)

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from agents.evaluate import wilson_interval
+from agents.loaders import KINDS
 
 RESULTS_MD = Path(__file__).resolve().parent.parent / "docs" / "results.md"
 # Agent kind -> how it adapts between rounds (the design's adaptation methods).
-METHODS = {"maml": "MAML meta-update", "ppo-mlp": "none (PPO policy)",
-           "ppo-lstm": "none (PPO LSTM)", "tracking": "tracking (PPO steps)",
-           "rl2": "RL^2 memory", "norml": "NoRML", "random": "built-in random",
+METHODS = {**{kind: k.method for kind, k in KINDS.items()},
+           "tracking": "tracking (PPO steps)", "random": "built-in random",
            "idle": "built-in idle"}
 
 

@@ -125,8 +125,8 @@ def run_maml(args: argparse.Namespace) -> int:
 
     from agents.env_ids import sumo_bodies_of
     from agents.maml import AdaptConfig
-    from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
-    from agents.maml_train import MetaConfig, MetaTrainer
+    from agents.maml.sumo import SumoMetaConfig, SumoMetaTrainer
+    from agents.maml.train import MetaConfig, MetaTrainer
     from agents.policy import PolicyConfig
 
     env = args.env or f"NonstationaryLocomotion-{args.body.capitalize()}-v0"
@@ -180,7 +180,7 @@ def config_from_args(args: argparse.Namespace):
     from agents.env_ids import sumo_bodies_of
     from agents.policy import PolicyConfig
     from agents.ppo import PPOConfig
-    from agents.train import TrainConfig
+    from agents.ppo.train import TrainConfig
 
     sumo = sumo_bodies_of(args.env) is not None
     gamma = args.gamma if args.gamma is not None else (0.995 if sumo else 0.99)
@@ -197,7 +197,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from agents.train import Trainer
+    from agents.ppo.train import Trainer
 
     config = config_from_args(args)
     run_dir = args.run_dir or Path("runs") / f"{config.env}-{config.policy.arch}-s{config.seed}"

@@ -110,7 +110,7 @@ def maml_sampling(trainer):
 
 
 def run_variant(variant: str, body: str, repeats: int) -> dict:
-    from agents.maml_train import MetaConfig, MetaTrainer
+    from agents.maml.train import MetaConfig, MetaTrainer
     from agents.policy import PolicyConfig
 
     parts = variant.split("-")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from zoo_training import config as zoo_config
 
-from agents.train import Trainer
+from agents.ppo.train import Trainer
 
 
 def measure(config, rounds: int) -> tuple[float, float, float]:

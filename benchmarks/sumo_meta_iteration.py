@@ -4,12 +4,12 @@ The three trainers of the RoboSumo comparison (``scripts/sumo_adaptation.py``,
 ``scripts/norml_sumo.py``), bug vs bug against the ``zoo:selfplay-bug`` lineage, all starting
 from its last version, one torch thread and one physics thread:
 
-- MAML (``agents.maml_sumo``): 8 consecutive-version pairs x K = 4 bouts before and after the
+- MAML (``agents.maml.sumo``): 8 consecutive-version pairs x K = 4 bouts before and after the
   adaptation (M = 3 inner steps, Meta-SGD step sizes), then 5 outer PPO epochs through the
   adaptation, second order;
 - NoRML (``agents.norml.sumo``): the same bouts around its one reward-free inner step, then one
   outer gradient step;
-- PPO (``agents.train``, ``opponent="lineage"``): 32 arenas x 128 steps against drawn versions,
+- PPO (``agents.ppo.train``, ``opponent="lineage"``): 32 arenas x 128 steps against drawn versions,
   then one update with the self-play settings (10 epochs x 32 minibatches).
 
 The meta-learners play one bout per arena and an arena whose bout ended waits for the phase's
@@ -36,10 +36,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agents.maml import AdaptConfig
-from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
+from agents.maml.sumo import SumoMetaConfig, SumoMetaTrainer
 from agents.norml.sumo import SumoNoRMLConfig, SumoNoRMLTrainer
 from agents.ppo import PPOConfig
-from agents.train import TrainConfig, Trainer
+from agents.ppo.train import TrainConfig, Trainer
 
 ENV, LINEAGE = "RoboSumo-Bug-vs-Bug-v0", "zoo:selfplay-bug"
 

@@ -33,7 +33,7 @@ from resultsdoc import commit, machine, mean_ci, write_section
 
 import agents
 from agents.maml import Episodes, act_step, inner_loss
-from agents.maml_train import load_maml
+from agents.maml.train import load_maml
 from agents.nets import log_prob
 
 SECTION = "maml-inner-gradient-noise"
@@ -109,7 +109,7 @@ def sumo_tasks(n_tasks: int, episodes: int, seed: int):
     import dataclasses
     import tempfile
 
-    from agents.maml_sumo import SumoMetaTrainer, load_sumo_maml
+    from agents.maml.sumo import SumoMetaTrainer, load_sumo_maml
 
     policy, _, config, _ = load_sumo_maml(agents.resolve("zoo:maml-sumo-bug"))
     config = dataclasses.replace(config, meta_batch=1, episodes=episodes, nthread=1)

@@ -28,14 +28,15 @@ import torch
 from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, write_section
 
 import agents
-from agents.adaptive import MAMLAgent, TrackingAgent
 from agents.base import PolicyAgent
 from agents.evaluate import nonstationary_returns
 from agents.maml import AdaptConfig
-from agents.maml_train import MetaConfig, MetaTrainer, load_maml
+from agents.maml.agent import MAMLAgent
+from agents.maml.train import MetaConfig, MetaTrainer, load_maml
 from agents.policy import PolicyConfig, load_policy
 from agents.ppo import PPOConfig
-from agents.train import TrainConfig, Trainer
+from agents.ppo.tracking import TrackingAgent
+from agents.ppo.train import TrainConfig, Trainer
 
 
 def ppo_config(steps: int, seed: int) -> TrainConfig:

@@ -33,14 +33,14 @@ import torch
 from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, write_section
 
 import agents
-from agents.adaptive import TrackingAgent
 from agents.base import PolicyAgent
 from agents.evaluate import nonstationary_returns
 from agents.logger import read_metrics
-from agents.maml_train import load_maml
+from agents.maml.train import load_maml
 from agents.norml import NoRMLAgent, load_norml, save_norml
 from agents.norml.locomotion import LocomotionMetaConfig, LocomotionMetaTrainer, default_model
 from agents.policy import load_policy
+from agents.ppo.tracking import TrackingAgent
 
 PPO = "zoo:ppo-locomotion-bug"
 ZOO_NAME = "norml-locomotion-bug"

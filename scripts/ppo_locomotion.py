@@ -21,7 +21,7 @@ from resultsdoc import ROOT, commit, machine, mean_ci, write_section
 from agents.logger import read_metrics
 from agents.policy import PolicyConfig
 from agents.ppo import PPOConfig
-from agents.train import TrainConfig, Trainer
+from agents.ppo.train import TrainConfig, Trainer
 
 ENV = "NonstationaryLocomotion-Bug-v0"
 

@@ -25,7 +25,7 @@ from agents.evaluate import head_to_head
 from agents.lineage import Lineage
 from agents.policy import PolicyConfig, load_policy
 from agents.ppo import PPOConfig
-from agents.train import TrainConfig, Trainer
+from agents.ppo.train import TrainConfig, Trainer
 
 
 def config(body: str, steps: int, seed: int) -> TrainConfig:

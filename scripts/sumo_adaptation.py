@@ -32,10 +32,10 @@ import numpy as np
 from resultsdoc import ROOT, commit, machine, mean_ci, write_section
 
 from agents.maml import AdaptConfig
-from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
+from agents.maml.sumo import SumoMetaConfig, SumoMetaTrainer
 from agents.policy import PolicyConfig
 from agents.ppo import PPOConfig
-from agents.train import TrainConfig, Trainer
+from agents.ppo.train import TrainConfig, Trainer
 from leagues.games import GameConfig, GameSpec, play_game
 from leagues.roster import AgentSpec, with_body
 

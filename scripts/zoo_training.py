@@ -33,7 +33,7 @@ from resultsdoc import ROOT
 
 from agents.policy import PolicyConfig
 from agents.ppo import PPOConfig
-from agents.train import TrainConfig, Trainer
+from agents.ppo.train import TrainConfig, Trainer
 
 TOTAL_STEPS = 30_000_000  # arena steps per body: the whole budget, over many invocations
 SNAPSHOT_EVERY = 10  # iterations (102,400 arena steps) between pool snapshots

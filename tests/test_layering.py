@@ -59,19 +59,17 @@ def test_heavy_libraries_stay_in_their_layer(library, allowed):
         assert users == allowed
 
 
-def test_no_import_cycles_outside_agents():
+def test_no_import_cycles():
     graph = {m: {i for i in _imports(p) if i in MODULES and i != m} for m, p in MODULES.items()}
     cycles = []
     for start in graph:
-        if start.startswith("agents"):
-            continue  # agents/__init__ still registers the loaders (the registry refactor)
         stack, seen = [(start, (start,))], set()
         while stack:
             node, path = stack.pop()
             for nxt in graph[node]:
                 if nxt == start:
                     cycles.append(" -> ".join((*path, start)))
-                elif nxt not in seen and not nxt.startswith("agents"):
+                elif nxt not in seen:
                     seen.add(nxt)
                     stack.append((nxt, (*path, nxt)))
     assert not cycles, cycles[:5]

@@ -180,7 +180,8 @@ class NoRMLAgent(Agent):
         return ratio.clamp(max=self.max_weight or float("inf")) * data.mask
 
 
-def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
+def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
+    """A ``NoRMLAgent`` from a ``"norml"`` checkpoint (``agents.loaders``)."""
     model, meta = load_norml(path)
     train = meta.config.get("train", {})
     gamma = float(train.get("gamma", 0.9))
@@ -194,13 +195,4 @@ def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: An
     return NoRMLAgent(model, gamma=gamma, name=label, body=meta.body, seed=seed, **kwargs)
 
 
-def register() -> None:
-    """Make ``agents.load`` build ``NoRMLAgent`` from ``"norml"`` checkpoints."""
-    import agents
-
-    agents.register_loader(KIND, _load_agent)
-
-
-register()
-
-__all__ = ["KIND", "NoRMLAgent", "load_norml", "save_norml"]
+__all__ = ["KIND", "NoRMLAgent", "load_agent", "load_norml", "save_norml"]

@@ -1,6 +1,6 @@
 """Meta-training NoRML on nonstationary locomotion, on pairs of consecutive tasks.
 
-The task structure is MAML's (``agents.maml_train``): each meta-iteration draws ``meta_batch``
+The task structure is MAML's (``agents.maml.train``): each meta-iteration draws ``meta_batch``
 consecutive-task pairs (T_i, T_{i+1}) from the training leg pairs
 (``envs.nonstationary_locomotion.TaskSampler(...).transitions``) and, for all of them at once
 (one ``LocomotionVectorEnv`` with a damage per simulation):

@@ -1,6 +1,6 @@
 """NoRML in RoboSumo: adapt without reward against opponent version k, meet version k+1.
 
-The task structure is MAML's in RoboSumo (``agents.maml_sumo``): the nonstationary opponent is
+The task structure is MAML's in RoboSumo (``agents.maml.sumo``): the nonstationary opponent is
 a self-play lineage, and every meta-iteration draws ``meta_batch`` pairs (v_k, v_{k+1}) of
 consecutive stored versions of the opponents' lineage (k uniform). For all pairs at once, in
 one ``SumoVectorEnv`` where the learner is player_0 and ``LineageOpponents`` play player_1:
@@ -43,7 +43,7 @@ import torch
 
 from agents.checkpoint import read_meta
 from agents.env_ids import sumo_bodies_of
-from agents.maml_sumo import consecutive_pairs, opponent_lineage, sumo_bodies
+from agents.maml.sumo import consecutive_pairs, opponent_lineage, sumo_bodies
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.locomotion import LocomotionMetaTrainer, default_model, init_from_ppo
 from agents.norml.train import _batched_policy, _split, _stack

@@ -191,7 +191,8 @@ class RL2Agent(Agent):
         self.done = bool(terminated or truncated)
 
 
-def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
+def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
+    """An ``RL2Agent`` from an ``"rl2"`` checkpoint (``agents.loaders``)."""
     policy, meta = load_rl2(path)
     label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
     # RoboSumo agents were trained on trials of a few bouts against one opponent version.
@@ -199,13 +200,4 @@ def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: An
     return RL2Agent(policy, name=label, body=meta.body, seed=seed, **kwargs)
 
 
-def register() -> None:
-    """Make ``agents.load`` build ``RL2Agent`` from ``"rl2"`` checkpoints."""
-    import agents
-
-    agents.register_loader(KIND, _load_agent)
-
-
-register()
-
-__all__ = ["KIND", "RL2Agent", "RL2Config", "RL2Policy", "load_rl2", "save_rl2"]
+__all__ = ["KIND", "RL2Agent", "RL2Config", "RL2Policy", "load_agent", "load_rl2", "save_rl2"]

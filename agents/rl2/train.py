@@ -236,7 +236,7 @@ class RL2Trainer(TrainingRun):
         # the envs reset once per start: fresh trials (and task draws) after a resume
         seed = env_seed(config.seed, self.iteration, config.num_envs)
         if config.is_sumo:
-            from agents.maml_sumo import opponent_lineage
+            from agents.maml.sumo import opponent_lineage
             from agents.rl2.sumo import SumoTrialSampler
 
             self.sampler: Any = SumoTrialSampler(self.envs, self.policy,

@@ -11,7 +11,7 @@ import torch
 from torch.func import functional_call
 
 import agents
-from agents.adaptive import MAMLAgent, TrackingAgent, _EpisodeBuffer
+from agents.episodes import EpisodeBuffer
 from agents.evaluate import nonstationary_returns
 from agents.logger import read_metrics
 from agents.maml import (
@@ -22,10 +22,12 @@ from agents.maml import (
     importance_weights,
     parameters_of,
 )
-from agents.maml_train import MetaConfig, MetaTrainer, load_maml
+from agents.maml.agent import MAMLAgent
+from agents.maml.train import MetaConfig, MetaTrainer, load_maml
 from agents.nets import log_prob
 from agents.policy import Policy, PolicyConfig
 from agents.ppo import PPOConfig
+from agents.ppo.tracking import TrackingAgent
 from envs.nonstationary_locomotion import train_test_split
 
 OBS, ACT = 3, 2
@@ -70,7 +72,7 @@ def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 
 def test_buffer_keeps_only_the_last_episodes_and_pads_them():
-    buffer = _EpisodeBuffer(2)
+    buffer = EpisodeBuffer(2)
     for e, length in enumerate((4, 3, 2)):
         for t in range(length):
             buffer.record_act(torch.full((OBS,), float(10 * e + t)), np.full(ACT, e),
@@ -87,7 +89,7 @@ def test_buffer_keeps_only_the_last_episodes_and_pads_them():
     buffer.clear()
     assert not buffer.done and not buffer.current.obs
     with pytest.raises(ValueError, match="at least 1 episode"):
-        _EpisodeBuffer(0)
+        EpisodeBuffer(0)
 
 
 # ------------------------------------------------------------------ MAMLAgent
@@ -186,7 +188,7 @@ def test_tracking_agent_updates_a_copy_and_reset_restores_it():
 
 
 def test_tracking_stream_bootstraps_inside_episodes_and_not_across_them():
-    from agents.adaptive import stream_rollout
+    from agents.episodes import stream_rollout
 
     agent = TrackingAgent(make_policy(), seed=0)
     play_episode(agent, steps=4)

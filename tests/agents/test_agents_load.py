@@ -212,7 +212,7 @@ def zoo_dir(tmp_path_factory):
 
 @pytest.fixture
 def zoo(zoo_dir, monkeypatch):
-    monkeypatch.setattr(agents, "ZOO_DIR", zoo_dir)
+    monkeypatch.setattr(agents.refs, "ZOO_DIR", zoo_dir)
     return zoo_dir
 
 
@@ -262,7 +262,7 @@ def test_adaptation_none_freezes_the_checkpoint_policy():
 
 
 def test_adaptation_none_of_a_maml_checkpoint_acts_with_theta():
-    from agents.maml_train import load_maml
+    from agents.maml.train import load_maml
 
     theta, *_ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
     agent = agents.load("zoo:maml-locomotion-bug", seed=0, adaptation="none", deterministic=True)
@@ -274,7 +274,7 @@ def test_adaptation_none_of_a_maml_checkpoint_acts_with_theta():
 
 
 def test_adaptation_tracking_updates_the_policy_between_rounds():
-    from agents.adaptive import TrackingAgent
+    from agents.ppo.tracking import TrackingAgent
 
     agent = agents.load("zoo:selfplay-bug", body="bug", seed=0, adaptation="tracking")
     assert isinstance(agent, TrackingAgent) and agent.reward_scale == 0.01  # as in training

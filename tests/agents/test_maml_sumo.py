@@ -10,7 +10,7 @@ import agents
 from agents.checkpoint import load_checkpoint
 from agents.lineage import Lineage
 from agents.maml import AdaptConfig
-from agents.maml_sumo import (
+from agents.maml.sumo import (
     SumoMAMLAgent,
     SumoMetaConfig,
     SumoMetaTrainer,

@@ -14,8 +14,8 @@ import torch
 
 from agents.policy import Policy, PolicyConfig
 from agents.ppo import PPO, PPOConfig
+from agents.ppo.train import TrainConfig, Trainer
 from agents.sampler import VectorSampler
-from agents.train import TrainConfig, Trainer
 from envs.toy import PointGoalVectorEnv
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.maml_sumo import opponent_lineage
+from agents.maml.sumo import opponent_lineage
 from agents.refs import Ref, lineage_of_ref, parse_ref
 from leagues.roster import AgentSpec, lineage_of
 

@@ -16,8 +16,8 @@ from agents.lineage import Lineage
 from agents.logger import MetricsLogger, read_metrics
 from agents.policy import PolicyConfig, load_policy
 from agents.ppo import PPOConfig
+from agents.ppo.train import TrainConfig, Trainer, train
 from agents.scripted import IdlePolicy, RandomPolicy
-from agents.train import TrainConfig, Trainer, train
 
 TIMING = ("steps_per_s", "iteration_s")  # wall-clock columns: the only ones allowed to differ
 TOY = TrainConfig(env="ToyPoint-v0", total_steps=4 * 16 * 4, num_envs=4, rollout=16, seed=3,

@@ -8,19 +8,19 @@ import dataclasses
 
 import pytest
 
-from agents.adaptive import AdaptConfig
 from agents.logger import MetricsLogger, read_metrics
-from agents.maml_sumo import SumoMetaConfig, SumoMetaTrainer
-from agents.maml_train import MetaConfig, MetaTrainer
+from agents.maml import AdaptConfig
+from agents.maml.sumo import SumoMetaConfig, SumoMetaTrainer
+from agents.maml.train import MetaConfig, MetaTrainer
 from agents.norml.locomotion import LocomotionMetaConfig, LocomotionMetaTrainer, default_model
 from agents.norml.sumo import SumoNoRMLConfig, SumoNoRMLTrainer
 from agents.norml.train import MetaTrainConfig
 from agents.norml.train import MetaTrainer as PointNoRMLTrainer
 from agents.policy import PolicyConfig
 from agents.ppo import PPOConfig
+from agents.ppo.train import TrainConfig, Trainer
 from agents.rl2.train import RL2TrainConfig, RL2Trainer
 from agents.run import SEED_SPREAD, TrainingRun, env_seed, one_off_env_seed
-from agents.train import TrainConfig, Trainer
 from envs.nonstationary_locomotion import LocomotionVectorEnv
 from envs.robosumo import SumoVectorEnv
 

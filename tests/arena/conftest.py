@@ -36,7 +36,7 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A zoo holding the lineage ``selfplay-ant`` (versions 1..3)."""
     root = tmp_path / "zoo"
     make_lineage(root, "selfplay-ant", 3)
-    monkeypatch.setattr(agents, "ZOO_DIR", root)
+    monkeypatch.setattr(agents.refs, "ZOO_DIR", root)
     return root
 
 
@@ -45,5 +45,5 @@ def empty_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A zoo with nothing in it."""
     root = tmp_path / "empty-zoo"
     root.mkdir()
-    monkeypatch.setattr(agents, "ZOO_DIR", root)
+    monkeypatch.setattr(agents.refs, "ZOO_DIR", root)
     return root

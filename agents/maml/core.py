@@ -34,6 +34,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.func import grad as func_grad
 
+from agents.episodes import Episodes
 from agents.nets import log_prob
 
 Params = dict[str, torch.Tensor]
@@ -74,20 +75,6 @@ class AdaptConfig:
                              f"{self.value_coef!r}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
-
-
-class Episodes(NamedTuple):
-    """A batch of E complete episodes of length T used to adapt (tensors).
-
-    ``behaviour_logp`` holds log pi_behaviour(a|s) of the policy that acted; ``mask`` is 1 for
-    real steps (episodes may be padded to a common length).
-    """
-
-    obs: torch.Tensor  # [E, T, obs_dim], normalised as the policy sees them
-    actions: torch.Tensor  # [E, T, act_dim]
-    rewards: torch.Tensor  # [E, T]
-    behaviour_logp: torch.Tensor  # [E, T]
-    mask: torch.Tensor  # [E, T]
 
 
 class Evaluation(NamedTuple):

@@ -34,10 +34,10 @@ import torch
 from torch.func import vmap
 
 from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, save_checkpoint
+from agents.episodes import Episodes
 from agents.losses import gae, ppo_loss
-from agents.maml import (
+from agents.maml.core import (
     AdaptConfig,
-    Episodes,
     StepSizes,
     act_step,
     adapt,
@@ -60,7 +60,7 @@ VMAP_LSTM_ERROR = (
 @dataclass(frozen=True)
 class OuterLoop:
     """The meta-update settings every MAML run shares (locomotion here, RoboSumo in
-    ``agents.maml_sumo``).
+    ``agents.maml.sumo``).
 
     Attributes:
         first_order: drop second-order terms of the meta-gradient.
@@ -168,7 +168,7 @@ class _Phase:
 
 class MAMLRun(TrainingRun):
     """What every MAML meta-training run shares (locomotion here, RoboSumo in
-    ``agents.maml_sumo``): theta and the step sizes with their optimiser, the step-size
+    ``agents.maml.sumo``): theta and the step sizes with their optimiser, the step-size
     metrics, snapshots and the resume point's tensors.
 
     A subclass builds ``policy`` and calls ``_init_learner()`` in its ``build()``, and defines
@@ -418,6 +418,12 @@ class MetaTrainer(MAMLRun):
         self.env_steps = int(extra.get("env_steps", self.iteration * self.steps_per_iteration))
 
 
+def adaptable_policy(path: Path | str, meta: CheckpointMeta) -> tuple[Policy, float, float]:
+    """theta as a policy, with reward scale and discount (``agents.loaders``)."""
+    policy, *_ = load_maml(path)
+    return policy, 1.0, float(meta.config["maml"].get("gamma", 0.99))
+
+
 def load_maml(path: Path | str) -> tuple[Policy, StepSizes, AdaptConfig, CheckpointMeta]:
     """Policy (theta), step sizes and adaptation rule of a MAML snapshot."""
     from agents.policy import policy_from_checkpoint
@@ -430,8 +436,9 @@ def load_maml(path: Path | str) -> tuple[Policy, StepSizes, AdaptConfig, Checkpo
     return policy, step_sizes, config.adapt, meta
 
 
-def _load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any):
-    from agents.adaptive import MAMLAgent
+def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any):
+    """A ``MAMLAgent`` from a ``"maml"`` checkpoint (``agents.loaders``)."""
+    from agents.maml.agent import MAMLAgent
 
     policy, step_sizes, adapt_config, meta = load_maml(path)
     return MAMLAgent(policy, step_sizes, adapt_config, name=f"maml@{meta.version}",

@@ -256,7 +256,7 @@ class Trainer(TrainingRun):
         self.optimizer = self.ppo.optimizer
         self.opponent_lineage = None
         if config.opponent == "lineage":
-            from agents.maml_sumo import opponent_lineage
+            from agents.maml.sumo import opponent_lineage
 
             self.opponent_lineage = opponent_lineage(config.opponents)
             if not self.opponent_lineage.versions():

@@ -13,11 +13,11 @@ opponents' lineage (uniformly over k) and, for all pairs at once in one ``SumoVe
 3. plays K bouts of pi_{phi_i} against v_{k+1};
 4. updates theta and the step sizes with PPO on the v_{k+1} bouts, differentiated through the
    adaptation, plus the score-function term of the v_k bouts (eq. 8 / 24), as for locomotion
-   (``agents.maml_train``).
+   (``agents.maml.train``).
 
 A bout ends in a win, a loss (terminations) or a draw at the step limit; both losses treat every
 end as terminal (the next bout is a new game and a draw carries its penalty), so nothing is
-bootstrapped, unlike PPO self-play training (``agents.train``), which bootstraps at the step
+bootstrapped, unlike PPO self-play training (``agents.ppo.train``), which bootstraps at the step
 limit; a value head started from such a checkpoint adjusts to the terminal reading. Arenas the
 physics gave up on (``unstable``) count as draws in the win rates. ``env_steps`` counts the real
 bout steps; the batch also steps finished arenas until the phase's last bout ends.
@@ -31,7 +31,8 @@ MLP and LSTM policies both work: an LSTM acts from the zero state at each bout's
 carries its state through the bout (``agents.maml.act_step``); the losses unroll the padded bouts
 the same way (``agents.maml.evaluate_episodes``).
 
-Snapshots are of kind ``"maml"`` with the run's settings under ``config["maml_sumo"]``;
+Snapshots are of kind ``"maml-sumo"`` with the run's settings under ``config["maml_sumo"]``
+(files written before that kind existed say ``"maml"`` and are read the same);
 ``agents.load`` turns them into a ``SumoMAMLAgent`` (default buffer: the paper's 75 bouts).
 """
 
@@ -46,14 +47,20 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from agents.adaptive import MAMLAgent
-from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, read_meta
+from agents.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    load_checked,
+    load_checkpoint,
+    read_meta,
+)
 from agents.env_ids import sumo_bodies_of
+from agents.episodes import Episodes
 from agents.lineage import Lineage
 from agents.losses import gae, ppo_loss
-from agents.maml import (
+from agents.maml.agent import MAMLAgent
+from agents.maml.core import (
     AdaptConfig,
-    Episodes,
     StepSizes,
     act_step,
     adapt,
@@ -61,7 +68,7 @@ from agents.maml import (
     parameters_of,
     task_advantages,
 )
-from agents.maml_train import KIND, MAMLRun, OuterLoop
+from agents.maml.train import KIND, MAMLRun, OuterLoop
 from agents.nets import entropy, log_prob
 from agents.opponents import LineageOpponents
 from agents.policy import Policy, PolicyConfig, load_policy
@@ -69,6 +76,7 @@ from agents.run import check_counts, env_seed, one_off_env_seed
 from envs.bodies import article
 
 CONFIG_KEY = "maml_sumo"
+SUMO_KIND = "maml-sumo"
 STATE_KIND = "maml-sumo-train-state"
 BUFFER_EPISODES = 75  # the paper's experience buffer in RoboSumo
 
@@ -100,7 +108,7 @@ def opponent_lineage(ref: str) -> Lineage:
 @dataclass(frozen=True)
 class SumoMetaConfig(OuterLoop):
     """A MAML meta-training run in RoboSumo against consecutive versions of a lineage (and the
-    ``OuterLoop`` settings of ``agents.maml_train``).
+    ``OuterLoop`` settings of ``agents.maml.train``).
 
     Attributes:
         env: ``RoboSumo-X-vs-Y-v0``; the learner is X (player_0), the opponents are Y.
@@ -210,6 +218,7 @@ class SumoMetaTrainer(MAMLRun):
     """One MAML meta-training run in RoboSumo (resumable, metrics CSV/TensorBoard, snapshots)."""
 
     STATE_KIND = STATE_KIND
+    KIND = SUMO_KIND
     PROGRESS = ("pre_win_rate", "post_win_rate")
 
     def build(self) -> None:
@@ -434,7 +443,9 @@ def load_sumo_maml(path: Path | str) -> tuple[Policy, StepSizes, SumoMetaConfig,
     """Policy (theta), step sizes and run settings of a RoboSumo MAML snapshot."""
     from agents.policy import policy_from_checkpoint
 
-    tensors, meta = load_checkpoint(path, expected_kind=KIND)
+    tensors, meta = load_checkpoint(path)
+    if meta.kind not in (SUMO_KIND, KIND):
+        raise CheckpointError(f"{path} is of kind {meta.kind!r}, expected {SUMO_KIND!r}")
     if CONFIG_KEY not in meta.config:
         raise ValueError(f"{path}: a MAML checkpoint, but not one meta-trained in RoboSumo "
                          f"(no {CONFIG_KEY!r} settings)")
@@ -445,8 +456,15 @@ def load_sumo_maml(path: Path | str) -> tuple[Policy, StepSizes, SumoMetaConfig,
     return policy, step_sizes, config, meta
 
 
+def adaptable_policy(path: Path | str, meta: CheckpointMeta) -> tuple[Policy, float, float]:
+    """theta as a policy, with reward scale and discount (``agents.loaders``)."""
+    policy, _, config, _ = load_sumo_maml(path)
+    return policy, config.reward_scale, config.gamma
+
+
 def load_agent(path: Path, meta: CheckpointMeta, seed: int | None,
                **kwargs: Any) -> SumoMAMLAgent:
+    """A ``SumoMAMLAgent`` from a RoboSumo MAML checkpoint (``agents.loaders``)."""
     policy, step_sizes, config, meta = load_sumo_maml(path)
     label = f"maml@{meta.version}" if meta.version is not None else "maml"
     return SumoMAMLAgent(policy, step_sizes, config.adapt, name=label, body=meta.body,
