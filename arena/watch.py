@@ -265,12 +265,16 @@ def add_replay_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--game", type=int, required=True, help="game id (see arena league report)")
     p.add_argument("--round", type=int, default=1, help="round, from 1 (default 1)")
     p.add_argument("--episode", type=int, default=1, help="episode in the round, from 1")
+    p.add_argument("--html", type=Path, default=None, metavar="FILE.html",
+                   help="write the episode as one self-contained HTML page (WebGL, timeline, "
+                        "orbit camera, HUD; plays offline in a browser) instead of showing it")
     add_view_options(p)
     p.set_defaults(func=run_replay)
 
 
-def run_replay(args: argparse.Namespace) -> int:
-    """``arena replay``: show one stored episode and check that it replays as stored."""
+def _stored_episode(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The game spec and the stored episode that ``--db``, ``--game``, ``--round`` and
+    ``--episode`` name."""
     from leagues.storage import LeagueDB, StorageError
 
     if not args.db.is_file():
@@ -288,15 +292,52 @@ def run_replay(args: argparse.Namespace) -> int:
     if stored is None:
         raise ValueError(f"game {args.game} has no stored round {args.round} episode "
                          f"{args.episode} (not played yet, or the game ended early by a forfeit)")
-    view = show_game(spec, args, only=(args.round - 1, args.episode - 1))
-    seen = view.seen.get((args.round - 1, args.episode - 1))
+    return spec, stored
+
+
+def check_replayed(seen: EpisodeSeen, stored: Any) -> None:
+    """Refuse a replay whose outcome or length differs from the stored episode's."""
+    if (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
+        raise ValueError("the replay differs from the stored episode: an agent's checkpoint "
+                         "changed since the game was played")
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``arena replay``: show one stored episode (or write it as an HTML page) and check that
+    it replays as stored."""
+    if args.html is not None:
+        from arena.html_replay import check_html_target
+
+        check_html_target(args.html)
+        for flag, value in (("--record", args.record), ("--screenshot", args.screenshot),
+                            ("--stop-after", args.stop_after)):
+            if value is not None:
+                raise ValueError(f"--html: cannot be combined with {flag} (the page replaces "
+                                 f"the viewer and holds the whole episode)")
+    spec, stored = _stored_episode(args)
+    only = (args.round - 1, args.episode - 1)
     print(f"game {args.game} ({spec.a.label} vs {spec.b.label}), round {args.round}, episode "
           f"{args.episode}: stored {ROUND_WORDS[stored['outcome']]} after {stored['steps']} steps")
+    if args.html is not None:
+        from arena.html_replay import record_game, write_page
+
+        view, recorder = record_game(spec, only)
+        seen = view.seen[only]
+        print(f"replayed {ROUND_WORDS[seen.outcome]} after {seen.steps} steps")
+        check_replayed(seen, stored)
+        about = {"game": args.game, "league": args.db.name,
+                 "stored": f"{ROUND_WORDS[stored['outcome']]} after {stored['steps']} steps"}
+        title = (f"game {args.game} round {args.round} episode {args.episode}: "
+                 f"{spec.a.label} vs {spec.b.label}")
+        path = write_page(args.html, recorder.episodes[only], about, title)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {seen.steps} frames): open it "
+              f"in a browser")
+        return 0
+    view = show_game(spec, args, only=only)
+    seen = view.seen.get(only)
     if seen is None:
         print("replay stopped before the episode ended")
         return 0
     print(f"replayed {ROUND_WORDS[seen.outcome]} after {seen.steps} steps")
-    if (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
-        raise ValueError("the replay differs from the stored episode: an agent's checkpoint "
-                         "changed since the game was played")
+    check_replayed(seen, stored)
     return 0
