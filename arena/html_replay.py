@@ -1,12 +1,12 @@
 """``arena replay --html``: a stored episode as one self-contained HTML page.
 
-The game is replayed exactly as ``arena replay`` replays it (``arena.watch.GameView`` over
-``leagues.games.play_game``), with a ``PoseRecorder`` in place of the pygame viewer: instead of
-rendering each step it keeps the pose of every geom (position and unit quaternion, float32) and
-what the HUD shows. ``replay_page`` then writes one HTML file with the data inline (base64 of
-little-endian Float32Arrays) and a WebGL player of our own (``arena/replay_player.js``): timeline,
-play/pause, speed, an orbit camera (drag to orbit, wheel to zoom) and the HUD. The page loads
-nothing from anywhere else.
+The game is replayed exactly as ``arena replay`` replays it (``arena.watch.record_game``:
+``GameView`` over ``leagues.games.play_game``), with a ``PoseRecorder`` in place of the pygame
+viewer: instead of rendering each step it keeps the pose of every geom (position and unit
+quaternion, float32) and what the HUD shows. ``replay_page`` then writes one HTML file with the
+data inline (base64 of little-endian Float32Arrays) and a WebGL player of our own
+(``arena/replay_player.js``): timeline, play/pause, speed, an orbit camera (drag to orbit, wheel
+to zoom) and the HUD. The page loads nothing from anywhere else.
 
 The page's data (``decode_page`` reads it back) is a JSON object:
 
@@ -263,58 +263,9 @@ def decode_page(text: str) -> dict[str, Any]:
     return data
 
 
-def record_game(spec: Any, only: tuple[int, int] | None = None) -> tuple[Any, PoseRecorder]:
-    """Replay a game as ``arena replay`` does, recording instead of showing.
-
-    Args:
-        spec: the game (``leagues.games.GameSpec``).
-        only: (round, episode), 0-based: record only this episode and stop when it ends
-            (None: every episode of the game).
-
-    Returns:
-        The finished ``GameView`` (what it saw of each episode) and the recorder.
-    """
-    from arena.watch import GameView
-    from leagues.executors import single_threaded_torch
-
-    single_threaded_torch()
-    recorder = PoseRecorder()
-    view = GameView(recorder, spec, None, only)
-    view.play()
-    return view, recorder
-
-
 PAGE_NAME = "game-{game}-round-{round}-episode-{episode}.html"  # in a report's replays/
 
 
 def page_name(game: int, round_index: int, episode: int) -> str:
     """The file name of an episode's page in a report's ``replays/`` (0-based round, episode)."""
     return PAGE_NAME.format(game=game, round=round_index + 1, episode=episode + 1)
-
-
-def write_game_pages(db: Any, game: int, folder: Path) -> list[Path]:
-    """Replay a stored game once and write the page of each of its stored episodes.
-
-    An episode that does not replay as stored (a checkpoint changed since) gets no page.
-
-    Returns:
-        The pages written, in play order.
-    """
-    from arena.watch import ROUND_WORDS
-
-    spec = db.game_spec(game)
-    view, recorder = record_game(spec)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for stored in db.game_episodes(game):
-        key = (int(stored["round"]), int(stored["episode"]))
-        seen = view.seen.get(key)
-        if seen is None or (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
-            continue
-        about = {"game": game, "league": db.path.name,
-                 "stored": f"{ROUND_WORDS[stored['outcome']]} after {stored['steps']} steps"}
-        title = (f"game {game} round {key[0] + 1} episode {key[1] + 1}: {spec.a.label} vs "
-                 f"{spec.b.label}")
-        written.append(write_page(folder / page_name(game, *key), recorder.episodes[key], about,
-                                  title))
-    return written

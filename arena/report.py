@@ -273,7 +273,7 @@ def write_report(db_path: Path, out: Path, results_md: Path = RESULTS_MD,
     try:
         with LeagueDB(db_path) as db:
             if replays:
-                from arena.html_replay import write_game_pages
+                from arena.watch import write_game_pages
 
                 for row in db.played_games(replays):
                     write_game_pages(db, int(row["id"]), out / "replays")

@@ -32,7 +32,8 @@ from pathlib import Path
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from arena.html_replay import decode_page, record_game, write_page
+from arena.html_replay import decode_page, write_page
+from arena.watch import record_game
 from leagues.executors import single_threaded_torch
 from leagues.games import GameConfig, GameSpec, play_game
 from leagues.roster import AgentSpec, with_body

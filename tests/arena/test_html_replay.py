@@ -135,6 +135,21 @@ def test_bad_html_targets_are_refused_in_one_line(league, tmp_path, monkeypatch,
     assert not list(tmp_path.rglob("*.html"))
 
 
+def test_a_replay_that_differs_from_the_stored_episode_writes_no_page(league, tmp_path, capsys):
+    changed = tmp_path / "changed.sqlite"
+    shutil.copy(league, changed)
+    with LeagueDB(changed) as db, db.transaction() as conn:
+        conn.execute("UPDATE episodes SET steps = steps - 1 WHERE game = 1 AND round = ? AND "
+                     "episode = ?", ONLY)
+    out = tmp_path / "replay.html"
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", "--db", str(changed), "--game", "1", "--round", str(ONLY[0] + 1),
+              "--episode", str(ONLY[1] + 1), "--html", str(out)])
+    assert exc.value.code == 2
+    assert "the replay differs from the stored episode" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_the_report_links_the_replays_it_wrote(league, tmp_path):
     out = tmp_path / "report"
     assert main(["report", "--db", str(league), "--out", str(out), "--replays", "1"]) == 0
