@@ -192,21 +192,40 @@ def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Bloc
     plots.win_rate_bars(bars, out / "win_rates.png")
     blocks.append(Block("img", "win_rates.png",
                         ("episode win rates by body and by adaptation method",)))
-    blocks += _games_blocks(db)
+    blocks += _games_blocks(db, out)
     blocks += _curve_blocks(out, results_md)
     return blocks
 
 
-def _games_blocks(db: Any) -> list[Block]:
-    """The newest games, with the command that replays one of their episodes."""
+def _games_blocks(db: Any, out: Path) -> list[Block]:
+    """The newest games, with the command that replays one of their episodes and each
+    episode linked to its HTML replay where ``out/replays/`` holds one."""
+    from arena.html_replay import PAGE_NAME, page_name
     from leagues.report import GAMES_HEADER, game_rows, replay_hint
 
     rows = game_rows(db)
     if not rows:
         return []
+    table = []
+    for row in rows:
+        game, cells = int(row[0]), []
+        for e in db.game_episodes(game):
+            name = page_name(game, int(e["round"]), int(e["episode"]))
+            label = f"{int(e['round']) + 1}.{int(e['episode']) + 1}"
+            cells.append(f"[{label}](replays/{name})" if (out / "replays" / name).is_file()
+                         else label)
+        table.append((*row, " ".join(cells)))
+    pattern = PAGE_NAME.format(game="G", round="R", episode="E")
     return [Block("h2", f"Games (newest {len(rows)} of {db.counts()['done']})"),
             Block("p", replay_hint(db)),
-            Block("table", header=GAMES_HEADER, rows=tuple(rows))]
+            Block("p", f"Episodes are listed as round.episode, linked to their HTML replays "
+                       f"(one self-contained page each, a WebGL player with timeline and "
+                       f"orbit camera) where written: `arena report --db {db.path} --out {out} "
+                       f"--replays K` writes those of the newest K games (one replay of each "
+                       f"game), and `arena replay --db {db.path} --game G --round R --episode E "
+                       f"--html {out / 'replays' / pattern}` one episode's."),
+            Block("table", header=(*GAMES_HEADER, "episodes (round.episode)"),
+                  rows=tuple(table))]
 
 
 def _curve_blocks(out: Path, results_md: Path) -> list[Block]:
@@ -227,12 +246,22 @@ def _curve_blocks(out: Path, results_md: Path) -> list[Block]:
     return blocks
 
 
-def write_report(db_path: Path, out: Path, results_md: Path = RESULTS_MD) -> tuple[Path, Path]:
+def write_report(db_path: Path, out: Path, results_md: Path = RESULTS_MD,
+                 replays: int = 0) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and their plots into ``out``; the two files.
+
+    Args:
+        db_path: the league file.
+        out: the report's directory.
+        results_md: where the adaptation curves come from.
+        replays: also write the HTML replays of every episode of the newest ``replays`` games
+            into ``out/replays/`` (each game replayed once), which the games table links.
 
     Raises:
         ValueError: if there is no league file at ``db_path`` or it is not one.
     """
+    if replays < 0:
+        raise ValueError(f"--replays must be >= 0, got {replays}")
     from leagues.storage import LeagueDB, StorageError
 
     if not Path(db_path).is_file():
@@ -243,6 +272,11 @@ def write_report(db_path: Path, out: Path, results_md: Path = RESULTS_MD) -> tup
     out.mkdir(parents=True, exist_ok=True)
     try:
         with LeagueDB(db_path) as db:
+            if replays:
+                from arena.watch import write_game_pages
+
+                for row in db.played_games(replays):
+                    write_game_pages(db, int(row["id"]), out / "replays")
             blocks = build_report(db, out, results_md)
     except StorageError as err:
         raise ValueError(str(err)) from None
@@ -261,10 +295,14 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
                                    "docs/results.md where it has them.")
     p.add_argument("--db", type=Path, required=True, help="league file (SQLite)")
     p.add_argument("--out", type=Path, required=True, help="directory to write the report into")
+    p.add_argument("--replays", type=int, default=0, metavar="K",
+                   help="also write the HTML replay of every episode of the newest K games "
+                        "into OUT/replays/ and link them (each game is replayed once; "
+                        "default 0: the report lists the commands)")
     p.set_defaults(func=_report_command)
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    md, page = write_report(args.db, args.out)
+    md, page = write_report(args.db, args.out, replays=args.replays)
     print(f"wrote {md} and {page} (plots: ratings.png, payoff.png, win_rates.png)")
     return 0

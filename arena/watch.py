@@ -2,7 +2,9 @@
 
 The viewer is the observer of ``leagues.games.play_game``: the game is played exactly as a league
 plays it (same seeds, same side swapping, same adaptation between rounds), so a stored episode is
-replayed by replaying its game and showing only that episode.
+replayed by replaying its game and showing only that episode. ``arena replay --html`` (and
+``arena report --replays``) replay the same way with ``arena.html_replay.PoseRecorder`` in the
+viewer's place, and write the episode as an HTML page.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from arena import options
 from arena.view_settings import CAMERAS, QUALITY
 
 if TYPE_CHECKING:  # pygame and mujoco are imported when a game is shown, not at start-up
+    from arena.html_replay import PoseRecorder
     from arena.viewer import Viewer
 
 ROUND_WORDS = {1: "A wins", 0: "draw", -1: "B wins"}
@@ -48,7 +51,8 @@ class GameView:
     """Plays a game with a viewer as its observer.
 
     Args:
-        viewer: the viewer.
+        viewer: the viewer, or what stands in for it with the same ``show``, ``wait``,
+            ``forget_scenes``, ``state`` and ``realtime`` (``arena.html_replay.PoseRecorder``).
         spec: the game (``leagues.games.GameSpec``, bodies filled in).
         max_steps: stop after showing this many steps in all (None: the whole game).
         only: (round, episode), 0-based: play the game up to this episode without showing
@@ -265,12 +269,71 @@ def add_replay_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--game", type=int, required=True, help="game id (see arena league report)")
     p.add_argument("--round", type=int, default=1, help="round, from 1 (default 1)")
     p.add_argument("--episode", type=int, default=1, help="episode in the round, from 1")
+    p.add_argument("--html", type=Path, default=None, metavar="FILE.html",
+                   help="write the episode as one self-contained HTML page (WebGL, timeline, "
+                        "orbit camera, HUD; plays offline in a browser) instead of showing it")
     add_view_options(p)
     p.set_defaults(func=run_replay)
 
 
-def run_replay(args: argparse.Namespace) -> int:
-    """``arena replay``: show one stored episode and check that it replays as stored."""
+def record_game(spec: Any, only: tuple[int, int] | None = None
+                ) -> tuple[GameView, PoseRecorder]:
+    """Replay a game as ``arena replay`` does, recording instead of showing.
+
+    Args:
+        spec: the game (``leagues.games.GameSpec``).
+        only: (round, episode), 0-based: record only this episode and stop when it ends
+            (None: every episode of the game).
+
+    Returns:
+        The finished ``GameView`` (what it saw of each episode) and the recorder.
+    """
+    from arena.html_replay import PoseRecorder
+    from leagues.executors import single_threaded_torch
+
+    single_threaded_torch()
+    recorder = PoseRecorder()
+    view = GameView(recorder, spec, None, only)
+    view.play()
+    return view, recorder
+
+
+def write_game_pages(db: Any, game: int, folder: Path) -> list[Path]:
+    """Replay a stored game once and write the page of each of its stored episodes.
+
+    An episode that does not replay as stored (a checkpoint changed since) gets no page.
+
+    Returns:
+        The pages written, in play order.
+    """
+    from arena.html_replay import page_name, write_page
+
+    spec = db.game_spec(game)
+    view, recorder = record_game(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stored in db.game_episodes(game):
+        key = (int(stored["round"]), int(stored["episode"]))
+        seen = view.seen.get(key)
+        if seen is None or (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
+            continue
+        written.append(write_page(folder / page_name(game, *key), recorder.episodes[key],
+                                  *_page_texts(spec, game, db.path, key, stored)))
+    return written
+
+
+def _page_texts(spec: Any, game: int, league: Path, key: tuple[int, int], stored: Any
+                ) -> tuple[dict[str, Any], str]:
+    """What a page's HUD says of the game (id, league file, stored result) and its title."""
+    about = {"game": game, "league": league.name,
+             "stored": f"{ROUND_WORDS[stored['outcome']]} after {stored['steps']} steps"}
+    return about, (f"game {game} round {key[0] + 1} episode {key[1] + 1}: {spec.a.label} vs "
+                   f"{spec.b.label}")
+
+
+def _stored_episode(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The game spec and the stored episode that ``--db``, ``--game``, ``--round`` and
+    ``--episode`` name."""
     from leagues.storage import LeagueDB, StorageError
 
     if not args.db.is_file():
@@ -288,15 +351,49 @@ def run_replay(args: argparse.Namespace) -> int:
     if stored is None:
         raise ValueError(f"game {args.game} has no stored round {args.round} episode "
                          f"{args.episode} (not played yet, or the game ended early by a forfeit)")
-    view = show_game(spec, args, only=(args.round - 1, args.episode - 1))
-    seen = view.seen.get((args.round - 1, args.episode - 1))
+    return spec, stored
+
+
+def check_replayed(seen: EpisodeSeen, stored: Any) -> None:
+    """Refuse a replay whose outcome or length differs from the stored episode's."""
+    if (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
+        raise ValueError("the replay differs from the stored episode: an agent's checkpoint "
+                         "changed since the game was played")
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``arena replay``: show one stored episode (or write it as an HTML page) and check that
+    it replays as stored."""
+    if args.html is not None:
+        from arena.html_replay import check_html_target
+
+        check_html_target(args.html)
+        for flag, value in (("--record", args.record), ("--screenshot", args.screenshot),
+                            ("--stop-after", args.stop_after)):
+            if value is not None:
+                raise ValueError(f"--html: cannot be combined with {flag} (the page replaces "
+                                 f"the viewer and holds the whole episode)")
+    spec, stored = _stored_episode(args)
+    only = (args.round - 1, args.episode - 1)
     print(f"game {args.game} ({spec.a.label} vs {spec.b.label}), round {args.round}, episode "
           f"{args.episode}: stored {ROUND_WORDS[stored['outcome']]} after {stored['steps']} steps")
+    if args.html is not None:
+        from arena.html_replay import write_page
+
+        view, recorder = record_game(spec, only)
+        seen = view.seen[only]
+        print(f"replayed {ROUND_WORDS[seen.outcome]} after {seen.steps} steps")
+        check_replayed(seen, stored)
+        path = write_page(args.html, recorder.episodes[only],
+                          *_page_texts(spec, args.game, args.db, only, stored))
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {seen.steps} frames): open it "
+              f"in a browser")
+        return 0
+    view = show_game(spec, args, only=only)
+    seen = view.seen.get(only)
     if seen is None:
         print("replay stopped before the episode ended")
         return 0
     print(f"replayed {ROUND_WORDS[seen.outcome]} after {seen.steps} steps")
-    if (seen.outcome, seen.steps) != (stored["outcome"], stored["steps"]):
-        raise ValueError("the replay differs from the stored episode: an agent's checkpoint "
-                         "changed since the game was played")
+    check_replayed(seen, stored)
     return 0

@@ -394,6 +394,11 @@ class LeagueDB:
         return self.conn.execute("SELECT * FROM episodes WHERE game=? AND round=? AND episode=?",
                                  (game_id, round_index, episode)).fetchone()
 
+    def game_episodes(self, game_id: int) -> list[sqlite3.Row]:
+        """The stored episodes of a game in play order (0-based round and episode)."""
+        return self.conn.execute("SELECT * FROM episodes WHERE game=? ORDER BY round, episode",
+                                 (game_id,)).fetchall()
+
     def episode_sides(self, group: str) -> list[sqlite3.Row]:
         """Every episode of played games with the ``group`` column (body or kind) of both sides:
         outcome (for a), ga, gb."""
