@@ -14,10 +14,21 @@ from arena import options
 LOCOMOTION_IDS = ("NonstationaryLocomotion-Bug-v0", "NonstationaryLocomotion-Ant-v0",
                   "NonstationaryLocomotion-Spider-v0")  # the bug first: the paper's body
 POINT_ID = "PointRotation-v0"
+# arena train rl2's flags -> RL2TrainConfig fields (defaults and help texts come from there)
+RL2_FIELDS = {"--rollout": "rollout", "--total-steps": "total_steps", "--num-envs": "num_envs",
+              "--episodes": "episodes", "--split": "split", "--seed": "seed",
+              "--hidden": "rl2.hidden", "--lr": "ppo.lr", "--gamma": "ppo.gamma",
+              "--lam": "ppo.lam", "--epochs": "ppo.epochs", "--minibatches": "ppo.minibatches",
+              "--bptt": "ppo.bptt", "--snapshot-every": "snapshot_every", "--nthread": "nthread"}
 
 
 def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
     """Add ``rl2``: RL^2 with PPO and truncated BPTT on nonstationary-locomotion trials."""
+    from agents.rl2.train import RL2TrainConfig
+
+    def D(field: str):
+        return options.config_default(RL2TrainConfig, field)
+
     p = algos.add_parser(
         "rl2", help="RL^2: an LSTM that adapts in its memory across the episodes of a trial",
         description="RL^2 on nonstationary locomotion (every trial is one damage chain: a leg "
@@ -26,13 +37,13 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
                     "sees the observation, the previous action, reward and done flag, and keeps "
                     "its state for the whole trial. PPO with truncated BPTT; snapshots form a "
                     "lineage.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=options.DefaultsFormatter)
     p.add_argument("--env", default=LOCOMOTION_IDS[0],
                    help="NonstationaryLocomotion-{Bug,Ant,Spider}-v0 or RoboSumo-X-vs-Y-v0")
     p.add_argument("--opponents", default=None,
                    help="RoboSumo: the opponents' lineage, zoo:<name> (e.g. zoo:selfplay-ant) "
                         "or a directory of vNNNN.safetensors snapshots")
-    p.add_argument("--rollout", type=int, default=500,
+    p.add_argument("--rollout", type=int, default=D("rollout"),
                    help="RoboSumo: steps per arena per iteration")
     p.add_argument("--episode-steps", type=int, default=None,
                    help="steps per episode (default: the env's, 100 locomotion, 500 RoboSumo)")
@@ -40,25 +51,28 @@ def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
                    help="reward multiplier for learning (default 0.01 for RoboSumo, else 1)")
     p.add_argument("--run-dir", type=Path, default=None,
                    help="run directory (default: runs/<env>-rl2-s<seed>)")
-    p.add_argument("--total-steps", type=int, default=2_000_000)
-    p.add_argument("--num-envs", type=int, default=12, help="trials run in parallel")
-    p.add_argument("--episodes", type=int, default=7, help="episodes per trial")
-    p.add_argument("--split", choices=("train", "test", "all"), default="train",
+    p.add_argument("--total-steps", type=int, default=D("total_steps"))
+    p.add_argument("--num-envs", type=int, default=D("num_envs"), help="trials run in parallel")
+    p.add_argument("--episodes", type=int, default=D("episodes"), help="episodes per trial")
+    p.add_argument("--split", choices=("train", "test", "all"), default=D("split"),
                    help="leg pairs to train on (train: the paper's 12 for the bug)")
-    p.add_argument("--seed", type=options.seed, default=0)
-    p.add_argument("--hidden", type=int, default=64, help="embedding and LSTM width")
+    p.add_argument("--seed", type=options.seed, default=D("seed"))
+    p.add_argument("--hidden", type=int, default=D("rl2.hidden"), help="embedding and LSTM width")
     p.add_argument("--reward-scale", type=float, default=None,
                    help="the previous-reward input is clip(reward * scale, -5, 5) (default "
                         "0.01 for RoboSumo, else 1)")
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=D("ppo.lr"))
     p.add_argument("--lr-anneal", action="store_true", help="decay the learning rate to 0")
-    p.add_argument("--gamma", type=float, default=0.99)
-    p.add_argument("--lam", type=float, default=0.95)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--minibatches", type=int, default=8)
-    p.add_argument("--bptt", type=int, default=10, help="truncated-BPTT length")
-    p.add_argument("--snapshot-every", type=int, default=10, help="iterations between snapshots")
-    p.add_argument("--nthread", type=int, default=0, help="physics threads (0: all cores)")
+    p.add_argument("--gamma", type=float, default=D("ppo.gamma"))
+    p.add_argument("--lam", type=float, default=D("ppo.lam"))
+    p.add_argument("--epochs", type=int, default=D("ppo.epochs"))
+    p.add_argument("--minibatches", type=int, default=D("ppo.minibatches"))
+    p.add_argument("--bptt", type=int, default=D("ppo.bptt"), help="truncated-BPTT length")
+    p.add_argument("--snapshot-every", type=int, default=D("snapshot_every"),
+                   help="iterations between snapshots")
+    p.add_argument("--nthread", type=int, default=D("nthread"),
+                   help="physics threads (0: all cores)")
+    options.help_from_config(p, RL2TrainConfig, RL2_FIELDS)
     _common(p)
     p.set_defaults(func=run_rl2)
 
@@ -67,6 +81,14 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
     """Add ``norml``: NoRML (or one of its ablations) on the rotated point agent or on
     nonstationary locomotion."""
     from agents.norml.core import VARIANTS
+    from agents.norml.locomotion import LocomotionMetaConfig
+    from agents.norml.sumo import SumoNoRMLConfig
+    from agents.norml.train import MetaTrainConfig
+
+    def three(point: str, locomotion: str | None = None, sumo: str | None = None) -> str:
+        return options.per_env(("point", MetaTrainConfig, point),
+                               ("locomotion", LocomotionMetaConfig, locomotion or point),
+                               ("RoboSumo", SumoNoRMLConfig, sumo or point))
 
     p = algos.add_parser(
         "norml", help="NoRML: adapt in one step from state transitions alone (point agent, "
@@ -82,7 +104,7 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                     "--env RoboSumo-X-vs-Y-v0 with --opponents LINEAGE: the learner is X, "
                     "adapting on --rollouts bouts against version k of the lineage and "
                     "meta-trained on as many against version k+1 (one bout per arena).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=options.DefaultsFormatter)
     p.add_argument("--env", default=POINT_ID,
                    help=f"{POINT_ID}, NonstationaryLocomotion-{{Bug,Ant,Spider}}-v0 or "
                         f"RoboSumo-X-vs-Y-v0")
@@ -92,42 +114,47 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--episode-steps", type=int, default=None,
                    help="RoboSumo: step limit of a bout (default: the env's 500)")
     p.add_argument("--reward-scale", type=float, default=None,
-                   help="RoboSumo: rewards are multiplied by this for learning (default 0.01)")
-    p.add_argument("--variant", choices=tuple(VARIANTS), default="norml")
+                   help=f"RoboSumo: rewards are multiplied by this for learning (default "
+                        f"{options.config_default(SumoNoRMLConfig, 'reward_scale')})")
+    p.add_argument("--variant", choices=tuple(VARIANTS), default="norml",
+                   help="NoRML, or one of the paper's ablations")
     p.add_argument("--sparse", action="store_true",
                    help="point: sparse reward (-1 per step, 100 steps, ends at the goal)")
     p.add_argument("--run-dir", type=Path, default=None,
                    help="run directory (default: runs/point-<reward>-<variant>-s<seed>, or "
                         "runs/<env>-<variant>-s<seed>)")
-    p.add_argument("--iterations", type=int, default=300, help="meta-iterations")
+    p.add_argument("--iterations", type=int, default=None,
+                   help=f"meta-iterations ({three('iterations')})")
     p.add_argument("--tasks", type=int, default=None,
-                   help="tasks (point: angles; locomotion: consecutive-task pairs; RoboSumo: "
-                        "consecutive-version pairs) per meta-batch (default: 10 point, 12 "
-                        "locomotion, 8 RoboSumo)")
+                   help=f"tasks (point: angles; locomotion: consecutive-task pairs; RoboSumo: "
+                        f"consecutive-version pairs) per meta-batch "
+                        f"({three('tasks', 'meta_batch', 'meta_batch')})")
     p.add_argument("--rollouts", type=int, default=None,
-                   help="episodes per task and phase (default: 25 point, 3 locomotion, where "
-                        "it is also the agent's adaptation window; RoboSumo: 4 bouts)")
+                   help=f"episodes per task and phase, in locomotion also the agent's "
+                        f"adaptation window ({three('rollouts', 'episodes', 'episodes')})")
     p.add_argument("--alpha", type=float, default=None,
                    help="initial inner step size (default: the variant's; locomotion 1)")
     p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="meta-learn the step size (default: the variant's; locomotion yes)")
     p.add_argument("--lr", type=float, default=None,
-                   help="initial outer Adam learning rate (default: 3e-3 point, 3e-4 locomotion)")
+                   help=f"initial outer Adam learning rate ({three('lr')})")
     p.add_argument("--advantage-lr", type=float, default=None,
                    help="locomotion, RoboSumo: initial Adam rate of A_psi (default: --lr)")
     p.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant")
-    p.add_argument("--gamma", type=float, default=None,
-                   help="discount (default: 0.9 point, 0.99 locomotion, 0.995 RoboSumo)")
+    p.add_argument("--gamma", type=float, default=None, help=f"discount ({three('gamma')})")
     p.add_argument("--init-from", default=None,
                    help="locomotion, RoboSumo: PPO MLP checkpoint (path or zoo: reference) "
                         "giving theta and the observation statistics (default: locomotion "
                         "zoo:ppo-locomotion-<body> if the zoo has it, RoboSumo none); 'none' "
                         "starts from scratch")
-    p.add_argument("--nthread", type=int, default=0,
-                   help="locomotion, RoboSumo: physics threads (0: all cores)")
-    p.add_argument("--seed", type=options.seed, default=0)
+    p.add_argument("--nthread", type=int, default=None,
+                   help=f"locomotion, RoboSumo: physics threads, 0: all cores (default: 0 "
+                        f"locomotion, {options.config_default(SumoNoRMLConfig, 'nthread')} "
+                        f"RoboSumo)")
+    p.add_argument("--seed", type=options.seed, default=0,
+                   help="seed of tasks, initialisation and action noise")
     p.add_argument("--snapshot-every", type=int, default=None,
-                   help="iterations between snapshots (default: 50 point, 10 locomotion)")
+                   help=f"iterations between snapshots ({three('snapshot_every')})")
     _common(p)
     p.set_defaults(func=run_norml)
 
@@ -184,9 +211,17 @@ def norml_config_from_args(args: argparse.Namespace):
 
     overrides = {k: v for k, v in (("alpha", args.alpha), ("learn_alpha", args.learn_alpha))
                  if v is not None}
+    # flags left out take the config's defaults (compare with None: 0 must reach validation)
+    chosen = {"iterations": args.iterations, "gamma": args.gamma, "lr": args.lr,
+              "snapshot_every": args.snapshot_every}
+    if args.env == POINT_ID:
+        chosen.update(tasks=args.tasks, rollouts=args.rollouts)
+    else:
+        chosen.update(meta_batch=args.tasks, episodes=args.rollouts,
+                      advantage_lr=args.advantage_lr)
 
-    def pick(value, default):
-        return default if value is None else value
+    def given(**more) -> dict:
+        return {k: v for k, v in {**chosen, **more}.items() if v is not None}
 
     if args.env in LOCOMOTION_IDS or sumo:
         from agents.norml.locomotion import LocomotionMetaConfig, default_model
@@ -204,13 +239,10 @@ def norml_config_from_args(args: argparse.Namespace):
         init = None if args.init_from is None or args.init_from.lower() == "none" \
             else args.init_from
         return SumoNoRMLConfig(
-            env=args.env, opponents=args.opponents, iterations=args.iterations,
-            meta_batch=pick(args.tasks, 8), episodes=pick(args.rollouts, 4),
-            episode_steps=args.episode_steps, gamma=pick(args.gamma, 0.995),
-            lr=pick(args.lr, 3e-4), advantage_lr=args.advantage_lr,
-            lr_decay=not args.no_lr_decay, reward_scale=pick(args.reward_scale, 0.01),
-            seed=args.seed, snapshot_every=pick(args.snapshot_every, 10), init_from=init,
-            nthread=args.nthread, model=model)
+            env=args.env, opponents=args.opponents, lr_decay=not args.no_lr_decay,
+            seed=args.seed, init_from=init, model=model,
+            **given(episode_steps=args.episode_steps, reward_scale=args.reward_scale,
+                    nthread=args.nthread))
     if args.env in LOCOMOTION_IDS:
         import agents
         from agents.env_ids import locomotion_body_of
@@ -220,18 +252,10 @@ def norml_config_from_args(args: argparse.Namespace):
         if init is None and f"ppo-locomotion-{body}" in agents.zoo_names():
             init = f"zoo:ppo-locomotion-{body}"
         init = None if init is None or init.lower() == "none" else init
-        return LocomotionMetaConfig(
-            body=body, iterations=args.iterations,
-            meta_batch=pick(args.tasks, 12), episodes=pick(args.rollouts, 3),
-            gamma=pick(args.gamma, 0.99), lr=pick(args.lr, 3e-4),
-            advantage_lr=args.advantage_lr, lr_decay=not args.no_lr_decay, seed=args.seed,
-            snapshot_every=pick(args.snapshot_every, 10), init_from=init, model=model)
-    return MetaTrainConfig(
-        sparse=args.sparse, iterations=args.iterations, tasks=pick(args.tasks, 10),
-        rollouts=pick(args.rollouts, 25), gamma=pick(args.gamma, 0.9), lr=pick(args.lr, 3e-3),
-        lr_decay=not args.no_lr_decay, seed=args.seed,
-        snapshot_every=pick(args.snapshot_every, 50),
-        model=NoRMLConfig.variant(args.variant, **overrides))
+        return LocomotionMetaConfig(body=body, lr_decay=not args.no_lr_decay, seed=args.seed,
+                                    init_from=init, model=model, **given())
+    return MetaTrainConfig(sparse=args.sparse, lr_decay=not args.no_lr_decay, seed=args.seed,
+                           model=NoRMLConfig.variant(args.variant, **overrides), **given())
 
 
 def run_to_end(trainer, run_dir: Path, args: argparse.Namespace,
@@ -284,7 +308,7 @@ def run_norml(args: argparse.Namespace) -> int:
             run_dir = args.run_dir or Path("runs") / f"{args.env}-{args.variant}-s{config.seed}"
             trainer = LocomotionMetaTrainer(config, run_dir, resume=not args.fresh,
                                             tensorboard=not args.no_tensorboard,
-                                            nthread=args.nthread)
+                                            nthread=args.nthread or 0)
         else:
             reward = "sparse" if config.sparse else "shaped"
             run_dir = args.run_dir or Path("runs") / f"point-{reward}-{args.variant}-s{config.seed}"

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def seed(text: str) -> int:
@@ -38,3 +39,88 @@ def write_json(target: Path | None, payload: object) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return False
+
+
+def config_default(cls: type, path: str) -> Any:
+    """The default of a config dataclass's field, ``"lr"`` or nested ``"ppo.lr"``: the one home
+    of every training default, which the ``arena train`` flags show and fall back to."""
+    import dataclasses
+
+    head, _, rest = path.partition(".")
+    field = {f.name: f for f in dataclasses.fields(cls)}[head]
+    if field.default is not dataclasses.MISSING:
+        value = field.default
+    else:
+        value = field.default_factory()  # type: ignore[misc]
+    return _nested(value, rest) if rest else value
+
+
+def _nested(value: Any, path: str) -> Any:
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def per_env(*pairs: tuple[str, type, str]) -> str:
+    """Help text of a flag whose default differs by env: ``"default: 200 locomotion, 100
+    RoboSumo"``, read from the configs (``(label, config class, field)`` each)."""
+    return "default: " + ", ".join(f"{config_default(cls, field)} {label}"
+                                   for label, cls, field in pairs)
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """The ``Attributes:`` section of a config class's docstring: field name -> its text."""
+    import inspect
+    import re
+
+    docs, name = {}, None
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    inside = False
+    for line in lines:
+        if line.strip() == "Attributes:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if line and not line.startswith(" "):  # the next section
+            break
+        match = re.match(r"^ {4}(\w+): (.*)$", line)
+        if match:
+            name = match.group(1)
+            docs[name] = match.group(2).strip()
+        elif name is not None and line.strip():
+            docs[name] += " " + line.strip()
+    return docs
+
+
+def field_help(cls: type, path: str) -> str:
+    """The docstring text of a config field (``"lr"`` or nested ``"ppo.lr"``)."""
+    import dataclasses
+
+    *heads, last = path.split(".")
+    owner = cls
+    for head in heads:
+        field = {f.name: f for f in dataclasses.fields(owner)}[head]
+        owner = type(config_default(owner, head)) if field.default_factory is not \
+            dataclasses.MISSING else type(field.default)
+    return attribute_docs(owner).get(last, "")
+
+
+def help_from_config(parser: argparse.ArgumentParser, cls: type, fields: dict[str, str]) -> None:
+    """Give every flag of ``fields`` (flag -> config field) without help text its field's
+    docstring, so that ``--help`` documents the option where the config does."""
+    for action in parser._actions:
+        flag = next((f for f in action.option_strings if f in fields), None)
+        if flag is not None and not action.help:
+            action.help = field_help(cls, fields[flag]) or " "
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with every default shown (also of flags without help text), except where the
+    help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: %(default)s)"

@@ -38,7 +38,6 @@ Snapshots are of kind ``"maml-sumo"`` with the run's settings under ``config["ma
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +135,7 @@ class SumoMetaConfig(OuterLoop):
     opponents: str = "agents/zoo/selfplay-bug"
     iterations: int = 100
     meta_batch: int = 8
-    episodes: int = 3
+    episodes: int = 4
     episode_steps: int | None = None
     seed: int = 0
     adapt: AdaptConfig = field(default_factory=lambda: AdaptConfig(gamma=0.995))
@@ -161,14 +160,6 @@ class SumoMetaConfig(OuterLoop):
     def bodies(self) -> tuple[str, str]:
         return sumo_bodies(self.env)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SumoMetaConfig:
-        d = dict(d)
-        return cls(adapt=AdaptConfig(**d.pop("adapt", {})),
-                   policy=PolicyConfig(**d.pop("policy", {})), **d)
 
 
 class Bouts(NamedTuple):

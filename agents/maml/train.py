@@ -23,7 +23,6 @@ once with ``torch.func.vmap`` (MLPs, by default) or in a loop (LSTMs): ``vmap_ta
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 from torch.func import vmap
 
 from agents.checkpoint import CheckpointMeta, load_checked, load_checkpoint, save_checkpoint
+from agents.config import Config
 from agents.episodes import Episodes
 from agents.losses import gae, ppo_loss
 from agents.maml.core import (
@@ -58,7 +58,7 @@ VMAP_LSTM_ERROR = (
 
 
 @dataclass(frozen=True)
-class OuterLoop:
+class OuterLoop(Config):
     """The meta-update settings every MAML run shares (locomotion here, RoboSumo in
     ``agents.maml.sumo``).
 
@@ -134,14 +134,6 @@ class MetaConfig(OuterLoop):
         if self.vmap_tasks is True and self.policy.arch != "mlp" and self.init_from is None:
             raise ValueError(VMAP_LSTM_ERROR)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MetaConfig:
-        d = dict(d)
-        return cls(adapt=AdaptConfig(**d.pop("adapt", {})),
-                   policy=PolicyConfig(**d.pop("policy", {})), **d)
 
 
 class _Phase:

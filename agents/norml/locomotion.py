@@ -29,14 +29,13 @@ like the point agent's (``agents.norml.train``), resumable.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from agents.config import Config
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.train import (
     MetaTrainer,
@@ -57,7 +56,7 @@ def default_model() -> NoRMLConfig:
 
 
 @dataclass(frozen=True)
-class LocomotionMetaConfig:
+class LocomotionMetaConfig(Config):
     """A NoRML meta-training run on ``NonstationaryLocomotion-<Body>-v0``.
 
     Attributes:
@@ -108,13 +107,6 @@ class LocomotionMetaConfig:
 
         return gym_id(self.body)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LocomotionMetaConfig:
-        d = dict(d)
-        return cls(model=NoRMLConfig(**d.pop("model", {})), **d)
 
 
 def init_from_ppo(model: NoRMLModel, ref: str) -> None:

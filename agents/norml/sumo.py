@@ -33,7 +33,6 @@ importance-weighted against the policy that played them (truncated at 2).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 
 from agents.checkpoint import read_meta
+from agents.config import Config
 from agents.env_ids import sumo_bodies_of
 from agents.maml.sumo import consecutive_pairs, opponent_lineage, sumo_bodies
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
@@ -53,7 +53,7 @@ from envs.bodies import article
 
 
 @dataclass(frozen=True)
-class SumoNoRMLConfig:
+class SumoNoRMLConfig(Config):
     """A NoRML meta-training run in RoboSumo against consecutive versions of a lineage.
 
     Attributes:
@@ -114,13 +114,6 @@ class SumoNoRMLConfig:
     def bodies(self) -> tuple[str, str]:
         return sumo_bodies(self.env)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SumoNoRMLConfig:
-        d = dict(d)
-        return cls(model=NoRMLConfig(**d.pop("model", {})), **d)
 
 
 class SumoNoRMLTrainer(LocomotionMetaTrainer):

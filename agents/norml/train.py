@@ -22,15 +22,14 @@ A run lives in a directory like every training run's (``agents.run``): ``config.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from agents.checkpoint import CheckpointMeta
+from agents.config import Config
 from agents.norml.agent import save_norml
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.run import TrainingRun
@@ -40,7 +39,7 @@ STATE_KIND = "norml-train-state"
 
 
 @dataclass(frozen=True)
-class MetaTrainConfig:
+class MetaTrainConfig(Config):
     """A NoRML meta-training run on ``PointRotation-v0``.
 
     Attributes:
@@ -74,13 +73,6 @@ class MetaTrainConfig:
         if not 0 < self.gamma <= 1 or not self.lr > 0:
             raise ValueError(f"need 0 < gamma <= 1 and lr > 0, got {self.gamma}, {self.lr}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MetaTrainConfig:
-        d = dict(d)
-        return cls(model=NoRMLConfig(**d.pop("model", {})), **d)
 
 
 def _stack(params: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

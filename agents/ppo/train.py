@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from agents.checkpoint import CheckpointMeta
+from agents.config import Config
 from agents.env_ids import body_of, locomotion_body_of, sumo_bodies_of
 from agents.lineage import Lineage
 from agents.policy import Policy, PolicyConfig, load_policy, policy_from_description
@@ -36,10 +37,13 @@ from agents.scripted import IdlePolicy, RandomPolicy
 OPPONENT_MODES = ("self", "pool", "lineage")
 SNAPSHOT_EVERY_OTHER = 50  # iterations between snapshots outside RoboSumo
 STATE_KIND = "ppo-train-state"
+# The settings whose default depends on the env (``arena train ppo`` falls back to these): in
+# RoboSumo rewards are scaled down for learning and the discount looks further ahead.
+SUMO_DEFAULTS = {"reward_scale": 0.01, "ppo.gamma": 0.995}
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """A PPO training run.
 
     Attributes:
@@ -175,15 +179,14 @@ class TrainConfig:
     def body(self) -> str | None:
         return body_of(self.env)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        d = dict(d)
-        policy = PolicyConfig(**d.pop("policy", {}))
-        ppo = PPOConfig(**d.pop("ppo", {}))
-        return cls(policy=policy, ppo=ppo, **d)
+
+def env_defaults(env: str) -> dict[str, Any]:
+    """``reward_scale`` and ``ppo.gamma`` by default for ``env`` (``SUMO_DEFAULTS`` in RoboSumo,
+    the config's field defaults elsewhere)."""
+    if sumo_bodies_of(env) is not None:
+        return dict(SUMO_DEFAULTS)
+    return {"reward_scale": TrainConfig.reward_scale, "ppo.gamma": PPOConfig.gamma}
 
 
 def make_envs(config: TrainConfig) -> Any:

@@ -22,7 +22,6 @@ A run directory holds ``config.json``, ``metrics.csv`` (and ``tb/``), ``state.sa
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from agents.checkpoint import CheckpointMeta
+from agents.config import Config
 from agents.env_ids import body_of, sumo_bodies_of
 from agents.ppo import PPO, PPOConfig
 from agents.rl2.core import RL2Config, RL2Policy, save_rl2
@@ -42,7 +42,7 @@ STATE_KIND = "rl2-train-state"
 
 
 @dataclass(frozen=True)
-class RL2TrainConfig:
+class RL2TrainConfig(Config):
     """An RL^2 training run on nonstationary locomotion or in RoboSumo.
 
     Attributes:
@@ -119,13 +119,6 @@ class RL2TrainConfig:
             return self.rollout
         return self.episodes * (self.episode_steps or 100)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RL2TrainConfig:
-        d = dict(d)
-        return cls(rl2=RL2Config(**d.pop("rl2", {})), ppo=PPOConfig(**d.pop("ppo", {})), **d)
 
 
 class TrialSampler:

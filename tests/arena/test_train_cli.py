@@ -91,3 +91,57 @@ def test_discrete_action_env_is_refused_clearly(tmp_path, capsys):
         train(tmp_path / "cartpole", "--env", "CartPole-v1", "--total-steps", "256", *TINY)
     assert exc.value.code == 2
     assert "CartPole-v1" in capsys.readouterr().err
+
+
+def _train_parsers():
+    import argparse
+
+    from arena.cli import build_parser
+
+    def sub(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    return sub(sub(build_parser()).choices["train"]).choices
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "maml", "rl2", "norml"])
+def test_train_help_shows_every_default(algorithm):
+    import argparse
+
+    parser = _train_parsers()[algorithm]
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        default = action.default
+        if any(default is v for v in (None, False, argparse.SUPPRESS)):
+            # per-env defaults say so in the help, from the configs
+            assert action.help, f"{action.option_strings[0]} has no help"
+            continue
+        shown = " ".join(parser._get_formatter()._format_action(action).split())
+        assert f"default: {default}" in shown or f"default {default}" in shown, shown
+
+
+def test_train_flags_left_out_take_the_configs_defaults():
+    from agents.maml.sumo import SumoMetaConfig
+    from agents.maml.train import MetaConfig
+    from agents.norml.locomotion import LocomotionMetaConfig
+    from agents.norml.sumo import SumoNoRMLConfig
+    from agents.norml.train import MetaTrainConfig
+    from arena.cli import build_parser
+    from arena.meta_cli import norml_config_from_args
+
+    parse = build_parser().parse_args
+    for argv, cls in ((["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", "zoo:selfplay-bug"],
+                       SumoNoRMLConfig),
+                      (["--env", "NonstationaryLocomotion-Bug-v0", "--init-from", "none"],
+                       LocomotionMetaConfig),
+                      ([], MetaTrainConfig)):
+        config = norml_config_from_args(parse(["train", "norml", *argv]))
+        want = cls(**{k: getattr(config, k) for k in ("env", "opponents", "body", "init_from",
+                                                         "model") if hasattr(config, k)})
+        assert config.to_dict() == want.to_dict(), cls.__name__
+    parsers = _train_parsers()
+    maml = parsers["maml"].parse_args([])
+    assert (maml.iterations, maml.episodes, maml.meta_batch) == (None, None, None)
+    assert "200 locomotion, 100 RoboSumo" in " ".join(parsers["maml"].format_help().split())
+    assert MetaConfig().iterations == 200 and SumoMetaConfig().episodes == 4  # as documented
