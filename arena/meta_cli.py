@@ -1,7 +1,8 @@
-"""``arena train rl2`` and ``arena train norml``: the recurrent and the no-reward meta-learners.
+"""``arena train maml``, ``rl2`` and ``norml``: the meta-learners.
 
-``add_rl2_parser(algos)`` and ``add_norml_parser(algos)`` add the two algorithms to the
-subparsers of ``arena train``. Runs are resumable: the same command continues a run.
+``add_maml_parser(algos)``, ``add_rl2_parser(algos)`` and ``add_norml_parser(algos)`` add them to
+the subparsers of ``arena train`` (``arena.train_cli``, which holds PPO). Every default comes from
+the algorithm's config dataclasses. Runs are resumable: the same command continues a run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,139 @@ RL2_FIELDS = {"--rollout": "rollout", "--total-steps": "total_steps", "--num-env
               "--hidden": "rl2.hidden", "--lr": "ppo.lr", "--gamma": "ppo.gamma",
               "--lam": "ppo.lam", "--epochs": "ppo.epochs", "--minibatches": "ppo.minibatches",
               "--bptt": "ppo.bptt", "--snapshot-every": "snapshot_every", "--nthread": "nthread"}
+
+
+def add_maml_parser(algos: argparse._SubParsersAction) -> None:
+    """Add ``maml``: MAML meta-training on locomotion task pairs or lineage version pairs."""
+    from agents.maml import AdaptConfig
+    from agents.maml.sumo import SumoMetaConfig
+    from agents.maml.train import MetaConfig
+
+    def D(field: str):
+        value = options.config_default(MetaConfig, field)
+        assert value == options.config_default(SumoMetaConfig, field), field
+        return value
+
+    def both(field: str) -> str:
+        return options.per_env(("locomotion", MetaConfig, field),
+                               ("RoboSumo", SumoMetaConfig, field))
+
+    p = algos.add_parser(
+        "maml", help="MAML for continuous adaptation (nonstationary locomotion or RoboSumo)",
+        description="Meta-train a policy and its step sizes on consecutive-task pairs "
+                    "(Al-Shedivat et al. 2018, Algorithm 1): the training leg pairs of "
+                    "nonstationary locomotion, or consecutive versions of an opponent lineage "
+                    "in RoboSumo (adapt against version k, judged against k+1). Resumable.",
+        formatter_class=options.DefaultsFormatter)
+    p.add_argument("--env", default=None,
+                   help="NonstationaryLocomotion-{Bug,Ant,Spider}-v0 (default: the --body's) or "
+                        "RoboSumo-X-vs-Y-v0 (with --opponents)")
+    p.add_argument("--body", choices=("ant", "bug", "spider"),
+                   default=options.config_default(MetaConfig, "body"),
+                   help="locomotion body when --env is not given")
+    p.add_argument("--opponents", default=None,
+                   help="RoboSumo: the opponents' lineage, a directory or zoo:<name> "
+                        "(e.g. zoo:selfplay-bug)")
+    p.add_argument("--episode-steps", type=int, default=None,
+                   help="RoboSumo: step limit of a bout (default 500)")
+    p.add_argument("--reward-scale", type=float, default=None,
+                   help=f"RoboSumo: reward multiplier for learning (default "
+                        f"{options.config_default(SumoMetaConfig, 'reward_scale')})")
+    p.add_argument("--nthread", type=int, default=None,
+                   help=f"RoboSumo: physics threads (default "
+                        f"{options.config_default(SumoMetaConfig, 'nthread')})")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="run directory (default: runs/maml-<body>-s<seed>, or "
+                        "runs/<env>-maml-s<seed> in RoboSumo)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help=f"meta-iterations ({both('iterations')})")
+    p.add_argument("--meta-batch", type=int, default=None,
+                   help=f"task pairs per iteration ({both('meta_batch')})")
+    p.add_argument("--episodes", type=int, default=None,
+                   help=f"K: episodes (bouts) per task ({both('episodes')})")
+    adapt = AdaptConfig()
+    p.add_argument("--inner-steps", type=int, default=adapt.steps, help="M: adaptation steps")
+    p.add_argument("--step-size", type=float, default=adapt.step_size,
+                   help="initial step sizes")
+    p.add_argument("--per-parameter", action="store_true", help="Meta-SGD step sizes")
+    p.add_argument("--max-weight", type=float, default=adapt.max_weight,
+                   help="importance-weight truncation")
+    p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
+    p.add_argument("--arch", choices=("mlp", "lstm"), default=D("policy.arch"),
+                   help="policy architecture (ignored with --init-from: the checkpoint's)")
+    p.add_argument("--hidden", type=int, default=D("policy.hidden"),
+                   help="hidden width of the policy")
+    p.add_argument("--vmap-tasks", action=argparse.BooleanOptionalAction, default=None,
+                   help="meta-update all tasks at once with torch.func.vmap (MLP only), or in "
+                        "a loop (default: vmap for an MLP, the loop for an LSTM)")
+    p.add_argument("--lr", type=float, default=D("lr"), help="outer Adam learning rate")
+    p.add_argument("--step-size-lr", type=float, default=None,
+                   help="Adam rate of the step sizes (default: --lr)")
+    p.add_argument("--epochs", type=int, default=D("epochs"), help="outer PPO epochs")
+    p.add_argument("--init-from", default=None,
+                   help="PPO checkpoint (path or zoo: reference) to start theta from")
+    p.add_argument("--seed", type=options.seed, default=D("seed"), help="seed of everything")
+    p.add_argument("--fresh", action="store_true", help="fail if the run directory holds a run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-tensorboard", action="store_true", help="CSV metrics only")
+    p.set_defaults(func=run_maml)
+
+
+def run_maml(args: argparse.Namespace) -> int:
+    import dataclasses
+    import re
+
+    from agents.env_ids import sumo_bodies_of
+    from agents.maml.sumo import SumoMetaConfig, SumoMetaTrainer
+    from agents.maml.train import MetaConfig, MetaTrainer
+    from agents.policy import PolicyConfig
+
+    env = args.env or f"NonstationaryLocomotion-{args.body.capitalize()}-v0"
+    locomotion = re.match(r"^NonstationaryLocomotion-(Ant|Bug|Spider)-v0$", env)
+    sumo = sumo_bodies_of(env) is not None
+    if not (locomotion or sumo):
+        raise SystemExit(f"arena train maml: --env must be NonstationaryLocomotion-"
+                         f"{{Bug,Ant,Spider}}-v0 or RoboSumo-X-vs-Y-v0, got {env!r}")
+    if sumo and not args.opponents:
+        raise SystemExit("arena train maml: RoboSumo needs --opponents (a lineage directory "
+                         "or zoo:<name>, e.g. zoo:selfplay-bug)")
+    sumo_only = {"--opponents": args.opponents, "--episode-steps": args.episode_steps,
+                 "--reward-scale": args.reward_scale, "--nthread": args.nthread}
+    given = [flag for flag, value in sumo_only.items() if value is not None]
+    if not sumo and given:
+        raise SystemExit(f"arena train maml: {', '.join(given)} applies to RoboSumo envs only")
+    if sumo and args.vmap_tasks is not None:
+        raise SystemExit("arena train maml: --vmap-tasks applies to locomotion only (RoboSumo "
+                         "meta-updates loop over tasks)")
+    cls = SumoMetaConfig if sumo else MetaConfig
+    # flags left out take the config's defaults (0 must reach validation: compare with None)
+    chosen = {"iterations": args.iterations, "meta_batch": args.meta_batch,
+              "episodes": args.episodes}
+    if sumo:
+        chosen.update(env=env, opponents=args.opponents, episode_steps=args.episode_steps,
+                      reward_scale=args.reward_scale, nthread=args.nthread)
+    else:
+        chosen.update(body=locomotion.group(1).lower(), vmap_tasks=args.vmap_tasks)
+    settings = {k: v for k, v in chosen.items() if v is not None}
+    adapt = dataclasses.replace(options.config_default(cls, "adapt"), steps=args.inner_steps,
+                                step_size=args.step_size, per_parameter=args.per_parameter,
+                                max_weight=args.max_weight)
+    try:
+        config = cls(seed=args.seed, first_order=args.first_order, lr=args.lr,
+                     step_size_lr=args.step_size_lr, epochs=args.epochs,
+                     init_from=args.init_from, adapt=adapt,
+                     policy=PolicyConfig(arch=args.arch, hidden=args.hidden), **settings)
+        if sumo:
+            run_dir = args.run_dir or Path("runs") / f"{env}-maml-s{args.seed}"
+            trainer = SumoMetaTrainer(config, run_dir, resume=not args.fresh,
+                                      tensorboard=not args.no_tensorboard)
+        else:
+            run_dir = args.run_dir or Path("runs") / f"maml-{config.body}-s{args.seed}"
+            trainer = MetaTrainer(config, run_dir, resume=not args.fresh,
+                                  tensorboard=not args.no_tensorboard)
+    except ValueError as err:
+        raise SystemExit(f"arena train maml: {err}") from None
+    return run_to_end(trainer, run_dir, args)
 
 
 def add_rl2_parser(algos: argparse._SubParsersAction) -> None:
@@ -319,5 +453,5 @@ def run_norml(args: argparse.Namespace) -> int:
     return run_to_end(trainer, run_dir, args, unit="meta-iterations")
 
 
-__all__ = ["add_norml_parser", "add_rl2_parser", "norml_config_from_args",
-           "rl2_config_from_args", "run_norml", "run_rl2", "run_to_end"]
+__all__ = ["add_maml_parser", "add_norml_parser", "add_rl2_parser", "norml_config_from_args",
+           "rl2_config_from_args", "run_maml", "run_norml", "run_rl2", "run_to_end"]
