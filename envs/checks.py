@@ -39,3 +39,12 @@ def real_actions(actions: Any, shape: tuple[int, ...], what: str,
     if finite and not np.isfinite(out).all():
         raise ValueError(f"{what} contains NaN or infinite values")
     return out
+
+
+def reset_options(options: dict[str, Any] | None, known: tuple[str, ...]) -> dict[str, Any]:
+    """The reset options, refused with the known ones named if any is unknown ({} for None)."""
+    options = options or {}
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"unknown reset options {unknown}; known: {list(known)}")
+    return options

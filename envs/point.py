@@ -28,6 +28,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.checks import reset_options
+
 START = (0.0, 0.0)
 GOAL = (1.0, 0.0)
 BOUND = 2.0  # positions are clipped to [-BOUND, BOUND] in both coordinates
@@ -105,12 +107,8 @@ class PointRotationEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start at (0, 0); ``options={"angle": phi}`` sets the task (kept until changed)."""
         super().reset(seed=seed)
-        if options:
-            unknown = set(options) - set(RESET_OPTIONS)
-            if unknown:
-                raise ValueError(f"unknown reset options {sorted(unknown)}; valid: {RESET_OPTIONS}")
-            if "angle" in options:
-                self.angle = _check_angle(options["angle"])
+        if "angle" in (options := reset_options(options, RESET_OPTIONS)):
+            self.angle = _check_angle(options["angle"])
         self._pos = np.array(START)
         self._t = 0
         return self._pos.astype(np.float32), {"angle": self.angle}
@@ -174,12 +172,8 @@ class PointRotationVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Restart every point; ``options={"angle": phi or [phi_i]}`` sets the tasks."""
-        if options:
-            unknown = set(options) - set(RESET_OPTIONS)
-            if unknown:
-                raise ValueError(f"unknown reset options {sorted(unknown)}; valid: {RESET_OPTIONS}")
-            if "angle" in options:
-                self.set_angles(options["angle"])
+        if "angle" in (options := reset_options(options, RESET_OPTIONS)):
+            self.set_angles(options["angle"])
         self._pos[:] = START
         self._t[:] = 0
         return self._pos.astype(np.float32), {}

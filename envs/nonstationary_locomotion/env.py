@@ -10,7 +10,7 @@ import mujoco
 import numpy as np
 
 from envs.bodies import body_info, check_body
-from envs.checks import real_actions
+from envs.checks import real_actions, reset_options
 from envs.nonstationary_locomotion.scene import FRAME_SKIP, build_spec, leg_layout
 from envs.nonstationary_locomotion.tasks import LegDamage, check_damage
 
@@ -196,12 +196,8 @@ class LocomotionEnv(gymnasium.Env):
             damage (LegDamage | None): the damage from now on (see the class docstring).
         """
         super().reset(seed=seed)
-        if options:
-            unknown = set(options) - set(RESET_OPTIONS)
-            if unknown:
-                raise ValueError(f"unknown reset options {sorted(unknown)}; valid: {RESET_OPTIONS}")
-            if "damage" in options:
-                self.set_damage(options["damage"])
+        if "damage" in (options := reset_options(options, RESET_OPTIONS)):
+            self.set_damage(options["damage"])
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[:], d.qvel[:] = initial_state(m, self.np_random, self.reset_noise_scale)

@@ -27,7 +27,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.bodies import body_info, check_body
-from envs.checks import real_actions
+from envs.checks import real_actions, reset_options
 from envs.nonstationary_locomotion.env import (
     CTRL_COST_WEIGHT,
     FORWARD_REWARD_WEIGHT,
@@ -160,12 +160,8 @@ class LocomotionVectorEnv(VectorEnv):
             for i, s in enumerate(seeds):
                 if s is not None:
                     self._rngs[i] = seeding.np_random(int(s))[0]
-        if options:
-            unknown = set(options) - set(RESET_OPTIONS)
-            if unknown:
-                raise ValueError(f"unknown reset options {sorted(unknown)}; valid: {RESET_OPTIONS}")
-            if "damage" in options:
-                self.set_damages(options["damage"])
+        if "damage" in (options := reset_options(options, RESET_OPTIONS)):
+            self.set_damages(options["damage"])
         self._reset_all()
         return self._observe(), {}
 

@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 
 from envs.bodies import BODIES
+from envs.checks import reset_options
 from envs.robosumo.sumo import RESET_OPTIONS, SumoEnv
 from envs.timelimit import STEP_LIMIT_SYNC
 
@@ -78,9 +79,7 @@ class SumoGymEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        unknown = sorted(set(options or {}) - set(RESET_OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset options {unknown}; known: {list(RESET_OPTIONS)}")
+        reset_options(options, RESET_OPTIONS)
         # One generator drives both the arena's start state and the random opponent.
         obs, _ = self.sumo.reset(seed=int(self.np_random.integers(2**31)), options=options)
         reset_fn = getattr(self.opponent, "reset", None)
