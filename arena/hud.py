@@ -161,14 +161,14 @@ class HudPainter:
                   f"{hud.episodes}   round score A {w}-{d}-{lo} (W-D-L)   rounds A {rw}-{rd}-{rl}",
                   (8, 4 + line))
         limit = f"{hud.max_steps}"
+        camera = state.camera if state.follow == "free" else f"follow {state.follow}"
         cells = (f"step {hud.step}/{limit}", "PAUSED" if state.paused else f"{state.speed:g}x",
-                 f"camera {state.camera}", "" if state.follow == "free" else
-                 f"follow {state.follow}")
-        templates = (f"step {limit}/{limit}", "PAUSED", "camera tracking", "follow A")
+                 f"camera {camera}")
+        templates = (f"step {limit}/{limit}", "PAUSED", "camera tracking")
         widths = [self.font.size(t)[0] for t in templates]
         self.columns(cells, widths, (8, 4 + 2 * line), YELLOW if state.paused else GREY)
         if hud.message:
-            x = 8 + sum(widths) + 4 * 18
+            x = 8 + sum(widths) + 3 * 18
             self.text(hud.message, (max(x, self.width // 2), 4 + 2 * line), YELLOW)
 
     def _terms(self, hud: Hud, bottom: int) -> int:

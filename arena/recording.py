@@ -20,6 +20,7 @@ GIF_COLORS = 128  # palette size of GIF frames: smaller files, no visible bandin
 FORMATS = {".mp4": "MP4 video, H.264", ".gif": "animated GIF", "": "PNG frames"}
 MP4_CRF = 23  # x264's constant rate factor (its default): 0 lossless .. 51 worst
 ESTIMATE_EVERY = 25  # kept frames between size estimates (a GIF estimate encodes two frames)
+MP4_LAG = 45  # frames x264 may hold before writing them (its look-ahead of 40, B-frames)
 
 
 def record_error(target: Path | str) -> str | None:
@@ -32,8 +33,10 @@ def record_error(target: Path | str) -> str | None:
 
 
 def megabytes(n: float) -> str:
-    """A byte count for people: ``1.4 MB``, ``320 kB``."""
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+    """A byte count for people: ``1.4 MB``, ``320 kB``, ``512 B``."""
+    if n >= 1e6:
+        return f"{n / 1e6:.1f} MB"
+    return f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n:.0f} B"
 
 
 class Recorder:
@@ -107,7 +110,7 @@ class Recorder:
         self.written += 1
         if self._bar is not None:
             self._bar.update(1)
-            if self.written % ESTIMATE_EVERY == 1:
+            if self.written % ESTIMATE_EVERY == 0:
                 self._bar.set_postfix(self._sizes())
 
     def _write_mp4(self, frame: np.ndarray) -> None:
@@ -151,15 +154,27 @@ class Recorder:
     def _sizes(self) -> dict[str, str]:
         done = self.bytes_so_far()
         sizes = {"so far": megabytes(done)}
-        if self.expected and self.written and done:
-            sizes["at this rate in all"] = megabytes(done * self.expected / self.written)
+        # frames in the file: an MP4's last ones may still be inside the encoder
+        settled = self.written - MP4_LAG if self.suffix == ".mp4" else self.written
+        if self.expected and settled > 0 and done:
+            sizes["at this rate in all"] = megabytes(done * self.expected / settled)
         return sizes
 
     def close(self) -> Path | None:
         """Finish the file (if any frames); the file or directory written, None if nothing was."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        written = None
+        try:
+            written = self._finish()
+        finally:
+            if self._bar is not None:
+                if self.written:
+                    size = written_size(written) if written is not None else 0
+                    self._bar.set_postfix({"size": megabytes(size)})
+                self._bar.close()
+                self._bar = None
+        return written
+
+    def _finish(self) -> Path | None:
         if self.suffix == ".mp4":
             if self._writer is None:
                 return None

@@ -12,7 +12,7 @@ from PIL import Image
 
 from arena.cli import main
 from arena.match import resolve_pair
-from arena.recording import Recorder
+from arena.recording import Recorder, megabytes
 from arena.timeline import Snapshot, Timeline
 from arena.viewer import Hud, Viewer, apply_event
 from arena.watch import GameView
@@ -224,7 +224,7 @@ def test_an_mp4_recording_decodes_with_every_frame(tmp_path, capsys):
     assert main(["watch", "random", "idle", "--bodies", "bug", "ant", "--stop-after", "12",
                  "--size", "160", "120", "--record", str(mp4), "--screenshot", str(shot)]) == 0
     captured = capsys.readouterr()
-    assert "recorded 12 frames to" in captured.out and " kB)" in captured.out
+    assert f"recorded 12 frames to {mp4} ({megabytes(mp4.stat().st_size)})" in captured.out
     assert (f"recording every frame to {mp4} (MP4 video, H.264, 160x120): at most 12 frames"
             in captured.err)
     reader = imageio_ffmpeg.read_frames(str(mp4))
@@ -245,8 +245,9 @@ def test_a_recorder_pads_odd_sizes_and_reports_its_size(tmp_path):
     reader = imageio_ffmpeg.read_frames(str(tmp_path / "odd.mp4"))
     assert next(reader)["size"] == (66, 34)
     assert sum(1 for _ in reader) == 3
+    size = (tmp_path / "odd.mp4").stat().st_size
     assert f"recording {tmp_path / 'odd.mp4'}: 3/3 frames" in log.getvalue()
-    assert "so far" in log.getvalue()
+    assert log.getvalue().rstrip().endswith(f"; size {megabytes(size)}")  # the final line
     with pytest.raises(ValueError, match=r"--record must name FILE\.mp4"):
         Recorder(tmp_path / "x.webm")
 
