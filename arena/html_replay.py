@@ -154,9 +154,11 @@ class PoseRecorder:
     """Stands in for the viewer of ``arena.watch.GameView``: records each shown step instead of
     drawing it (no window, no rendering), one ``EpisodeFrames`` per episode shown.
 
-    The recorded poses are those of the env's state after the step: forward kinematics of its
-    ``qpos`` in a scratch ``MjData`` (after ``mj_step`` the env's own ``geom_xpos`` is that of
-    the last substep's start), so the env's data is never touched.
+    ``GameView`` appends every shown step to the viewer's ``timeline`` and then calls
+    ``present``; here the timeline records each step as it is appended (the state after the
+    step, as ``arena.timeline.Snapshot`` holds it) and ``present`` has nothing to show. The
+    recorded poses are forward kinematics of the step's ``qpos`` in a scratch ``MjData``, so the
+    env's data is never touched.
     """
 
     realtime = False
@@ -167,9 +169,9 @@ class PoseRecorder:
         self.state = ViewState()
         self.episodes: dict[tuple[int, int], EpisodeFrames] = {}
         self._scratch: dict[int, tuple[mujoco.MjModel, mujoco.MjData]] = {}
+        self.timeline = _RecordingTimeline(self)
 
-    def _start(self, env: Any, hud: Any) -> EpisodeFrames:
-        model = env.model
+    def _start(self, model: mujoco.MjModel, hud: Any) -> EpisodeFrames:
         geoms, moving = scene_geoms(model)
         fixed = {"names": list(hud.names), "bodies": list(hud.bodies),
                  "versions": list(hud.versions), "a_player": hud.a_player,
@@ -181,19 +183,18 @@ class PoseRecorder:
         return EpisodeFrames(hud.round, hud.episode, fixed, geoms, moving,
                              _torso_slots(model, moving), term_names=names)
 
-    def show(self, env: Any, hud: Any, record: bool = True) -> None:
-        """Record the env's state after this step and the HUD (the viewer's ``show``)."""
-        if not record:
-            return
+    def record(self, snapshot: Any) -> None:
+        """Record a step: the state after it (``snapshot.qpos``) and its HUD."""
+        hud, model = snapshot.hud, snapshot.model
         key = (hud.round, hud.episode)
         frames = self.episodes.get(key)
         if frames is None:
-            frames = self.episodes[key] = self._start(env, hud)
-        model, scratch = self._scratch.get(id(env.model), (None, None))
-        if model is not env.model:
-            model, scratch = env.model, mujoco.MjData(env.model)
+            frames = self.episodes[key] = self._start(model, hud)
+        known, scratch = self._scratch.get(id(model), (None, None))
+        if known is not model:
+            scratch = mujoco.MjData(model)
             self._scratch[id(model)] = (model, scratch)
-        scratch.qpos[:] = env.data.qpos
+        scratch.qpos[:] = snapshot.qpos
         mujoco.mj_kinematics(model, scratch)
         frames.poses.append(_poses(scratch, frames.moving).astype(np.float32))
         frames.returns.append((hud.returns["a"], hud.returns["b"]))
@@ -203,12 +204,29 @@ class PoseRecorder:
         frames.end = {"score": list(hud.score), "rounds_score": list(hud.rounds_score),
                       "message": hud.message.split(";")[0]}
 
-    def wait(self, redraw: Callable[[], None]) -> None:
-        """Nothing to wait for: no one is watching."""
+    def present(self, on_shown: Callable[[], None] | None = None, live: bool = True) -> None:
+        """Nothing to show: every step was recorded as it came (the viewer's ``present``)."""
+        if on_shown is not None:
+            on_shown()
 
     def forget_scenes(self) -> None:
         """Forget the scratch data of the game's envs."""
         self._scratch.clear()
+
+
+class _RecordingTimeline:
+    """The recorder's timeline: records each appended step, keeps none of them."""
+
+    def __init__(self, recorder: PoseRecorder) -> None:
+        self.recorder = recorder
+        self.complete = False
+
+    def clear(self, length: int | None = None) -> None:
+        self.complete = False
+
+    def append(self, snapshot: Any) -> int:
+        self.recorder.record(snapshot)
+        return 0
 
 
 def _b64(array: np.ndarray) -> str:

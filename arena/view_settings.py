@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 CAMERAS = ("tracking", "top", "side", "orbit")
+FOLLOW = ("free", "A", "B")  # f cycles: the camera above, or orbiting the torso of side A or B
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # multiples of real time
 REAL_TIME_FPS = 20  # frames per second of real time: one frame per env step, dt = 0.05 s
 # Offscreen render settings. On a CPU (software OpenGL) shadows cost more than everything else:

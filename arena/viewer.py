@@ -2,25 +2,35 @@
 
 Each frame, ``mujoco.Renderer`` draws the arena into an RGB array, pygame blits it into the window
 and draws the HUD on top (agent names, bodies, lineage versions, round and episode, score, step,
-reward terms). It runs headless with ``SDL_VIDEODRIVER=dummy`` (and ``MUJOCO_GL=egl``): the window
-then lives in memory, which is how tests, recordings and report screenshots use it.
+reward terms, the timeline of the episode, a plot of the reward terms). It runs headless with
+``SDL_VIDEODRIVER=dummy`` (and ``MUJOCO_GL=egl``): the window then lives in memory, which is how
+tests, recordings and report screenshots use it.
+
+The viewer keeps every step of the shown episode in a ``Timeline`` and renders each frame from a
+step's snapshot (``arena.timeline``), so the person watching can scrub back and forth; the game
+itself waits while they look back (its env is only read), and goes on from its live state.
 
 Keys:
-    space        pause / resume
-    . or right   single step (pauses)
-    + / -        faster / slower (0.25x .. 8x real time)
-    c            next camera: tracking, top, side, orbit (drag with the mouse to orbit, wheel zooms)
-    h            hide / show the HUD;  t  hide / show the reward terms
-    s            save a screenshot (PNG) next to the working directory
-    r            restart the game
-    q or escape  quit
+    space               play / pause (at the end of a replay: play again from the start)
+    , or left           one step back (pauses)
+    . or right          one step forward (pauses; at the newest step: play the next one)
+    home / end          first step / newest step (live)
+    click or drag the timeline bar: go to that step
+    + / -               faster / slower (0.25x .. 8x real time)
+    c                   next camera: tracking, top, side, orbit (drag to orbit, wheel zooms)
+    f                   follow: free camera, follow A, follow B (drag orbits the followed robot)
+    p                   show / hide the plot of the reward terms
+    h                   hide / show the HUD;  t  hide / show the reward terms
+    s                   save a screenshot (PNG) in the working directory
+    r                   restart the game
+    q or escape         quit
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +45,15 @@ import mujoco
 import numpy as np
 import pygame
 
-from arena.view_settings import CAMERAS, QUALITY, REAL_TIME_FPS, SPEEDS
+from arena.hud import Hud, HudPainter
+from arena.timeline import Snapshot, Timeline
+from arena.view_settings import CAMERAS, FOLLOW, QUALITY, REAL_TIME_FPS, SPEEDS
 from envs.robosumo.render import tracking_camera
-from envs.robosumo.scene import PLAYER_RGBA
 
-_HUD_BG = (10, 12, 20, 170)
-_WHITE, _GREY, _YELLOW = (235, 235, 235), (160, 160, 170), (250, 210, 80)
+__all__ = ["Hud", "ViewState", "Viewer", "ViewerQuit", "ViewerRestart", "apply_event",
+           "save_png"]
+
+PAUSED_FPS = 30  # redraws per second while paused, so that camera changes show
 
 
 class ViewerQuit(Exception):
@@ -52,61 +65,84 @@ class ViewerRestart(Exception):
 
 
 @dataclass
-class Hud:
-    """What the HUD shows; sides are A and B, each in one player slot per episode.
-
-    Attributes:
-        names: labels of A and B.
-        bodies: bodies of A and B.
-        versions: lineage versions of A and B (None: not from a lineage).
-        a_player: the slot ("player_0" or "player_1") A has in this episode.
-        round: 0-based round; rounds: rounds in the game.
-        episode: 0-based episode in the round; episodes: episodes per round.
-        score: A's wins, losses and draws of episodes in this round.
-        rounds_score: A's wins, losses and draws of finished rounds.
-        step: steps played in this episode; max_steps: the step limit.
-        terms: reward terms of the last step, by side ("a", "b").
-        returns: episode returns so far, by side.
-        message: a line shown under the header (e.g. the result of the last episode).
-    """
-
-    names: tuple[str, str]
-    bodies: tuple[str, str]
-    versions: tuple[int | None, int | None] = (None, None)
-    a_player: str = "player_0"
-    round: int = 0
-    rounds: int = 1
-    episode: int = 0
-    episodes: int = 1
-    score: tuple[int, int, int] = (0, 0, 0)
-    rounds_score: tuple[int, int, int] = (0, 0, 0)
-    step: int = 0
-    max_steps: int = 500
-    terms: dict[str, Mapping[str, float]] = field(default_factory=dict)
-    returns: dict[str, float] = field(default_factory=lambda: {"a": 0.0, "b": 0.0})
-    message: str = ""
-
-
-@dataclass
 class ViewState:
-    """Everything the keys and the mouse change."""
+    """Everything the keys and the mouse change.
+
+    ``step_pending``, ``step_back``, ``jump`` and ``seek`` are requests to move in the timeline,
+    taken up by ``Viewer.pump``; ``bar`` is where the timeline bar was last drawn.
+    """
 
     paused: bool = False
     step_pending: bool = False
+    step_back: bool = False
+    jump: str | None = None  # "start" or "end"
+    seek: float | None = None  # a fraction of the timeline bar
     speed_index: int = SPEEDS.index(1.0)
     camera: str = "tracking"
+    follow: str = "free"
     quit: bool = False
     restart: bool = False
     screenshot: bool = False
     hud: bool = True
     terms: bool = True
+    plot: bool = False
     orbit: list[float] = field(default_factory=lambda: [90.0, -25.0, 6.0])  # azimuth, elev, dist
     dragging: bool = False
+    scrubbing: bool = False
+    bar: tuple[int, int, int, int] | None = None
 
     @property
     def speed(self) -> float:
         """Playback speed as a multiple of real time."""
         return SPEEDS[self.speed_index]
+
+    def bar_fraction(self, x: float) -> float:
+        """Where ``x`` (pixels) lies along the timeline bar, 0..1."""
+        left, _, width, _ = self.bar
+        return float(np.clip((x - left) / max(width - 1, 1), 0.0, 1.0))
+
+    def on_bar(self, pos: tuple[int, int]) -> bool:
+        """Whether ``pos`` is on the timeline bar (with a few pixels to spare above and below)."""
+        if self.bar is None:
+            return False
+        left, top, width, height = self.bar
+        return left <= pos[0] < left + width and top - 4 <= pos[1] < top + height + 4
+
+
+_KEYS: dict[int, str] = {
+    pygame.K_q: "quit", pygame.K_ESCAPE: "quit", pygame.K_SPACE: "play",
+    pygame.K_PERIOD: "forward", pygame.K_RIGHT: "forward",
+    pygame.K_COMMA: "back", pygame.K_LEFT: "back",
+    pygame.K_HOME: "start", pygame.K_END: "end",
+    pygame.K_PLUS: "faster", pygame.K_EQUALS: "faster", pygame.K_KP_PLUS: "faster",
+    pygame.K_UP: "faster", pygame.K_MINUS: "slower", pygame.K_KP_MINUS: "slower",
+    pygame.K_DOWN: "slower", pygame.K_c: "camera", pygame.K_f: "follow", pygame.K_p: "plot",
+    pygame.K_r: "restart", pygame.K_s: "screenshot", pygame.K_h: "hud", pygame.K_t: "terms",
+}
+
+
+def _apply_key(state: ViewState, action: str) -> None:
+    if action == "quit":
+        state.quit = True
+    elif action == "play":
+        state.paused = not state.paused
+    elif action == "forward":
+        state.paused, state.step_pending = True, True
+    elif action == "back":
+        state.paused, state.step_back = True, True
+    elif action in ("start", "end"):
+        state.jump = action
+    elif action in ("faster", "slower"):
+        step = 1 if action == "faster" else -1
+        state.speed_index = int(np.clip(state.speed_index + step, 0, len(SPEEDS) - 1))
+    elif action == "camera":
+        state.camera = CAMERAS[(CAMERAS.index(state.camera) + 1) % len(CAMERAS)]
+    elif action == "follow":
+        state.follow = FOLLOW[(FOLLOW.index(state.follow) + 1) % len(FOLLOW)]
+    elif action in ("restart", "screenshot"):
+        setattr(state, action, True)
+    else:  # the toggles: hud, terms, plot
+        setattr(state, action, not getattr(state, action))
 
 
 def apply_event(state: ViewState, event: pygame.event.Event) -> None:
@@ -114,38 +150,25 @@ def apply_event(state: ViewState, event: pygame.event.Event) -> None:
     if event.type == pygame.QUIT:
         state.quit = True
     elif event.type == pygame.KEYDOWN:
-        key = event.key
-        if key in (pygame.K_q, pygame.K_ESCAPE):
-            state.quit = True
-        elif key == pygame.K_SPACE:
-            state.paused = not state.paused
-        elif key in (pygame.K_PERIOD, pygame.K_RIGHT):
-            state.paused, state.step_pending = True, True
-        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS, pygame.K_UP):
-            state.speed_index = min(state.speed_index + 1, len(SPEEDS) - 1)
-        elif key in (pygame.K_MINUS, pygame.K_KP_MINUS, pygame.K_DOWN):
-            state.speed_index = max(state.speed_index - 1, 0)
-        elif key == pygame.K_c:
-            state.camera = CAMERAS[(CAMERAS.index(state.camera) + 1) % len(CAMERAS)]
-        elif key == pygame.K_r:
-            state.restart = True
-        elif key == pygame.K_s:
-            state.screenshot = True
-        elif key == pygame.K_h:
-            state.hud = not state.hud
-        elif key == pygame.K_t:
-            state.terms = not state.terms
+        if event.key in _KEYS:
+            _apply_key(state, _KEYS[event.key])
     elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-        state.dragging = True
+        if state.on_bar(event.pos):
+            state.scrubbing, state.seek = True, state.bar_fraction(event.pos[0])
+        else:
+            state.dragging = True
     elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
-        state.dragging = False
+        state.dragging = state.scrubbing = False
+    elif event.type == pygame.MOUSEMOTION and state.scrubbing and state.bar is not None:
+        state.seek = state.bar_fraction(event.pos[0])
     elif event.type == pygame.MOUSEMOTION and state.dragging:
-        state.camera = "orbit"
+        if state.follow == "free":
+            state.camera = "orbit"
         dx, dy = event.rel
         state.orbit[0] = (state.orbit[0] - 0.4 * dx) % 360.0
         state.orbit[1] = float(np.clip(state.orbit[1] - 0.4 * dy, -89.0, -2.0))
     elif event.type == pygame.MOUSEWHEEL:
-        state.orbit[2] = float(np.clip(state.orbit[2] * (0.9 ** event.y), 2.0, 20.0))
+        state.orbit[2] = float(np.clip(state.orbit[2] * (0.9 ** event.y), 1.0, 20.0))
 
 
 class Viewer:
@@ -158,22 +181,27 @@ class Viewer:
         quality: offscreen render settings, a key of ``QUALITY``.
         paused: start paused.
         realtime: pace frames to the playback speed (default: only with a real display).
-        on_frame: called with every finished frame (H x W x 3 uint8), e.g. a recorder.
+        on_frame: called with every frame of a step shown (H x W x 3 uint8), e.g. a recorder;
+            redraws of the same step while paused are not passed on.
         title: window title.
+        follow: the first follow mode, one of ``FOLLOW``.
+        plot: start with the reward plot shown.
     """
 
     def __init__(self, width: int = 640, height: int = 480, camera: str = "tracking",
                  quality: str = "fast", paused: bool = False, realtime: bool | None = None,
                  on_frame: Callable[[np.ndarray], None] | None = None,
-                 title: str = "RoboSumo arena") -> None:
+                 title: str = "RoboSumo arena", follow: str = "free", plot: bool = False) -> None:
         if camera not in CAMERAS:
             raise ValueError(f"unknown camera {camera!r}; cameras are {', '.join(CAMERAS)}")
+        if follow not in FOLLOW:
+            raise ValueError(f"unknown follow mode {follow!r}; choose {', '.join(FOLLOW)}")
         if quality not in QUALITY:
             raise ValueError(f"unknown quality {quality!r}; choose {' or '.join(QUALITY)}")
         if width < 64 or height < 64:
             raise ValueError(f"the window must be at least 64x64 pixels, got {width}x{height}")
         self.width, self.height, self.quality = width, height, quality
-        self.state = ViewState(paused=paused, camera=camera)
+        self.state = ViewState(paused=paused, camera=camera, follow=follow, plot=plot)
         headless = os.environ.get("SDL_VIDEODRIVER") == "dummy"
         self.realtime = (not headless) if realtime is None else realtime
         self.on_frame = on_frame
@@ -182,22 +210,22 @@ class Viewer:
         pygame.font.init()
         pygame.display.set_caption(title)
         self.screen = pygame.display.set_mode((width, height))
-        # a hinted sans face (pygame's bundled one drops the dot of an "i" at small sizes),
-        # growing with the window
-        self.font = _font(max(14, height // 34))
-        self.small = _font(max(12, height // 40))
-        self.line = self.font.get_linesize()
-        self.small_line = self.small.get_linesize()
+        self.painter = HudPainter(self.screen)
         self.clock = pygame.time.Clock()
         self.camera = mujoco.MjvCamera()
+        self.timeline = Timeline()
         self._renderers: dict[int, mujoco.Renderer] = {}
+        self._scratch: dict[int, mujoco.MjData] = {}
+        self._on_shown: Callable[[], None] = lambda: None
+        self._live = True
+        self._held_at_end = False
         self.last_frame: np.ndarray | None = None
         self.last_times = (0.0, 0.0)  # s: offscreen render, HUD + display of the last frame
 
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ events and timeline
 
     def pump(self) -> None:
-        """Handle the pending pygame events; raise if they ask to quit or restart.
+        """Handle the pending pygame events; move in the timeline as they ask.
 
         Raises:
             ViewerQuit: on q, escape or closing the window.
@@ -205,6 +233,7 @@ class Viewer:
         """
         for event in pygame.event.get():
             apply_event(self.state, event)
+            self._seek()  # one event at a time: three presses of "," go back three steps
         if self.state.screenshot:
             self.state.screenshot = False
             if self.last_frame is not None:
@@ -215,19 +244,65 @@ class Viewer:
             self.state.restart = False
             raise ViewerRestart
 
-    def wait(self, redraw: Callable[[], None]) -> None:
-        """Return when the next step may be played: at once, or after a pause or single step.
+    def _seek(self) -> None:
+        """Take up the state's requests to move in the timeline (a forward step at the newest
+        step stays pending: it asks the game for its next step)."""
+        st, tl = self.state, self.timeline
+        target = None
+        if st.step_back:
+            st.step_back, target = False, tl.cursor - 1
+        if st.jump is not None:
+            target, st.jump = (0 if st.jump == "start" else tl.head), None
+        if st.seek is not None:
+            target, st.seek = tl.at_fraction(st.seek), None
+        if st.step_pending and (tl.cursor < tl.head or not self._live):
+            st.step_pending, target = False, tl.cursor + 1
+        if target is not None and len(tl) and tl.clamp(target) != tl.cursor:
+            self._move_to(tl.clamp(target))
 
-        ``redraw`` is called while paused, so that camera changes show.
+    def _move_to(self, index: int) -> None:
+        """Show step ``index`` of the timeline as a new frame."""
+        self.timeline.cursor = index
+        self._held_at_end = False
+        self.show_snapshot(self.timeline.current)
+        self._on_shown()
+
+    def present(self, on_shown: Callable[[], None] | None = None, live: bool = True) -> None:
+        """Show the timeline until the game may play its next step, or the person is done.
+
+        The newest step is shown first when ``live``, else the first step; then the timeline
+        plays at the playback speed and follows the keys and the mouse.
+
+        Args:
+            on_shown: called after each frame of a step shown (e.g. to stop after N).
+            live: the game goes on after the newest step (watch): return when the cursor is at
+                that step and playback goes on (or a forward step asks for the next one). Else
+                the episode is complete (replay): return when playback passes its end, or with a
+                person watching, hold there until they quit.
         """
-        self.pump()
-        while self.state.paused and not self.state.step_pending:
-            redraw()
-            self.clock.tick(30)
+        tl, st = self.timeline, self.state
+        self._on_shown, self._live = on_shown or (lambda: None), live
+        self._move_to(tl.head if live else 0)
+        while True:
             self.pump()
-        self.state.step_pending = False
-        if self.realtime:
-            self.clock.tick(REAL_TIME_FPS * self.state.speed)
+            if st.step_pending and live:  # a forward step at the newest step
+                st.step_pending = False
+                return
+            if st.paused or st.scrubbing:
+                self.show_snapshot(tl.current, record=False)
+                self.clock.tick(PAUSED_FPS)
+                continue
+            if self._held_at_end:  # play again from the start
+                self._move_to(0)
+                continue
+            if self.realtime:
+                self.clock.tick(REAL_TIME_FPS * st.speed)
+            if tl.cursor < tl.head:
+                self._move_to(tl.cursor + 1)
+            elif live or not self.realtime:
+                return
+            else:
+                st.paused, self._held_at_end = True, True
 
     # ------------------------------------------------------------------ drawing
 
@@ -242,6 +317,7 @@ class Viewer:
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = settings["reflection"]
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = settings["shadow"]
             self._renderers[id(model)] = renderer
+            self._scratch[id(model)] = mujoco.MjData(model)
         return renderer
 
     def forget_scenes(self) -> None:
@@ -249,37 +325,64 @@ class Viewer:
         for renderer in self._renderers.values():
             renderer.close()
         self._renderers.clear()
+        self._scratch.clear()
 
-    def _aim(self, torsos: Sequence[np.ndarray]) -> None:
-        if self.state.camera != "orbit":
-            tracking_camera(self.camera, torsos, self.state.camera)
+    def _aim(self, torsos: Sequence[np.ndarray], a_player: str) -> None:
+        st = self.state
+        if st.follow != "free":
+            a = 0 if a_player == "player_0" else 1
+            followed = torsos[a if st.follow == "A" else 1 - a]
+            self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+            self.camera.lookat[:] = followed
+            self.camera.azimuth, self.camera.elevation, self.camera.distance = st.orbit
+            return
+        if st.camera != "orbit":
+            tracking_camera(self.camera, torsos, st.camera)
             return
         mid = (np.asarray(torsos[0]) + np.asarray(torsos[1])) / 2
         self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
         self.camera.lookat[:] = (mid[0], mid[1], 0.8)
-        self.camera.azimuth, self.camera.elevation, self.camera.distance = self.state.orbit
+        self.camera.azimuth, self.camera.elevation, self.camera.distance = st.orbit
+
+    def render_state(self, snapshot: Snapshot) -> np.ndarray:
+        """The scene of a snapshot from the current camera, H x W x 3 uint8.
+
+        The state is put into a scratch ``MjData`` of the model (positions computed by
+        ``mj_forward``), so the frame depends on the snapshot alone.
+        """
+        renderer = self._renderer(snapshot.model)
+        data = self._scratch[id(snapshot.model)]
+        data.qpos[:], data.qvel[:], data.time = snapshot.qpos, snapshot.qvel, snapshot.time
+        mujoco.mj_forward(snapshot.model, data)
+        a_player = snapshot.hud.a_player if snapshot.hud is not None else "player_0"
+        self._aim(snapshot.torsos, a_player)
+        renderer.update_scene(data, self.camera)
+        return renderer.render()
 
     def render_scene(self, env: Any) -> np.ndarray:
         """The env's current scene from the current camera, H x W x 3 uint8."""
-        renderer = self._renderer(env.model)
-        self._aim([env.torso_xyz(0), env.torso_xyz(1)])
-        renderer.update_scene(env.data, self.camera)
-        return renderer.render()
+        return self.render_state(Snapshot.of(env))
 
     def show(self, env: Any, hud: Hud | None, record: bool = True) -> np.ndarray:
-        """Render the scene, draw the HUD, update the window; the frame as shown (H x W x 3).
+        """Render the env's current state, draw the HUD, update the window; the frame as shown.
 
         Args:
             env: a RoboSumo ``SumoEnv``.
             hud: what the HUD shows (None: no HUD).
             record: count the frame and hand it to ``on_frame`` (False for redraws while paused).
         """
+        return self.show_snapshot(Snapshot.of(env, hud), record)
+
+    def show_snapshot(self, snapshot: Snapshot, record: bool = True) -> np.ndarray:
+        """Render a snapshot, draw its HUD, update the window; the frame as shown (H x W x 3)."""
         start = time.perf_counter()
-        image = self.render_scene(env)
+        image = self.render_state(snapshot)
         rendered = time.perf_counter()
         self.screen.blit(pygame.surfarray.make_surface(image.swapaxes(0, 1)), (0, 0))
-        if hud is not None and self.state.hud:
-            self._draw_hud(hud)
+        self.state.bar = None
+        if snapshot.hud is not None and self.state.hud:
+            timeline = self.timeline if len(self.timeline) else None
+            self.state.bar = self.painter.draw(snapshot.hud, self.state, timeline)
         pygame.display.flip()
         frame = pygame.surfarray.array3d(self.screen).swapaxes(0, 1)
         self.last_frame = frame
@@ -290,90 +393,10 @@ class Viewer:
                 self.on_frame(frame)
         return frame
 
-    def _text(self, text: str, pos: tuple[int, int], color: tuple[int, int, int] = _WHITE,
-              small: bool = False) -> int:
-        surface = (self.small if small else self.font).render(text, True, color)
-        self.screen.blit(surface, pos)
-        return surface.get_width()
-
-    def _panel(self, rect: tuple[int, int, int, int]) -> None:
-        panel = pygame.Surface(rect[2:], pygame.SRCALPHA)
-        panel.fill(_HUD_BG)
-        self.screen.blit(panel, rect[:2])
-
-    def _draw_hud(self, hud: Hud) -> None:
-        line = self.line
-        self._panel((0, 0, self.width, 3 * line + 8))
-        colors = {p: tuple(int(255 * c) for c in rgba[:3]) for p, rgba in
-                  zip(("player_0", "player_1"), PLAYER_RGBA, strict=True)}
-        b_player = "player_1" if hud.a_player == "player_0" else "player_0"
-        x = 8
-        for side, player, k in (("A", hud.a_player, 0), ("B", b_player, 1)):
-            pygame.draw.rect(self.screen, colors[player], (x, 6, line - 6, line - 6))
-            version = f" v{hud.versions[k]}" if hud.versions[k] is not None else ""
-            x += line + self._text(f"{side}: {hud.names[k]}{version} ({hud.bodies[k]})",
-                                   (x + line, 4))
-            if k == 0:
-                x += 12 + self._text("vs", (x + 12, 4), _GREY) + 12
-        w, lo, d = hud.score
-        rw, rl, rd = hud.rounds_score
-        self._text(f"round {hud.round + 1}/{hud.rounds}   episode {hud.episode + 1}/"
-                   f"{hud.episodes}   round score A {w}-{d}-{lo} (W-D-L)   rounds A {rw}-{rd}-{rl}",
-                   (8, 4 + line))
-        status = "PAUSED" if self.state.paused else f"{self.state.speed:g}x"
-        self._text(f"step {hud.step}/{hud.max_steps}   {status}   camera {self.state.camera}",
-                   (8, 4 + 2 * line), _YELLOW if self.state.paused else _GREY)
-        if hud.message:
-            self._text(hud.message, (self.width // 2, 4 + 2 * line), _YELLOW)
-        if self.state.terms:
-            self._draw_terms(hud)
-        small = self.small_line
-        self._panel((0, self.height - small - 4, self.width, small + 4))
-        self._text("space pause  . step  +/- speed  c camera  drag orbit  h HUD  t terms  "
-                   "s shot  r restart  q quit", (8, self.height - small - 1), _GREY, small=True)
-
-    def _draw_terms(self, hud: Hud) -> None:
-        """The reward terms of the last step and the returns, in fixed columns at the right
-        edge (the ring is in the middle), numbers right-aligned so none runs into the next."""
-        names = sorted({k for t in hud.terms.values() for k in t})
-        if not names:
-            return
-        rows = [(name.removeprefix("reward_"),
-                 *("-" if hud.terms.get(side, {}).get(name) is None
-                   else f"{hud.terms[side][name]:+,.2f}" for side in ("a", "b")))
-                for name in names]
-        rows.append(("episode return", *(f"{hud.returns.get(side, 0.0):+,.1f}"
-                                         for side in ("a", "b"))))
-        header = ("reward term", "A", "B")
-        widths = [max(self.small.size(r[c])[0] for r in (header, *rows)) for c in range(3)]
-        gap, pad, line = 14, 8, self.small_line
-        width = sum(widths) + 2 * gap + 2 * pad
-        height = line * (len(rows) + 1) + 2 * pad
-        left = self.width - width - 6
-        top = self.height - self.small_line - 10 - height
-        self._panel((left, top, width, height))
-        for r, row in enumerate((header, *rows)):
-            y = top + pad + r * line
-            color = _GREY if r == 0 else _YELLOW if r == len(rows) else _WHITE
-            x = left + pad
-            self._text(row[0], (x, y), color, small=True)
-            right = x + widths[0]
-            for c in (1, 2):
-                right += gap + widths[c]
-                text = self.small.render(row[c], True, color)
-                self.screen.blit(text, (right - text.get_width(), y))
-
     def close(self) -> None:
         """Free the renderers and close the window."""
         self.forget_scenes()
         pygame.display.quit()
-
-
-def _font(size: int) -> pygame.font.Font:
-    """DejaVu Sans (or Liberation Sans, Arial) at ``size`` points; pygame's own face scaled to
-    a similar height where none is installed."""
-    path = pygame.font.match_font("dejavusans,liberationsans,arial,helvetica")
-    return pygame.font.Font(path, size) if path else pygame.font.Font(None, int(size * 1.45))
 
 
 def save_png(frame: np.ndarray, path: Path) -> Path:

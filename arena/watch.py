@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arena import options
-from arena.view_settings import CAMERAS, QUALITY
+from arena.view_settings import CAMERAS, FOLLOW, QUALITY, REAL_TIME_FPS
 
 if TYPE_CHECKING:  # pygame and mujoco are imported when a game is shown, not at start-up
     from arena.html_replay import PoseRecorder
@@ -51,12 +51,13 @@ class GameView:
     """Plays a game with a viewer as its observer.
 
     Args:
-        viewer: the viewer, or what stands in for it with the same ``show``, ``wait``,
+        viewer: the viewer, or what stands in for it with the same ``timeline``, ``present``,
             ``forget_scenes``, ``state`` and ``realtime`` (``arena.html_replay.PoseRecorder``).
         spec: the game (``leagues.games.GameSpec``, bodies filled in).
         max_steps: stop after showing this many steps in all (None: the whole game).
-        only: (round, episode), 0-based: play the game up to this episode without showing
-            anything, show it, and stop when it ends.
+        only: (round, episode), 0-based: play the game up to the end of this episode without
+            showing anything, keeping that episode's steps in the viewer's timeline, then show
+            them (a person can scrub through them; the outcome is already known) and stop.
     """
 
     def __init__(self, viewer: Viewer, spec: Any, max_steps: int | None = None,
@@ -78,6 +79,7 @@ class GameView:
         self.round_outcomes: list[int] = []
         self.seen.clear()
         self.shown = 0
+        self.viewer.timeline.clear(cfg.max_steps)
 
     def _start_episode(self, event: Any) -> None:
         from leagues.roster import version_for_round
@@ -91,6 +93,7 @@ class GameView:
                              zip((self.spec.a, self.spec.b), self.fixed_versions, strict=True))
         hud.returns, hud.terms = {"a": 0.0, "b": 0.0}, {}
         self.at = (event.round, event.episode)
+        self.viewer.timeline.clear()  # the timeline holds the shown episode only
 
     def _end_episode(self, event: Any) -> None:
         """Tally what the game says of the episode (and of the round, after its last one)."""
@@ -108,6 +111,8 @@ class GameView:
 
     def __call__(self, event: Any) -> None:
         """The observer: called by ``play_game`` with a ``StepEvent`` after every step."""
+        from arena.timeline import Snapshot
+
         if self.at != (event.round, event.episode):
             self._start_episode(event)
         hud, env = self.hud, event.env
@@ -123,14 +128,24 @@ class GameView:
         cfg = self.spec.config
         if event.done and (event.round, event.episode) == (cfg.rounds - 1, cfg.episodes - 1):
             hud.message += "; game over: r restarts, q quits"
-            self.viewer.state.paused = self.viewer.realtime  # a person watching: hold the end
-        self.viewer.show(env, hud)
-        self.shown += 1
-        if event.done and self.only is not None:
+            if self.only is None:
+                self.viewer.state.paused = self.viewer.realtime  # a person watching: hold the end
+        timeline = self.viewer.timeline
+        timeline.append(Snapshot.of(env, hud))
+        if self.only is None:
+            # Returns when the game may play its next step: while the person watching looks
+            # back in the timeline, the game waits.
+            self.viewer.present(self._shown)
+        elif event.done:  # replay: the episode is known to its end, now it is shown
+            timeline.complete = True
+            self.viewer.present(self._shown, live=False)
             raise _Stop
+
+    def _shown(self) -> None:
+        """Count a frame shown; stop after ``max_steps`` of them."""
+        self.shown += 1
         if self.max_steps is not None and self.shown >= self.max_steps:
             raise _Stop
-        self.viewer.wait(lambda: self.viewer.show(env, hud, record=False))
 
     def play(self) -> Any:
         """Play (restarting on r) until the game ends, enough is shown, or the person quits.
@@ -157,14 +172,19 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
     """Options of the viewer and of recording, shared by watch and replay."""
     v = p.add_argument_group("viewer")
     v.add_argument("--camera", choices=CAMERAS, default="tracking", help="first camera")
+    v.add_argument("--follow", choices=FOLLOW[1:], default=None,
+                   help="start with the camera following side A or B (key f cycles)")
+    v.add_argument("--plot", action="store_true",
+                   help="start with the plot of the reward terms shown (key p toggles)")
     v.add_argument("--quality", choices=tuple(QUALITY), default="fast",
                    help="render quality: fast (default; real time on a CPU), shadows, or high "
                         "(shadows, reflections, anti-aliasing)")
     v.add_argument("--size", nargs=2, type=int, default=(640, 480), metavar=("W", "H"),
                    help="window size in pixels (default 640 480)")
     v.add_argument("--paused", action="store_true", help="start paused")
-    v.add_argument("--record", type=Path, default=None, metavar="FILE.gif|DIR",
-                   help="record what is shown: an animated GIF, or PNG frames into a directory")
+    v.add_argument("--record", type=Path, default=None, metavar="FILE.mp4|FILE.gif|DIR",
+                   help="record what is shown: an MP4 video (H.264), an animated GIF (for short "
+                        "clips), or PNG frames into a directory")
     v.add_argument("--record-every", type=int, default=1, metavar="K",
                    help="record every K-th frame (default 1)")
     v.add_argument("--stop-after", type=int, default=None, metavar="N",
@@ -173,33 +193,58 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="save the last frame shown as a PNG file")
 
 
-def open_viewer(args: argparse.Namespace) -> tuple[Viewer, Any]:
-    """The viewer (and recorder, or None) the options ask for."""
-    from arena.recording import Recorder
+def open_viewer(args: argparse.Namespace, frames: int | None = None) -> tuple[Viewer, Any]:
+    """The viewer (and recorder, or None) the options ask for.
+
+    Args:
+        args: the parsed options.
+        frames: steps there are to show at most (for the recording's progress and size).
+    """
+    from arena.recording import Recorder, record_error
     from arena.viewer import Viewer
 
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after must be >= 1, got {args.stop_after}")
     if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
         raise ValueError(f"--screenshot must name a .png file, got {args.screenshot}")
-    recorder = Recorder(args.record, every=args.record_every) if args.record else None
+    if args.record is not None and record_error(args.record):
+        raise ValueError(record_error(args.record))
+    if args.record_every < 1:
+        raise ValueError(f"--record-every must be >= 1, got {args.record_every}")
+    if args.stop_after is not None:
+        frames = args.stop_after if frames is None else min(frames, args.stop_after)
+    kept = None if frames is None else -(-frames // args.record_every)
     if os.environ.get("SDL_VIDEODRIVER") == "dummy" and not (args.record or args.screenshot):
         print("no display: the game plays in memory and nothing is kept; add --record "
-              "FILE.gif (or a folder for PNG frames) or --screenshot FILE.png", file=sys.stderr)
+              "FILE.mp4 (or FILE.gif, or a folder for PNG frames) or --screenshot FILE.png",
+              file=sys.stderr)
     viewer = Viewer(*args.size, camera=args.camera, quality=args.quality, paused=args.paused,
-                    on_frame=recorder)
-    if recorder is not None:
-        print(f"recording every {args.record_every}. frame to {args.record}", file=sys.stderr)
+                    follow=args.follow or "free", plot=args.plot)
+    recorder = None
+    if args.record is not None:
+        recorder = Recorder(args.record, every=args.record_every, expected=kept, progress=True)
+        viewer.on_frame = recorder
+        every = "every frame" if args.record_every == 1 else f"every {args.record_every}. frame"
+        size = f"{args.size[0]}x{args.size[1]}"
+        planned = "" if kept is None else (f": at most {kept:,} frames "
+                                          f"({kept * args.record_every / REAL_TIME_FPS:,.0f} s)")
+        print(f"recording {every} to {args.record} ({recorder.format}, {size}){planned}",
+              file=sys.stderr)
     return viewer, recorder
 
 
-def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None = None
-              ) -> GameView:
-    """Show a game in a viewer made from ``args``; write the recording; the finished view."""
+def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None = None,
+              frames: int | None = None) -> GameView:
+    """Show a game in a viewer made from ``args``; write the recording; the finished view.
+
+    ``frames``: the steps there are to show (default: every step of every episode, at most).
+    """
+    from arena.recording import megabytes, written_size
     from leagues.executors import single_threaded_torch
 
     single_threaded_torch()
-    viewer, recorder = open_viewer(args)
+    cfg = spec.config
+    viewer, recorder = open_viewer(args, frames or cfg.rounds * cfg.episodes * cfg.max_steps)
     try:
         view = GameView(viewer, spec, args.stop_after, only)
         view.play()
@@ -207,7 +252,8 @@ def show_game(spec: Any, args: argparse.Namespace, only: tuple[int, int] | None 
         viewer.close()
         written = recorder.close() if recorder is not None else None
     if written is not None:
-        print(f"recorded {recorder.written} frames to {written}")
+        print(f"recorded {recorder.written} frames to {written} "
+              f"({megabytes(written_size(written))})")
     if args.screenshot is not None and viewer.last_frame is not None:
         from arena.viewer import save_png
 
@@ -221,10 +267,12 @@ def add_watch_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("watch", help="watch an iterated game between two agents in a window",
                        description="Watch an iterated adaptation game in a pygame window: the "
-                                   "MuJoCo scene with a HUD. Keys: space pause, . step, +/- speed, "
-                                   "c camera (drag the mouse to orbit), s screenshot, r restart, "
-                                   "q quit. Headless (SDL_VIDEODRIVER=dummy) it renders off "
-                                   "screen: use --record and --max-steps.")
+                                   "MuJoCo scene with a HUD. Keys: space play/pause, , and . "
+                                   "step back/forward (the game waits while you look back), "
+                                   "home/end, +/- speed, c camera (drag to orbit), f follow A/B, "
+                                   "p reward plot, s screenshot, r restart, q quit. Headless "
+                                   "(SDL_VIDEODRIVER=dummy) it renders off screen: use --record "
+                                   "and --stop-after.")
     p.add_argument("a", metavar="A", help=AGENT_HELP)
     p.add_argument("b", metavar="B", help="the opponent, same syntax")
     p.add_argument("--bodies", nargs=2, default=None, metavar=("BODY_A", "BODY_B"),
@@ -389,7 +437,7 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {seen.steps} frames): open it "
               f"in a browser")
         return 0
-    view = show_game(spec, args, only=only)
+    view = show_game(spec, args, only=only, frames=stored["steps"])
     seen = view.seen.get(only)
     if seen is None:
         print("replay stopped before the episode ended")

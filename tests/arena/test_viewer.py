@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pygame
 import pytest
@@ -11,7 +9,8 @@ from PIL import Image
 
 from arena.cli import main
 from arena.match import resolve_pair
-from arena.view_settings import CAMERAS
+from arena.timeline import Snapshot
+from arena.view_settings import CAMERAS, FOLLOW
 from arena.viewer import Hud, Viewer, ViewerQuit, ViewerRestart, apply_event
 from arena.watch import GameView
 from envs.robosumo import parallel_env
@@ -68,6 +67,22 @@ def test_keys_change_the_view_state():
         apply_event(state, key(pygame.K_c))
         seen.append(state.camera)
     assert seen == [*CAMERAS, CAMERAS[0]]
+    for k in (pygame.K_COMMA, pygame.K_LEFT):
+        state.paused, state.step_back = False, False
+        apply_event(state, key(k))
+        assert state.paused and state.step_back
+    apply_event(state, key(pygame.K_HOME))
+    assert state.jump == "start"
+    apply_event(state, key(pygame.K_END))
+    assert state.jump == "end"
+    follows = [state.follow]
+    for _ in FOLLOW:
+        apply_event(state, key(pygame.K_f))
+        follows.append(state.follow)
+    assert follows == [*FOLLOW, FOLLOW[0]]
+    assert not state.plot
+    apply_event(state, key(pygame.K_p))
+    assert state.plot
     apply_event(state, pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(5, 5)))
     azimuth = state.orbit[0]
     apply_event(state, pygame.event.Event(pygame.MOUSEMOTION, rel=(20, 0), pos=(25, 5),
@@ -79,18 +94,29 @@ def test_keys_change_the_view_state():
     assert state.quit
 
 
-def test_pause_blocks_until_a_single_step_and_stays_paused(viewer):
+def test_pause_blocks_until_a_single_step_and_stays_paused(viewer, monkeypatch):
+    env = parallel_env(("ant", "ant"))
+    env.reset(seed=0)
+    viewer.timeline.append(Snapshot.of(env, Hud(("a", "b"), ("ant", "ant"))))
+    env.close()
     pygame.event.clear()
     viewer.state.paused = True
-    pygame.time.set_timer(key(pygame.K_PERIOD), 300, loops=1)
     redraws = []
-    start = time.perf_counter()
-    viewer.wait(lambda: redraws.append(1))
-    assert time.perf_counter() - start >= 0.25  # it waited for the key
-    assert redraws  # and kept drawing while paused
+    show = viewer.show_snapshot
+
+    def show_and_note(snapshot, record=True):
+        redraws.append(record)
+        if redraws == [True, False, False, False]:  # paused: it redraws until the key comes
+            pygame.event.post(key(pygame.K_PERIOD))
+        return show(snapshot, record)
+
+    monkeypatch.setattr(viewer, "show_snapshot", show_and_note)
+    viewer.present()  # returns on the key: the newest step is shown, the game may go on
+    assert redraws == [True, False, False, False]  # shown once, redrawn while paused
     assert viewer.state.paused and not viewer.state.step_pending
+    assert viewer.frames == 1
     pygame.event.post(key(pygame.K_SPACE))
-    viewer.wait(lambda: None)
+    viewer.present()
     assert not viewer.state.paused
 
 
@@ -157,7 +183,8 @@ def test_replay_shows_the_stored_episode_exactly(empty_zoo, tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["replay", "--db", "nothing.sqlite", "--game", "1"], "no league file at nothing.sqlite"),
     (["watch", "random", "ghost", "--bodies", "ant", "ant"], "unknown agent 'ghost'"),
-    (["watch", "random", "idle", "--bodies", "ant", "ant", "--record", "x.mp4"], ".gif"),
+    (["watch", "random", "idle", "--bodies", "ant", "ant", "--record", "x.avi"],
+     "--record must name FILE.mp4 (video), FILE.gif (animated GIF) or a directory"),
     (["watch", "random", "idle", "--bodies", "ant", "ant", "--stop-after", "0"], "--stop-after"),
 ])
 def test_watch_and_replay_errors(argv, message, capsys, empty_zoo):
