@@ -26,6 +26,7 @@ RL2_FIELDS = {"--rollout": "rollout", "--total-steps": "total_steps", "--num-env
 def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     """Add ``maml``: MAML meta-training on locomotion task pairs or lineage version pairs."""
     from agents.maml import AdaptConfig
+    from agents.maml.core import INNER_STEPS, VALUE_STEPS
     from agents.maml.sumo import SumoMetaConfig
     from agents.maml.train import MetaConfig
 
@@ -78,6 +79,16 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--per-parameter", action="store_true", help="Meta-SGD step sizes")
     p.add_argument("--max-weight", type=float, default=adapt.max_weight,
                    help="importance-weight truncation")
+    p.add_argument("--value-step", choices=VALUE_STEPS, default=adapt.value_step,
+                   help="the value parameters' inner step: shared step sizes with the policy "
+                        "(the paper), separate ones, or none (only the policy adapts)")
+    p.add_argument("--log-step-sizes", action="store_true",
+                   help="learn log alpha: step sizes stay positive and outside the element-wise "
+                        "meta-gradient clip")
+    p.add_argument("--inner-step", choices=INNER_STEPS, default=adapt.inner_step,
+                   help="gradient (alpha times the gradient) or kl (a step of KL divergence "
+                        "alpha on the adaptation batch: --step-size is then the KL, e.g. 0.01; "
+                        "needs --value-step separate or none)")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
     p.add_argument("--arch", choices=("mlp", "lstm"), default=D("policy.arch"),
                    help="policy architecture (ignored with --init-from: the checkpoint's)")
@@ -125,6 +136,12 @@ def run_maml(args: argparse.Namespace) -> int:
     if sumo and args.vmap_tasks is not None:
         raise SystemExit("arena train maml: --vmap-tasks applies to locomotion only (RoboSumo "
                          "meta-updates loop over tasks)")
+    if args.inner_step == "kl" and args.value_step == "shared":
+        raise SystemExit("arena train maml: --inner-step kl sizes the policy's step by its KL; "
+                         "add --value-step separate (or none)")
+    if (args.log_step_sizes or args.inner_step == "kl") and not args.step_size > 0:
+        raise SystemExit(f"arena train maml: --step-size must be > 0 with --log-step-sizes or "
+                         f"--inner-step kl, got {args.step_size}")
     cls = SumoMetaConfig if sumo else MetaConfig
     # flags left out take the config's defaults (0 must reach validation: compare with None)
     chosen = {"iterations": args.iterations, "meta_batch": args.meta_batch,
@@ -135,10 +152,13 @@ def run_maml(args: argparse.Namespace) -> int:
     else:
         chosen.update(body=locomotion.group(1).lower(), vmap_tasks=args.vmap_tasks)
     settings = {k: v for k, v in chosen.items() if v is not None}
-    adapt = dataclasses.replace(options.config_default(cls, "adapt"), steps=args.inner_steps,
-                                step_size=args.step_size, per_parameter=args.per_parameter,
-                                max_weight=args.max_weight)
     try:
+        adapt = dataclasses.replace(
+            options.config_default(cls, "adapt"), steps=args.inner_steps,
+            step_size=args.step_size, per_parameter=args.per_parameter,
+            max_weight=args.max_weight, value_step=args.value_step,
+            parametrization="log" if args.log_step_sizes else "linear",
+            inner_step=args.inner_step)
         config = cls(seed=args.seed, first_order=args.first_order, lr=args.lr,
                      step_size_lr=args.step_size_lr, epochs=args.epochs,
                      init_from=args.init_from, adapt=adapt,

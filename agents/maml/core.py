@@ -26,6 +26,7 @@ the zero state); the inner loss, the meta-training losses and the agents all go 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -40,19 +41,38 @@ from agents.nets import log_prob
 Params = dict[str, torch.Tensor]
 
 
+VALUE_STEPS = ("shared", "separate", "none")
+PARAMETRIZATIONS = ("linear", "log")
+INNER_STEPS = ("gradient", "kl")
+
+
 @dataclass(frozen=True)
 class AdaptConfig:
     """The adaptation rule.
 
     Attributes:
         steps: number of inner gradient steps M (paper: 3).
-        step_size: initial value of every learned step size alpha_m (paper: 0.001).
+        step_size: initial value of every learned step size alpha_m (paper: 0.001); with
+            ``inner_step="kl"`` the KL divergence each step makes (e.g. 0.01).
         per_parameter: one learned step size per parameter entry (Meta-SGD style) instead of
             one scalar per step.
         gamma: discount of the inner policy-gradient loss.
         value_coef: weight of the value-regression term of the inner loss.
         max_weight: truncation of the per-step importance weights.
         normalize_advantages: standardise the inner advantages (per adaptation batch).
+        value_step: how the inner step treats the value parameters: ``"shared"`` (one step
+            size for policy and value, the paper's), ``"separate"`` (the value parameters have
+            step sizes of their own, so the outer value loss cannot drive the policy's) or
+            ``"none"`` (only the policy adapts; phi keeps theta's value function).
+        parametrization: ``"linear"`` (alpha is learned as it is, and may cross 0 into
+            gradient ascent) or ``"log"`` (log alpha is learned: alpha stays positive, and the
+            meta-update leaves it outside the element-wise gradient clip of theta).
+        inner_step: ``"gradient"`` (phi = phi - alpha grad L) or ``"kl"`` (the policy
+            parameters step along -grad L by the length whose KL divergence between the
+            policies before and after it, on the adaptation batch, is alpha: a trust-region step
+            that does not shrink with the size of the batch or the scale of the loss; the value
+            parameters, if they adapt, take a plain gradient step with their own step size, so
+            it needs ``value_step`` ``"separate"`` or ``"none"``).
     """
 
     steps: int = 3
@@ -62,6 +82,9 @@ class AdaptConfig:
     value_coef: float = 0.5
     max_weight: float = 2.0
     normalize_advantages: bool = True
+    value_step: str = "shared"
+    parametrization: str = "linear"
+    inner_step: str = "gradient"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and not isinstance(self.steps, bool)
@@ -75,6 +98,24 @@ class AdaptConfig:
                              f"{self.value_coef!r}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        for name, allowed in (("value_step", VALUE_STEPS),
+                              ("parametrization", PARAMETRIZATIONS),
+                              ("inner_step", INNER_STEPS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got "
+                                 f"{getattr(self, name)!r}")
+        if self.inner_step == "kl" and self.value_step == "shared":
+            raise ValueError("inner_step 'kl' sizes the policy's step by its KL; give the value "
+                             "parameters their own step size (value_step 'separate') or none "
+                             "(value_step 'none')")
+        if (self.parametrization == "log" or self.inner_step == "kl") and not self.step_size > 0:
+            raise ValueError(f"a {self.parametrization} {self.inner_step} step needs "
+                             f"step_size > 0, got {self.step_size!r}")
+
+
+def is_value_parameter(name: str) -> bool:
+    """Whether a parameter of an actor-critic net belongs to its value function."""
+    return name.startswith(("v.", "v_"))
 
 
 class Evaluation(NamedTuple):
@@ -184,29 +225,91 @@ def inner_loss(net: nn.Module, params: Params, episodes: Episodes, config: Adapt
 
 
 class StepSizes(nn.Module):
-    """Learned step sizes alpha_1..alpha_M: scalars, or one per parameter entry."""
+    """Learned step sizes alpha_1..alpha_M: scalars, or one per parameter entry.
+
+    With ``value_step="separate"`` every scalar step has a policy and a value step size; with
+    ``"none"`` the value parameters have none (they do not adapt). With
+    ``parametrization="log"`` the learned tensors are log alpha. ``get`` always gives alpha.
+    """
 
     def __init__(self, params: Params, config: AdaptConfig) -> None:
         super().__init__()
         self.per_parameter = config.per_parameter
-        self.names = list(params)
-        init = config.step_size
+        self.value_step = config.value_step
+        self.log = config.parametrization == "log"
+        self.names = [k for k in params if self.adapts(k)]
+        init = math.log(config.step_size) if self.log else float(config.step_size)
         if config.per_parameter:
             self.alphas = nn.ParameterList([
-                nn.ParameterDict({_key(k): nn.Parameter(torch.full_like(p, init))
-                                  for k, p in params.items()})
+                nn.ParameterDict({_key(k): nn.Parameter(torch.full_like(params[k], init))
+                                  for k in self.names})
+                for _ in range(config.steps)])
+        elif config.value_step == "separate":
+            self.alphas = nn.ParameterList([
+                nn.ParameterDict({group: nn.Parameter(torch.tensor(init))
+                                  for group in ("policy", "value")})
                 for _ in range(config.steps)])
         else:
-            self.alphas = nn.ParameterList([nn.Parameter(torch.tensor(float(init)))
+            self.alphas = nn.ParameterList([nn.Parameter(torch.tensor(init))
                                             for _ in range(config.steps)])
 
-    def get(self, step: int, name: str) -> torch.Tensor:
+    def adapts(self, name: str) -> bool:
+        """Whether the inner step moves parameter ``name``."""
+        return self.value_step != "none" or not is_value_parameter(name)
+
+    def raw(self, step: int, name: str) -> torch.Tensor:
         alpha = self.alphas[step]
-        return alpha[_key(name)] if self.per_parameter else alpha
+        if self.per_parameter:
+            return alpha[_key(name)]
+        if self.value_step == "separate":
+            return alpha["value" if is_value_parameter(name) else "policy"]
+        return alpha
+
+    def get(self, step: int, name: str) -> torch.Tensor:
+        """alpha of inner step ``step`` for parameter ``name``."""
+        raw = self.raw(step, name)
+        return raw.exp() if self.log else raw
+
+    def summary(self) -> dict[str, float]:
+        """The mean alpha of every step (and of each group where they are separate)."""
+        row = {}
+        for m, alpha in enumerate(self.alphas):
+            groups = (alpha.items() if isinstance(alpha, nn.ParameterDict)
+                      and not self.per_parameter else [("", alpha)])
+            for group, value in groups:
+                tensors = value.values() if self.per_parameter else [value]
+                flat = torch.cat([t.detach().flatten() for t in tensors])
+                key = f"alpha_{m + 1}" + (f"_{group}" if group else "")
+                row[key] = float((flat.exp() if self.log else flat).mean())
+        return row
 
 
 def _key(name: str) -> str:
     return name.replace(".", "__")  # ParameterDict keys may not contain dots
+
+
+def policy_kl(net: nn.Module, before: Params, after: Params, episodes: Episodes) -> torch.Tensor:
+    """Mean KL(pi_before || pi_after) over the real steps of ``episodes`` (diagonal Gaussians)."""
+    a = evaluate_episodes(net, before, episodes.obs)
+    b = evaluate_episodes(net, after, episodes.obs)
+    var_a, var_b = (2 * a.log_std).exp(), (2 * b.log_std).exp()
+    kl = (b.log_std - a.log_std + (var_a + (a.mean - b.mean).square()) / (2 * var_b)
+          - 0.5).sum(-1)
+    n = episodes.mask.sum().clamp_min(1.0)
+    return (kl * episodes.mask).sum() / n
+
+
+def _kl_scale(net: nn.Module, phi: Params, grads: dict[str, torch.Tensor],
+              episodes: Episodes) -> torch.Tensor:
+    """1 / sqrt(c) with KL(s) ~ c s^2 the KL of the policy step phi - s grad (a detached probe;
+    ``grads`` holds the policy parameters' gradients)."""
+    with torch.no_grad():  # no data-dependent branch: the same code runs under vmap
+        norm = torch.sqrt(sum(g.detach().square().sum() for g in grads.values()))
+        probe = 1e-2 / norm.clamp_min(1e-12)  # moves the parameters by 0.01: quadratic regime
+        at = {k: v.detach() for k, v in phi.items()}
+        moved = {k: v - probe * grads[k].detach() if k in grads else v for k, v in at.items()}
+        kl = policy_kl(net, at, moved, episodes)
+        return probe / kl.clamp_min(1e-20).sqrt()
 
 
 def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episodes,
@@ -227,9 +330,14 @@ def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episod
             ``torch.autograd.grad``: the same values, but composable with ``torch.func.vmap``
             (to adapt a stack of tasks at once); the result stays differentiable with respect
             to theta and the step sizes by ordinary autograd either way.
+
+    With ``config.inner_step == "kl"`` the step along -grad L has the length whose KL is
+    alpha: the length is alpha^(1/2) / c^(1/2), with c measured by a detached probe step (so
+    the meta-gradient reaches alpha and, through the gradient, theta).
     """
     phi = theta
     out = []
+    moving = [name for name in phi if step_sizes.adapts(name)]
 
     def loss_at(params: Params) -> torch.Tensor:
         return inner_loss(net, params, episodes, config, weighted=weighted)
@@ -239,16 +347,25 @@ def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episod
             # second order: differentiate through the inner gradient; first order: a constant
             at = phi if create_graph else {k: v.detach() for k, v in phi.items()}
             g_of = func_grad(loss_at)(at)
-            grads = [g_of[name] for name in phi]
+            grads = [g_of[name] for name in moving]
         else:
             if create_graph:  # second order: differentiate through the inner gradient
                 at = phi
             else:  # first order: the inner gradient is a constant; phi still moves with theta
                 at = {k: v.detach().requires_grad_() for k, v in phi.items()}
-            grads = torch.autograd.grad(loss_at(at), list(at.values()),
+            grads = torch.autograd.grad(loss_at(at), [at[name] for name in moving],
                                         create_graph=create_graph, allow_unused=True)
-        phi = {name: p - step_sizes.get(m, name) * (g if g is not None else torch.zeros_like(p))
-               for (name, p), g in zip(phi.items(), grads, strict=True)}
+        g = {name: grad if grad is not None else torch.zeros_like(phi[name])
+             for name, grad in zip(moving, grads, strict=True)}
+        if config.inner_step == "kl":
+            policy = {k: v for k, v in g.items() if not is_value_parameter(k)}
+            scale = _kl_scale(net, phi, policy, episodes)
+            phi = {name: p - step_sizes.get(m, name).sqrt() * scale * g[name] if name in policy
+                   else p - step_sizes.get(m, name) * g[name] if name in g
+                   else p for name, p in phi.items()}
+        else:
+            phi = {name: p - step_sizes.get(m, name) * g[name] if name in g else p
+                   for name, p in phi.items()}
         out.append(phi)
     return out
 

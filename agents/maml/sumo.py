@@ -386,7 +386,7 @@ class SumoMetaTrainer(MAMLRun):
                                    ("approx_kl", loss.approx_kl), ("sf_term", sf)):
                     logs.setdefault(key, []).append(float(value.detach()))
             grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
-            torch.nn.utils.clip_grad_value_(params, c.grad_clip)
+            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
             self.optimizer.step()
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}

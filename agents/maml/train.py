@@ -196,12 +196,18 @@ class MAMLRun(TrainingRun):
         return phis
 
     def step_size_metrics(self) -> dict[str, float]:
-        """``alpha_m``: each step's step size (the mean entry with per-parameter sizes)."""
-        row = {}
-        for m, alpha in enumerate(self.step_sizes.alphas):
-            values = alpha.values() if self.step_sizes.per_parameter else [alpha]
-            row[f"alpha_{m + 1}"] = float(torch.cat([a.detach().flatten() for a in values]).mean())
-        return row
+        """``alpha_m``: each step's step size (the mean entry with per-parameter sizes; a policy
+        and a value one where they are separate)."""
+        return self.step_sizes.summary()
+
+    def clipped_parameters(self) -> list[torch.Tensor]:
+        """What the element-wise meta-gradient clip applies to: theta, and the step sizes unless
+        they are log-parametrised (a clipped constant gradient would move them by Adam's rate
+        every epoch, whatever the gradient says)."""
+        params = list(self.net.parameters())
+        if self.config.adapt.parametrization != "log":
+            params += list(self.step_sizes.parameters())
+        return params
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """theta (with the observation statistics) and the step sizes."""
@@ -328,7 +334,7 @@ class MetaTrainer(MAMLRun):
                 logs.setdefault(key, []).extend(task_stats[:, j].tolist())
             params = [*self.net.parameters(), *self.step_sizes.parameters()]
             grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
-            torch.nn.utils.clip_grad_value_(params, c.grad_clip)
+            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
             self.optimizer.step()
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}

@@ -151,10 +151,28 @@ def test_arena_train_maml_runs_in_robosumo_and_resumes(tmp_path, capsys):
                       SumoMAMLAgent)
 
 
+def test_arena_train_maml_takes_the_new_inner_steps_in_robosumo(tmp_path):
+    from arena.cli import main
+
+    argv = ["train", "maml", "--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
+            "--init-from", "zoo:selfplay-bug", "--iterations", "1", "--meta-batch", "2",
+            "--episodes", "1", "--episode-steps", "10", "--inner-steps", "1", "--epochs", "1",
+            "--value-step", "separate", "--log-step-sizes", "--inner-step", "kl",
+            "--step-size", "0.01", "--run-dir", str(tmp_path / "run"), "--no-progress",
+            "--no-tensorboard"]
+    assert main(argv) == 0
+    agent = agents.load(str(tmp_path / "run" / "lineage" / "run" / "v0001.safetensors"))
+    assert (agent.config.value_step, agent.config.parametrization, agent.config.inner_step) == (
+        "separate", "log", "kl")
+    assert set(agent.step_sizes.summary()) == {"alpha_1_policy", "alpha_1_value"}
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--env", "RoboSumo-Bug-vs-Bug-v0"], "needs --opponents"),
     (["--env", "Hopper-v5"], "must be NonstationaryLocomotion"),
     (["--opponents", OPPONENTS], "applies to RoboSumo envs only"),
+    (["--inner-step", "kl"], "add --value-step separate"),
+    (["--log-step-sizes", "--step-size", "0"], "--step-size must be > 0"),
 ])
 def test_arena_train_maml_refuses_bad_combinations(tmp_path, extra, message):
     from arena.cli import main
