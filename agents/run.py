@@ -77,7 +77,7 @@ def check_positive(config: Any, names: tuple[str, ...]) -> None:
 
 
 def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
-                     extendable: str) -> str:
+                     extendable: str, defaults: dict[str, Any] | None = None) -> str:
     """Refuse to mix two different runs in one directory; return the ``config.json`` text.
 
     The caller writes the text once the run is built, so that a run that fails to start leaves
@@ -88,6 +88,8 @@ def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
         config: the run's config as a JSON-ready dict.
         resume: whether an existing run may be continued.
         extendable: the field that may differ on resume (the run's length).
+        defaults: the config class's defaults (as a dict): a stored config without a field
+            added to the class since is read as holding its default.
 
     Raises:
         ValueError: the directory holds a run and ``resume`` is False, or it holds a run with
@@ -95,17 +97,30 @@ def check_run_config(run_dir: Path, config: dict[str, Any], resume: bool,
     """
     path = run_dir / "config.json"
     mine = json.loads(json.dumps(config))
+    defaults = json.loads(json.dumps(defaults)) if defaults is not None else None
     if (run_dir / "state.safetensors").exists() and not resume:
         raise ValueError(f"{run_dir} already holds a run: resume it, or train into another "
                          "directory")
     if path.exists() and resume:
         stored = json.loads(path.read_text())
+        if defaults is not None:  # fields added to the config since: they held their defaults
+            stored = _with_defaults(stored, defaults)
         stored[extendable] = mine[extendable]
         if stored != mine:
             changed = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
             raise ValueError(f"{run_dir} holds a run with another config (differs in "
                              f"{', '.join(changed)}); use a new directory or the same config")
     return json.dumps(mine, indent=2) + "\n"
+
+
+def _with_defaults(stored: Any, defaults: Any) -> Any:
+    """``stored`` with every key of ``defaults`` it lacks filled in (recursively)."""
+    if not (isinstance(stored, dict) and isinstance(defaults, dict)):
+        return stored
+    out = dict(stored)
+    for key, value in defaults.items():
+        out[key] = _with_defaults(out[key], value) if key in out else value
+    return out
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
@@ -162,7 +177,8 @@ class TrainingRun:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_json = check_run_config(self.run_dir, self.identity(), resume, self.LENGTH)
+        config_json = check_run_config(self.run_dir, self.identity(), resume, self.LENGTH,
+                                       self.identity_defaults())
         # Small networks gain nothing from intra-op threads, and threads that wait for a core
         # busy with physics make every small op take milliseconds.
         torch.set_num_threads(1)
@@ -186,6 +202,24 @@ class TrainingRun:
     def identity(self) -> dict[str, Any]:
         """The config as it identifies the run (``config.json``; resuming must match it)."""
         return self.config.to_dict()
+
+    def identity_defaults(self) -> dict[str, Any] | None:
+        """The config class's defaults as ``identity()`` gives them (resuming runs whose
+        config.json predates a field), or None where the class has no default instance."""
+        try:
+            default = dataclasses.replace(self.config, **{
+                f.name: (f.default if f.default is not dataclasses.MISSING
+                         else f.default_factory())  # type: ignore[misc]
+                for f in dataclasses.fields(self.config)
+                if f.default is not dataclasses.MISSING
+                or f.default_factory is not dataclasses.MISSING})
+        except (TypeError, ValueError):
+            return None
+        original, self.config = self.config, default
+        try:
+            return self.identity()
+        finally:
+            self.config = original
 
     def build(self) -> None:
         """Envs, networks, the optimizer (``self.optimizer``), task and opponent samplers."""

@@ -84,6 +84,9 @@ class TrainConfig(Config):
             (a 1 M-step locomotion run would otherwise keep a thousand files); the last
             iteration is always kept.
         nthread: physics threads of batched envs (0: all cores).
+        reward_weights: RoboSumo only: the shaping weights (``envs.robosumo.rules.RewardWeights``
+            fields, e.g. ``{"move_to_opponent": 1.0}``; the others keep their defaults); None:
+            the env's. ``shaping_anneal`` scales them all.
         policy: network architecture.
         ppo: PPO hyper-parameters.
     """
@@ -106,10 +109,15 @@ class TrainConfig(Config):
     damage: str = "none"
     snapshot_every: int | None = None
     nthread: int = 0
+    reward_weights: dict[str, float] | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def __post_init__(self) -> None:
+        if self.reward_weights is not None:
+            if not self.is_sumo:
+                raise ValueError("reward_weights apply to RoboSumo envs only")
+            self.shaping_weights()  # refuses unknown names and non-finite values
         if self.opponent not in OPPONENT_MODES:
             raise ValueError(f"opponent must be one of {OPPONENT_MODES}, got {self.opponent!r}")
         if (self.opponent == "lineage") != (self.opponents is not None):
@@ -154,6 +162,19 @@ class TrainConfig(Config):
             raise ValueError(f"rollout ({self.rollout}) must be a multiple of bptt "
                              f"({self.ppo.bptt}) for LSTM policies")
 
+    def shaping_weights(self) -> Any:
+        """The RoboSumo shaping weights of the run (``RewardWeights``)."""
+        import dataclasses as dc
+
+        from envs.robosumo.rules import RewardWeights
+
+        given = dict(self.reward_weights or {})
+        known = {f.name for f in dc.fields(RewardWeights)} - {"shaping"}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"unknown reward_weights {unknown}; known: {sorted(known)}")
+        return RewardWeights(**given)
+
     @property
     def scripted_fraction(self) -> float:
         """The chance that an arena's opponent is a scripted (idle or random) robot."""
@@ -197,7 +218,8 @@ def make_envs(config: TrainConfig) -> Any:
     if bodies := sumo_bodies_of(config.env):
         from envs.robosumo import SumoVectorEnv
 
-        return SumoVectorEnv(config.num_envs, bodies, nthread=config.nthread)
+        return SumoVectorEnv(config.num_envs, bodies, nthread=config.nthread,
+                             weights=config.shaping_weights())
     if body := locomotion_body_of(config.env):
         from envs.nonstationary_locomotion import LocomotionVectorEnv
 

@@ -342,3 +342,16 @@ def test_a_run_without_scripted_robots_draws_as_before(tmp_path):
 def test_opponent_settings_are_checked(overrides, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{"env": "RoboSumo-Bug-vs-Bug-v0", **overrides})
+
+
+def test_robosumo_runs_take_their_shaping_weights_and_anneal_them(tmp_path):
+    config = dataclasses.replace(SUMO, reward_weights={"move_to_opponent": 1.0, "attack": 0.5},
+                                 total_steps=2 * 4 * 16)
+    trainer, rows = run(config, tmp_path / "run")
+    weights = trainer.envs.weights
+    assert (weights.move_to_opponent, weights.attack, weights.push_out) == (1.0, 0.5, 10.0)
+    assert weights.shaping == rows[-1]["shaping_weight"] < 1.0  # annealed, the terms kept
+    with pytest.raises(ValueError, match=r"unknown reward_weights \['push'\]"):
+        dataclasses.replace(SUMO, reward_weights={"push": 1.0})
+    with pytest.raises(ValueError, match="RoboSumo envs only"):
+        TrainConfig(env="ToyPoint-v0", reward_weights={"attack": 1.0})

@@ -126,3 +126,20 @@ def test_a_stop_while_a_row_is_written_loses_no_row_and_counts_none_twice(
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(steps) and steps[0] > 0
     assert all(issubclass(cls, TrainingRun) for cls, _ in TRAINERS.values())
+
+
+def test_a_run_resumes_after_its_config_class_gained_fields_that_hold_their_defaults(tmp_path):
+    import json
+
+    trainer_cls, config = TRAINERS["maml-locomotion"]
+    trainer_cls(config, tmp_path / "run", tensorboard=False).iterate()
+    path = tmp_path / "run" / "config.json"
+    stored = json.loads(path.read_text())
+    del stored["adapt"]["value_step"], stored["grad_clip"]  # as written before they existed
+    path.write_text(json.dumps(stored))
+    assert trainer_cls(config, tmp_path / "run", tensorboard=False).iteration == 1
+    path.write_text(json.dumps(stored))
+    changed = dataclasses.replace(config, adapt=dataclasses.replace(config.adapt,
+                                                                    value_step="none"))
+    with pytest.raises(ValueError, match="differs in adapt"):
+        trainer_cls(changed, tmp_path / "run", tensorboard=False)
