@@ -56,7 +56,7 @@ def ppo_loss(new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.T
              values: torch.Tensor, returns: torch.Tensor, entropy: torch.Tensor,
              clip: float = 0.2, vf_coef: float = 0.5, ent_coef: float = 0.0,
              old_values: torch.Tensor | None = None,
-             value_clip: float | None = None) -> PPOLoss:
+             value_clip: float | None = None, weights: torch.Tensor | None = None) -> PPOLoss:
     """Clipped-surrogate PPO loss (Schulman et al. 2017), to be minimised.
 
     Args:
@@ -72,23 +72,33 @@ def ppo_loss(new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.T
         old_values: ``[N]`` values at collection, for value clipping.
         value_clip: if given (with ``old_values``), clip the value change to this range and take
             the larger of the clipped and unclipped errors.
+        weights: ``[N]`` 1 for real samples, 0 for padding: every mean is over the real ones
+            (None: all count).
 
     Returns:
         A ``PPOLoss``; ``total = policy + vf_coef * value - ent_coef * entropy``.
     """
+    if weights is None:
+        mean = torch.mean
+    else:
+        n = weights.sum().clamp_min(1.0)
+
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return (x * weights).sum() / n
+
     log_ratio = new_logp - old_logp
     ratio = log_ratio.exp()
     surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
-    policy = -surrogate.mean()
+    policy = -mean(surrogate)
     error = (values - returns).square()
     if value_clip is not None and old_values is not None:
         clipped = old_values + (values - old_values).clamp(-value_clip, value_clip)
         error = torch.max(error, (clipped - returns).square())
-    value = 0.5 * error.mean()
-    ent = entropy.mean()
+    value = 0.5 * mean(error)
+    ent = entropy.mean() if entropy.dim() == 0 or weights is None else mean(entropy)
     with torch.no_grad():
         # The low-variance KL estimator (k3 of Schulman's note): E[(r - 1) - log r].
-        approx_kl = ((ratio - 1) - log_ratio).mean()
-        clip_fraction = ((ratio - 1).abs() > clip).float().mean()
+        approx_kl = mean((ratio - 1) - log_ratio)
+        clip_fraction = mean(((ratio - 1).abs() > clip).float())
     total = policy + vf_coef * value - ent_coef * ent
     return PPOLoss(total, policy, value, ent, approx_kl, clip_fraction)

@@ -133,9 +133,6 @@ def run_maml(args: argparse.Namespace) -> int:
     given = [flag for flag, value in sumo_only.items() if value is not None]
     if not sumo and given:
         raise SystemExit(f"arena train maml: {', '.join(given)} applies to RoboSumo envs only")
-    if sumo and args.vmap_tasks is not None:
-        raise SystemExit("arena train maml: --vmap-tasks applies to locomotion only (RoboSumo "
-                         "meta-updates loop over tasks)")
     if args.inner_step == "kl" and args.value_step == "shared":
         raise SystemExit("arena train maml: --inner-step kl sizes the policy's step by its KL; "
                          "add --value-step separate (or none)")
@@ -145,12 +142,12 @@ def run_maml(args: argparse.Namespace) -> int:
     cls = SumoMetaConfig if sumo else MetaConfig
     # flags left out take the config's defaults (0 must reach validation: compare with None)
     chosen = {"iterations": args.iterations, "meta_batch": args.meta_batch,
-              "episodes": args.episodes}
+              "episodes": args.episodes, "vmap_tasks": args.vmap_tasks}
     if sumo:
         chosen.update(env=env, opponents=args.opponents, episode_steps=args.episode_steps,
                       reward_scale=args.reward_scale, nthread=args.nthread)
     else:
-        chosen.update(body=locomotion.group(1).lower(), vmap_tasks=args.vmap_tasks)
+        chosen.update(body=locomotion.group(1).lower())
     settings = {k: v for k, v in chosen.items() if v is not None}
     try:
         adapt = dataclasses.replace(

@@ -6,7 +6,8 @@ from its last version, one torch thread and one physics thread:
 
 - MAML (``agents.maml.sumo``): 8 consecutive-version pairs x K = 4 bouts before and after the
   adaptation (M = 3 inner steps, Meta-SGD step sizes), then 5 outer PPO epochs through the
-  adaptation, second order;
+  adaptation, second order, with the tasks of the meta-update vmapped (the default for an MLP)
+  and in a loop;
 - NoRML (``agents.norml.sumo``): the same bouts around its one reward-free inner step, then one
   outer gradient step;
 - PPO (``agents.ppo.train``, ``opponent="lineage"``): 32 arenas x 128 steps against drawn versions,
@@ -44,11 +45,13 @@ from agents.ppo.train import TrainConfig, Trainer
 ENV, LINEAGE = "RoboSumo-Bug-vs-Bug-v0", "zoo:selfplay-bug"
 
 
-def time_maml(run_dir: Path, repeats: int) -> list[tuple[float, float, int]]:
+def time_maml(run_dir: Path, repeats: int,
+              vmap_tasks: bool = True) -> list[tuple[float, float, int]]:
     config = SumoMetaConfig(env=ENV, opponents=LINEAGE, init_from=LINEAGE, meta_batch=8,
                             episodes=4, adapt=AdaptConfig(steps=3, per_parameter=True,
                                                           gamma=0.995),
-                            step_size_lr=1e-5, iterations=repeats + 1, nthread=1)
+                            step_size_lr=1e-5, iterations=repeats + 1, nthread=1,
+                            vmap_tasks=vmap_tasks)
     trainer = SumoMetaTrainer(config, run_dir, tensorboard=False)
     out = []
     for _ in range(repeats + 1):
@@ -97,9 +100,12 @@ def main() -> None:
     torch.set_num_threads(1)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, fn in (("PPO against the lineage", time_ppo), ("MAML, second order", time_maml),
+        for name, fn in (("PPO against the lineage", time_ppo),
+                         ("MAML, second order (tasks vmapped)", time_maml),
+                         ("MAML, second order (tasks in a loop)",
+                          lambda d, r: time_maml(d, r, vmap_tasks=False)),
                          ("NoRML", time_norml)):
-            runs = fn(Path(tmp) / name.split()[0], args.repeats)
+            runs = fn(Path(tmp) / name.split()[0] / name.split()[-2], args.repeats)
             per_k = [(s / n * 1000, u / n * 1000) for s, u, n in runs]
             results[name] = (statistics.median(p[0] for p in per_k),
                              statistics.median(p[1] for p in per_k),

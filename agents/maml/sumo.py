@@ -56,19 +56,17 @@ from agents.checkpoint import (
 from agents.env_ids import sumo_bodies_of
 from agents.episodes import Episodes
 from agents.lineage import Lineage
-from agents.losses import gae, ppo_loss
+from agents.losses import gae
 from agents.maml.agent import MAMLAgent
 from agents.maml.core import (
     AdaptConfig,
     StepSizes,
     act_step,
-    adapt,
-    evaluate_episodes,
     parameters_of,
     task_advantages,
 )
 from agents.maml.train import KIND, MAMLRun, OuterLoop
-from agents.nets import entropy, log_prob
+from agents.nets import log_prob
 from agents.opponents import LineageOpponents
 from agents.policy import Policy, PolicyConfig, load_policy
 from agents.run import check_counts, env_seed, one_off_env_seed
@@ -176,6 +174,10 @@ class Bouts(NamedTuple):
     def task(self, i: int) -> Episodes:
         return Episodes(self.obs[i], self.actions[i], self.rewards[i], self.logp[i], self.mask[i])
 
+    def stacked(self) -> Episodes:
+        """Every task's bouts ``[tasks, K, T, ...]`` (the task dimension first, for vmap)."""
+        return Episodes(self.obs, self.actions, self.rewards, self.logp, self.mask)
+
     def returns(self) -> torch.Tensor:
         """Bout returns ``[tasks, K]`` (scaled)."""
         return (self.rewards * self.mask).sum(-1)
@@ -247,6 +249,7 @@ class SumoMetaTrainer(MAMLRun):
                                  f"act {act_dim})")
         else:
             self.policy = Policy(obs_dim, act_dim, config.policy)
+        self._init_vmap()
         self._init_learner()
 
     def start(self) -> None:
@@ -358,38 +361,15 @@ class SumoMetaTrainer(MAMLRun):
         row.update(self.step_size_metrics())
         return row, pre.steps() + post.steps()
 
-    def meta_update(self, pre: Bouts, post: Bouts) -> dict[str, float]:
-        """Step 4: PPO through the adaptation on the v_k+1 bouts plus the score-function term."""
+    def outer_targets(self, pre: Bouts,
+                      post: Bouts) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """GAE advantages and returns ``[tasks, K, T]`` of the v_k+1 bouts (each ends terminal
+        at its last real step; 0 on padding) and each task's standardised post return."""
         c = self.config
-        n_tasks = pre.rewards.shape[0]
-        post_ret = post.returns().mean(1)
-        task_adv = task_advantages(post_ret)
         targets = [terminal_gae(post.rewards[i], post.values[i], post.mask[i], c.gamma, c.lam)
-                   for i in range(n_tasks)]
-        logs: dict[str, list[float]] = {}
-        params = [*self.net.parameters(), *self.step_sizes.parameters()]
-        for _ in range(c.epochs):
-            self.optimizer.zero_grad()
-            for i in range(n_tasks):  # one task's graph at a time: gradients accumulate
-                phi = adapt(self.net, self.theta, self.step_sizes, pre.task(i), c.adapt,
-                            create_graph=not c.first_order)[-1]
-                real = post.mask[i] > 0
-                out = evaluate_episodes(self.net, phi, post.obs[i], post.actions[i])
-                adv, ret = targets[i][0][real], targets[i][1][real]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                loss = ppo_loss(out.logp[real], post.logp[i][real], adv, out.values[real], ret,
-                                entropy(out.log_std), c.clip, c.vf_coef)
-                theta_out = evaluate_episodes(self.net, self.theta, pre.obs[i], pre.actions[i])
-                sf = -task_adv[i] * theta_out.logp[pre.mask[i] > 0].mean()
-                ((loss.total + c.sf_coef * sf) / n_tasks).backward()
-                for key, value in (("policy_loss", loss.policy), ("value_loss", loss.value),
-                                   ("approx_kl", loss.approx_kl), ("sf_term", sf)):
-                    logs.setdefault(key, []).append(float(value.detach()))
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
-            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
-            self.optimizer.step()
-            logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
-        return {k: float(np.mean(v)) for k, v in logs.items()}
+                   for i in range(post.rewards.shape[0])]
+        return (torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets]),
+                task_advantages(post.returns().mean(1)))
 
     # ---------------------------------------------------------------- checkpoints
 

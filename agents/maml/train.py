@@ -75,6 +75,12 @@ class OuterLoop(Config):
         vf_coef: weight of the outer value loss.
         sf_coef: weight of the score-function term of the pre-adaptation episodes.
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
+        vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
+            with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
+            only) or in a loop over the tasks, back-propagating one task at a time (False).
+            None (the default) picks vmap for an MLP, about 2x faster on the meta-update
+            (docs/maml.md), and the loop for an LSTM. The same meta-gradient up to float
+            rounding either way: an execution choice, so a run may be resumed with another.
     """
 
     first_order: bool = False
@@ -86,6 +92,7 @@ class OuterLoop(Config):
     vf_coef: float = 0.5
     sf_coef: float = 1.0
     grad_clip: float = 0.1
+    vmap_tasks: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -107,12 +114,6 @@ class MetaConfig(OuterLoop):
             zero mean and unit variance, so observations are only clipped to +-5).
         policy: architecture when not starting from a checkpoint ("mlp" or "lstm").
         snapshot_every: iterations between saved snapshots.
-        vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
-            with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
-            only) or in a loop over the tasks, back-propagating one task at a time (False).
-            None (the default) picks vmap for an MLP, about 2x faster on the meta-update
-            (docs/maml.md), and the loop for an LSTM. The same meta-gradient up to float
-            rounding either way: an execution choice, so a run may be resumed with another.
     """
 
     body: str = "bug"
@@ -125,7 +126,6 @@ class MetaConfig(OuterLoop):
     init_from: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     snapshot_every: int = 10
-    vmap_tasks: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every"):
@@ -209,6 +209,87 @@ class MAMLRun(TrainingRun):
             params += list(self.step_sizes.parameters())
         return params
 
+    def meta_update(self, pre: Any, post: Any) -> dict[str, float]:
+        """The outer update: ``epochs`` PPO epochs through the adaptation on the T_{i+1}
+        episodes plus the score-function term of the T_i ones (``pre``/``post``: the phases,
+        with ``task(i)`` and ``stacked()`` episodes and ``outer_targets``)."""
+        c = self.config
+        targets = self.outer_targets(pre, post)
+        logs: dict[str, list[float]] = {}
+        for _ in range(c.epochs):
+            self.optimizer.zero_grad()
+            task_stats = self.meta_backward(pre, post, targets)
+            for j, key in enumerate(("policy_loss", "value_loss", "approx_kl", "sf_term")):
+                logs.setdefault(key, []).extend(task_stats[:, j].tolist())
+            params = [*self.net.parameters(), *self.step_sizes.parameters()]
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
+            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
+            self.optimizer.step()
+            logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
+        return {k: float(np.mean(v)) for k, v in logs.items()}
+
+    def meta_backward(self, pre: Any, post: Any,
+                      targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                      ) -> torch.Tensor:
+        """Accumulate the gradient of the meta-objective (the mean of the task losses) into
+        ``.grad`` of theta and the step sizes; return per-task statistics ``[tasks, 4]``
+        (policy loss, value loss, approximate KL, score-function term).
+
+        With ``vmap_tasks`` every task is adapted and evaluated at once by ``torch.func.vmap``;
+        otherwise the tasks go one by one, each back-propagated before the next is built, so
+        that only one task's graph is alive at a time (what an LSTM's memory needs).
+        """
+        advs, rets, task_adv = self.outer_targets(pre, post) if targets is None else targets
+        n_tasks = advs.shape[0]
+        if self.vmap_tasks:
+            task_losses, task_stats = vmap(self._task_loss)(pre.stacked(), post.stacked(), advs,
+                                                            rets, task_adv)
+            (task_losses.sum() / n_tasks).backward()
+            return task_stats
+        stats = []
+        for i in range(n_tasks):
+            loss, task_stats = self._task_loss(pre.task(i), post.task(i), advs[i], rets[i],
+                                               task_adv[i])
+            (loss / n_tasks).backward()
+            stats.append(task_stats)
+        return torch.stack(stats)
+
+    def _task_loss(self, pre: Episodes, post: Episodes, adv: torch.Tensor, ret: torch.Tensor,
+                   task_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One task's meta-loss and its statistics (policy, value, approx. KL, score term).
+
+        The PPO loss of the T_{i+1} episodes under phi_i(theta), differentiated through the
+        adaptation, plus the score-function term of the T_i episodes under theta, both over the
+        real (unmasked) steps. Written for one task at a time so that ``torch.func.vmap`` can
+        map it over the meta-batch.
+        """
+        c = self.config
+        phi = adapt(self.net, self.theta, self.step_sizes, pre, c.adapt,
+                    create_graph=not c.first_order, functional=self.vmap_tasks)[-1]
+        out = evaluate_episodes(self.net, phi, post.obs, post.actions)
+        m = post.mask  # RoboSumo bouts are padded to the phase's longest; locomotion's all 1
+        n = m.sum()
+        mu = (adv * m).sum() / n
+        sd = (((adv - mu) * m).square().sum() / (n - 1).clamp_min(1.0)).sqrt()
+        adv = (adv - mu) / (sd + 1e-8)
+        loss = ppo_loss(out.logp.flatten(), post.behaviour_logp.flatten(), adv.flatten(),
+                        out.values.flatten(), ret.flatten(), entropy(out.log_std), c.clip,
+                        c.vf_coef, weights=m.flatten())
+        pre_logp = evaluate_episodes(self.net, self.theta, pre.obs, pre.actions).logp
+        sf = -task_adv * (pre_logp * pre.mask).sum() / pre.mask.sum()
+        stats = torch.stack([loss.policy, loss.value, loss.approx_kl, sf]).detach()
+        return loss.total + c.sf_coef * sf, stats
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in self.config.to_dict().items() if k not in EXECUTION_ONLY}
+
+    def _init_vmap(self) -> None:
+        """``vmap_tasks``: the config's, or vmap for an MLP and the loop for an LSTM."""
+        if self.config.vmap_tasks and self.policy.recurrent:
+            raise ValueError(VMAP_LSTM_ERROR)
+        self.vmap_tasks = (not self.policy.recurrent if self.config.vmap_tasks is None
+                           else self.config.vmap_tasks)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """theta (with the observation statistics) and the step sizes."""
         out = self.policy.tensors("policy.")
@@ -246,15 +327,9 @@ class MetaTrainer(MAMLRun):
         else:
             self.policy = Policy(self.envs.single_observation_space.shape[0],
                                  self.envs.single_action_space.shape[0], config.policy)
-        if config.vmap_tasks and self.policy.recurrent:
-            raise ValueError(VMAP_LSTM_ERROR)
-        self.vmap_tasks = (not self.policy.recurrent if config.vmap_tasks is None
-                           else config.vmap_tasks)
+        self._init_vmap()
         self._init_learner()
         self.tasks = TaskSampler(config.body, "train", seed=config.seed)
-
-    def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.config.to_dict().items() if k not in EXECUTION_ONLY}
 
     @property
     def env_id(self) -> str:
@@ -314,7 +389,7 @@ class MetaTrainer(MAMLRun):
         start = time.perf_counter()
         pre, post = self.sample()
         sampled = time.perf_counter()
-        stats = self._meta_update(pre, post)
+        stats = self.meta_update(pre, post)
         updated = time.perf_counter()
         row = {"pre_return": float(pre.returns().mean()),
                "post_return": float(post.returns().mean()), **stats,
@@ -322,22 +397,6 @@ class MetaTrainer(MAMLRun):
         row["adaptation_gain"] = row["post_return"] - row["pre_return"]
         row.update(self.step_size_metrics())
         return row, self.steps_per_iteration
-
-    def _meta_update(self, pre: _Phase, post: _Phase) -> dict[str, float]:
-        c = self.config
-        targets = self.outer_targets(pre, post)
-        logs: dict[str, list[float]] = {}
-        for _ in range(c.epochs):
-            self.optimizer.zero_grad()
-            task_stats = self.meta_backward(pre, post, targets)
-            for j, key in enumerate(("policy_loss", "value_loss", "approx_kl", "sf_term")):
-                logs.setdefault(key, []).extend(task_stats[:, j].tolist())
-            params = [*self.net.parameters(), *self.step_sizes.parameters()]
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
-            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
-            self.optimizer.step()
-            logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
-        return {k: float(np.mean(v)) for k, v in logs.items()}
 
     def outer_targets(self, pre: _Phase,
                       post: _Phase) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -357,53 +416,6 @@ class MetaTrainer(MAMLRun):
             advs.append(a.T)
             rets.append(ret.T)
         return torch.stack(advs), torch.stack(rets), task_adv
-
-    def meta_backward(self, pre: _Phase, post: _Phase,
-                      targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-                      ) -> torch.Tensor:
-        """Accumulate the gradient of the meta-objective (the mean of the task losses) into
-        ``.grad`` of theta and the step sizes; return per-task statistics ``[tasks, 4]``
-        (policy loss, value loss, approximate KL, score-function term).
-
-        With ``vmap_tasks`` every task is adapted and evaluated at once by ``torch.func.vmap``;
-        otherwise the tasks go one by one, each back-propagated before the next is built, so
-        that only one task's graph is alive at a time (what an LSTM's memory needs).
-        """
-        advs, rets, task_adv = self.outer_targets(pre, post) if targets is None else targets
-        n_tasks = advs.shape[0]
-        if self.vmap_tasks:
-            task_losses, task_stats = vmap(self._task_loss)(pre.stacked(), post.stacked(), advs,
-                                                            rets, task_adv)
-            (task_losses.sum() / n_tasks).backward()
-            return task_stats
-        stats = []
-        for i in range(n_tasks):
-            loss, task_stats = self._task_loss(pre.task(i), post.task(i), advs[i], rets[i],
-                                               task_adv[i])
-            (loss / n_tasks).backward()
-            stats.append(task_stats)
-        return torch.stack(stats)
-
-    def _task_loss(self, pre: Episodes, post: Episodes, adv: torch.Tensor, ret: torch.Tensor,
-                   task_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One task's meta-loss and its statistics (policy, value, approx. KL, score term).
-
-        The PPO loss of the T_{i+1} episodes under phi_i(theta), differentiated through the
-        adaptation, plus the score-function term of the T_i episodes under theta. Written for
-        one task at a time so that ``torch.func.vmap`` can map it over the meta-batch.
-        """
-        c = self.config
-        phi = adapt(self.net, self.theta, self.step_sizes, pre, c.adapt,
-                    create_graph=not c.first_order, functional=self.vmap_tasks)[-1]
-        out = evaluate_episodes(self.net, phi, post.obs, post.actions)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        loss = ppo_loss(out.logp.flatten(), post.behaviour_logp.flatten(), adv.flatten(),
-                        out.values.flatten(), ret.flatten(), entropy(out.log_std), c.clip,
-                        c.vf_coef)
-        pre_logp = evaluate_episodes(self.net, self.theta, pre.obs, pre.actions).logp
-        sf = -task_adv * pre_logp.mean()
-        stats = torch.stack([loss.policy, loss.value, loss.approx_kl, sf]).detach()
-        return loss.total + c.sf_coef * sf, stats
 
     # ---------------------------------------------------------------- checkpoints
 

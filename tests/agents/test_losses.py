@@ -335,3 +335,16 @@ def test_ppo_total_combines_terms_and_entropy_bonus_lowers_it() -> None:
     scalar = ppo_loss(new, old, advs, values, returns, torch.tensor(2.5, dtype=torch.float64),
                       vf_coef=0.5, ent_coef=0.01)
     assert scalar.total.item() == pytest.approx(high.total.item(), abs=1e-12)
+
+
+def test_a_weighted_ppo_loss_is_the_loss_of_the_real_samples_alone():
+    g = torch.Generator().manual_seed(0)
+    new, old, adv, values, returns = (torch.randn(40, generator=g) for _ in range(5))
+    real = torch.rand(40, generator=g) > 0.3
+    garbage = ~real
+    padded = [x.masked_fill(garbage, 1e3) for x in (new, old, adv, values, returns)]
+    weighted = ppo_loss(*padded, torch.tensor(0.7), weights=real.float())
+    alone = ppo_loss(new[real], old[real], adv[real], values[real], returns[real],
+                     torch.tensor(0.7))
+    for name in ("total", "policy", "value", "entropy", "approx_kl", "clip_fraction"):
+        torch.testing.assert_close(getattr(weighted, name), getattr(alone, name))

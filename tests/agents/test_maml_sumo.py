@@ -251,9 +251,29 @@ def test_cli_refuses_options_of_the_other_env(tmp_path):
     from arena.cli import main
 
     for extra, message in ((["--reward-scale", "0.1"], "--reward-scale applies to RoboSumo"),
-                           (["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
-                             "--vmap-tasks"], "--vmap-tasks applies to locomotion"),
+                           (["--vmap-tasks", "--arch", "lstm"], "vmap_tasks needs an MLP"),
                            (["--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
                              "--meta-batch", "0"], "meta_batch must be an integer >= 1")):
         with pytest.raises(SystemExit, match=message):
             main(["train", "maml", "--run-dir", str(tmp_path / "run"), *extra])
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_the_vmapped_meta_update_is_the_loops_on_padded_bouts(tmp_path, first_order):
+    """RoboSumo's bouts are padded to the phase's longest: the masked meta-loss, vmapped over
+    the tasks, gives the loop's gradient, garbage on the padding included."""
+    grads = {}
+    for vmap_tasks in (False, True):
+        trainer = SumoMetaTrainer(tiny(vmap_tasks=vmap_tasks, first_order=first_order,
+                                       episode_steps=30, meta_batch=3),
+                                  tmp_path / f"run-{vmap_tasks}", tensorboard=False)
+        assert trainer.vmap_tasks is vmap_tasks
+        _, pre, post = trainer.sample()
+        pre, post = _pad(pre, 5, garbage=True), _pad(post, 5, garbage=True)
+        trainer.optimizer.zero_grad()
+        trainer.meta_backward(pre, post)
+        grads[vmap_tasks] = [p.grad.clone() for p in [*trainer.net.parameters(),
+                                                      *trainer.step_sizes.parameters()]]
+    for loop, vmapped in zip(grads[False], grads[True], strict=True):
+        torch.testing.assert_close(vmapped, loop, rtol=1e-4, atol=1e-6)
+    assert SumoMetaTrainer(tiny(), tmp_path / "default", tensorboard=False).vmap_tasks
