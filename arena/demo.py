@@ -129,7 +129,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"arena demo: {len(specs)} agents, round robin, {plan.rounds} rounds x "
           f"{plan.episodes} episodes (at most {plan.max_steps} steps) per game, seed "
           f"{args.seed}, {args.backend} backend")
-    print(note)
+    print(note, flush=True)  # before the games' progress on stderr, also in a log
     single_threaded_torch()
     start = time.perf_counter()
     try:
