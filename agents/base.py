@@ -49,6 +49,15 @@ class Agent(ABC):
     body: str | None = None
     action_dim: int = 0
 
+    def _identity(self, name: str, body: str | None, action_dim: int, seed: int | None,
+                  deterministic: bool = False) -> None:
+        """Set what every learned agent holds: its label, body and action size, whether it
+        acts with the mean action, and the seeded generator of its action noise."""
+        self.name, self.body, self.action_dim = name, body, int(action_dim)
+        self.deterministic = deterministic
+        self._seed = seed
+        self._generator = torch.Generator()
+
     def reset(self) -> None:  # noqa: B027  (optional hook: most agents keep no game state)
         """Start a new game: drop everything adapted or remembered during the last one."""
 
@@ -109,11 +118,8 @@ class PolicyAgent(Agent):
                  deterministic: bool = False, seed: int | None = None,
                  meta: Any = None) -> None:
         self.policy = policy.eval()
-        self.name, self.body, self.action_dim = name, body, policy.act_dim
-        self.deterministic = deterministic
+        self._identity(name, body, policy.act_dim, seed, deterministic)
         self.meta = meta
-        self._seed = seed
-        self._generator = torch.Generator()
         self.reset()
 
     def reset(self) -> None:

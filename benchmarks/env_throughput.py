@@ -22,6 +22,7 @@ import time
 
 import mujoco
 import numpy as np
+from bare_physics import time_raw
 
 from envs.robosumo import BODIES, parallel_env
 
@@ -48,24 +49,6 @@ def record_and_time_env(env, steps: int, rng: np.random.Generator):
     return elapsed, done, episodes
 
 
-def time_raw(env, episodes) -> tuple[float, int]:
-    """Replay recorded episodes with bare physics calls; return (seconds, steps)."""
-    m, d = env.model, env.data
-    elapsed, steps = 0.0, 0
-    step = mujoco.mj_step
-    for (qpos, qvel), ctrl in episodes:
-        mujoco.mj_resetData(m, d)
-        d.qpos[:], d.qvel[:] = qpos, qvel
-        mujoco.mj_forward(m, d)
-        t0 = time.perf_counter()
-        for c in ctrl:
-            d.ctrl[:] = c
-            step(m, d, nstep=5)
-        elapsed += time.perf_counter() - t0
-        steps += len(ctrl)
-    return elapsed, steps
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4000, help="env steps per round and body")
@@ -85,7 +68,7 @@ def main() -> None:
         record_and_time_env(env, 500, rng)  # warm-up
         for _ in range(args.rounds):
             env_s, n, episodes = record_and_time_env(env, args.steps, rng)
-            raw_s, n_raw = time_raw(env, episodes)
+            raw_s, n_raw = time_raw(env.model, env.data, episodes, nstep=5)
             assert n == n_raw
             env_rates.append(n / env_s)
             raw_rates.append(n_raw / raw_s)

@@ -26,6 +26,7 @@ import time
 
 import mujoco
 import numpy as np
+from bare_physics import time_raw
 
 from envs.bodies import BODIES
 from envs.nonstationary_locomotion import LegDamage, LocomotionEnv, LocomotionVectorEnv, leg_pairs
@@ -110,24 +111,6 @@ def record_and_time_env(env: LocomotionEnv, steps: int, rng: np.random.Generator
     return elapsed, done, episodes
 
 
-def time_raw(env: LocomotionEnv, episodes) -> tuple[float, int]:
-    """Replay recorded episodes with bare physics calls; return (seconds, steps)."""
-    m, d = env.model, env.data
-    elapsed, steps = 0.0, 0
-    step, nstep = mujoco.mj_step, env.frame_skip
-    for (qpos, qvel), actions in episodes:
-        mujoco.mj_resetData(m, d)
-        d.qpos[:], d.qvel[:] = qpos, qvel
-        mujoco.mj_forward(m, d)
-        t0 = time.perf_counter()
-        for a in actions:
-            d.ctrl[:] = a
-            step(m, d, nstep=nstep)
-        elapsed += time.perf_counter() - t0
-        steps += len(actions)
-    return elapsed, steps
-
-
 def time_vector(body: str, steps: int, nthread: int, num_envs: int,
                 rng: np.random.Generator) -> float:
     """Simulation steps per second of ``LocomotionVectorEnv`` (``steps`` per simulation)."""
@@ -171,7 +154,7 @@ def main() -> None:
         record_and_time_env(env, 500, rng)  # warm-up
         for _ in range(args.rounds):
             env_s, n, episodes = record_and_time_env(env, args.steps, rng)
-            raw_s, n_raw = time_raw(env, episodes)
+            raw_s, n_raw = time_raw(env.model, env.data, episodes, nstep=env.frame_skip)
             assert n == n_raw
             env_rates.append(n / env_s)
             raw_rates.append(n_raw / raw_s)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, save_figure, write_section
 
 import agents
 from agents.base import PolicyAgent
@@ -65,9 +65,7 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
     episode_errorbars(ax, results, 0.15)
     ax.set_title("Bug, held-out leg pairs")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:

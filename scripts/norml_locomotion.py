@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, save_figure, write_section
 
 import agents
 from agents.base import PolicyAgent
@@ -100,9 +100,7 @@ def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> Non
     bx.set_ylabel("mean episode return (training pairs)")
     bx.set_title(f"meta-training ({w}-iteration window)", fontsize=9)
     bx.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def fmt(x: float, sign: str = "") -> str:

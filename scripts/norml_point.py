@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from resultsdoc import ROOT, commit, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, machine, mean_ci, save_figure, write_section
 
 from agents.logger import read_metrics
 from agents.norml import MetaTrainConfig, MetaTrainer, NoRMLConfig, evaluate
@@ -100,9 +100,7 @@ def plot(results: dict, runs: Path, seeds: list[int], path: Path) -> None:
         ax.set_title(f"{setting} reward: meta-training (mean of seeds, 10-it. window)",
                      fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

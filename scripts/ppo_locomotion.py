@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from resultsdoc import ROOT, commit, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, machine, mean_ci, save_figure, write_section
 
 from agents.logger import read_metrics
 from agents.policy import PolicyConfig
@@ -74,10 +74,8 @@ def main() -> None:
     ax.set_ylabel("episode return (100 steps)")
     ax.set_title(f"PPO on {ENV} (no damage)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     plot = ROOT / "docs" / "plots" / "ppo_locomotion_bug.png"
-    plot.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(plot, dpi=120)
+    save_figure(fig, plot, dpi=120)
 
     first = mean_ci(curves[:, 0])
     last = mean_ci(curves[:, -1])

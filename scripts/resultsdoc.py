@@ -60,6 +60,14 @@ def episode_errorbars(ax, results, spread: float) -> None:
     ax.set_ylabel("episode return")
 
 
+def save_figure(fig, path: Path, dpi: int = 100) -> Path:
+    """Lay out a matplotlib figure and write it (creating its folder); return the path."""
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
 def write_section(name: str, body: str) -> Path:
     """Replace (or append) the section ``name`` of docs/results.md with ``body``."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from resultsdoc import ROOT, commit, machine, mean_ci, write_section
+from resultsdoc import ROOT, commit, machine, mean_ci, save_figure, write_section
 
 from agents.maml import AdaptConfig
 from agents.maml.sumo import SumoMetaConfig, SumoMetaTrainer
@@ -140,9 +140,7 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

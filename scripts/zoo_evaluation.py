@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from resultsdoc import ROOT, commit, machine, write_section
+from resultsdoc import ROOT, commit, machine, save_figure, write_section
 
 from agents.evaluate import MatchResult, head_to_head
 from agents.lineage import Lineage
@@ -85,9 +85,7 @@ def training_curves(root: Path, out: Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("training win rate (10-iteration mean)")
     axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    save_figure(fig, out, dpi=100)
     plt.close(fig)
     return out
 

@@ -44,10 +44,8 @@ class MAMLAgent(Agent):
                  seed: int | None = None) -> None:
         self.policy = policy.eval()
         self.step_sizes, self.config = step_sizes, config
-        self.name, self.body, self.action_dim = name, body, policy.act_dim
+        self._identity(name, body, policy.act_dim, seed)
         self.buffer = EpisodeBuffer(buffer_episodes)
-        self._seed = seed
-        self._generator = torch.Generator()
         self.adaptations = 0
         self.reset()
 

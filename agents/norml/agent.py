@@ -92,10 +92,7 @@ class NoRMLAgent(Agent):
         self.model = model.eval()
         self.gamma = float(gamma)
         self.window = window
-        self.name, self.body, self.action_dim = name, body, model.act_dim
-        self.deterministic = deterministic
-        self._seed = seed
-        self._generator = torch.Generator()
+        self._identity(name, body, model.act_dim, seed, deterministic)
         self.reset()
 
     def reset(self) -> None:

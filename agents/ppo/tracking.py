@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import torch
 
 from agents.base import Agent, reseed
 from agents.episodes import EpisodeBuffer, stream_rollout
@@ -45,10 +44,8 @@ class TrackingAgent(Agent):
         self.initial = copy.deepcopy(policy).eval()
         self.ppo_config = ppo or PPOConfig(epochs=4, minibatches=4, lr=3e-4)
         self.reward_scale = float(reward_scale)
-        self.name, self.body, self.action_dim = name, body, policy.act_dim
+        self._identity(name, body, policy.act_dim, seed)
         self.buffer = EpisodeBuffer(buffer_episodes)
-        self._seed = seed
-        self._generator = torch.Generator()
         self.updates = 0
         self.reset()
 

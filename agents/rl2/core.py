@@ -150,10 +150,7 @@ class RL2Agent(Agent):
                  trial_per_round: bool = False) -> None:
         self.policy = policy.eval()
         self.trial_per_round = bool(trial_per_round)
-        self.name, self.body, self.action_dim = name, body, policy.act_dim
-        self.deterministic = deterministic
-        self._seed = seed
-        self._generator = torch.Generator()
+        self._identity(name, body, policy.act_dim, seed, deterministic)
         self.reset()
 
     def reset(self) -> None:
