@@ -28,7 +28,7 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     from agents.maml import AdaptConfig
     from agents.maml.core import INNER_STEPS, VALUE_STEPS
     from agents.maml.sumo import SumoMetaConfig
-    from agents.maml.train import MetaConfig
+    from agents.maml.train import SF_BASELINES, MetaConfig
 
     def D(field: str):
         value = options.config_default(MetaConfig, field)
@@ -90,6 +90,9 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
                         "alpha on the adaptation batch: --step-size is then the KL, e.g. 0.01; "
                         "needs --value-step separate or none)")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
+    p.add_argument("--sf-baseline", choices=SF_BASELINES, default=D("sf_baseline"),
+                   help="the score-function term's task advantages: the post return across the "
+                        "meta-batch (the paper's) or minus the task's pre-adaptation return")
     p.add_argument("--arch", choices=("mlp", "lstm"), default=D("policy.arch"),
                    help="policy architecture (ignored with --init-from: the checkpoint's)")
     p.add_argument("--hidden", type=int, default=D("policy.hidden"),
@@ -157,6 +160,7 @@ def run_maml(args: argparse.Namespace) -> int:
             parametrization="log" if args.log_step_sizes else "linear",
             inner_step=args.inner_step)
         config = cls(seed=args.seed, first_order=args.first_order, lr=args.lr,
+                     sf_baseline=args.sf_baseline,
                      step_size_lr=args.step_size_lr, epochs=args.epochs,
                      init_from=args.init_from, adapt=adapt,
                      policy=PolicyConfig(arch=args.arch, hidden=args.hidden), **settings)

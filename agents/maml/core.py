@@ -370,12 +370,18 @@ def adapt(net: nn.Module, theta: Params, step_sizes: StepSizes, episodes: Episod
     return out
 
 
-def task_advantages(task_returns: torch.Tensor) -> torch.Tensor:
+def task_advantages(task_returns: torch.Tensor,
+                    baseline: torch.Tensor | None = None) -> torch.Tensor:
     """Each task's post-adaptation return standardised across the meta-batch ``[tasks]``.
 
-    The baseline of the score-function term of eq. 8 / 24. With a single task there is nothing
-    to compare against: the advantages are 0 (the term vanishes) rather than NaN.
+    The advantage of the score-function term of eq. 8 / 24. With ``baseline`` (a per-task
+    baseline, e.g. the task's pre-adaptation return) the return minus it is standardised
+    instead, so that how hard the drawn task is (which leg pair lost torque) no longer decides
+    the sign of a task's term. With a single task there is nothing to compare against: the
+    advantages are 0 (the term vanishes) rather than NaN.
     """
+    if baseline is not None:
+        task_returns = task_returns - baseline
     if task_returns.numel() < 2:
         return torch.zeros_like(task_returns)
     return (task_returns - task_returns.mean()) / (task_returns.std() + 1e-8)

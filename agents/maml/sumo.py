@@ -63,7 +63,6 @@ from agents.maml.core import (
     StepSizes,
     act_step,
     parameters_of,
-    task_advantages,
 )
 from agents.maml.train import KIND, MAMLRun, OuterLoop
 from agents.nets import log_prob
@@ -146,6 +145,7 @@ class SumoMetaConfig(OuterLoop):
     nthread: int = 1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if sumo_bodies_of(self.env) is None:
             raise ValueError(f"MAML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
                              f"Spider), got {self.env!r}")
@@ -369,7 +369,7 @@ class SumoMetaTrainer(MAMLRun):
         targets = [terminal_gae(post.rewards[i], post.values[i], post.mask[i], c.gamma, c.lam)
                    for i in range(post.rewards.shape[0])]
         return (torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets]),
-                task_advantages(post.returns().mean(1)))
+                self.task_advantages(pre, post))
 
     # ---------------------------------------------------------------- checkpoints
 

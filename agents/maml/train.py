@@ -50,6 +50,7 @@ from agents.policy import Policy, PolicyConfig, load_policy
 from agents.run import TrainingRun, env_seed
 
 KIND = "maml"
+SF_BASELINES = ("batch", "pre")
 STATE_KIND = "maml-train-state"
 EXECUTION_ONLY = ("vmap_tasks",)  # config fields that do not change what a run computes
 VMAP_LSTM_ERROR = (
@@ -74,6 +75,10 @@ class OuterLoop(Config):
         lam: GAE lambda of the outer advantages.
         vf_coef: weight of the outer value loss.
         sf_coef: weight of the score-function term of the pre-adaptation episodes.
+        sf_baseline: the baseline of that term's task advantages: ``"batch"`` (the post return
+            standardised across the meta-batch, the paper's) or ``"pre"`` (the post return
+            minus the same task's pre-adaptation return, then standardised: the adaptation's
+            gain, without the variance of which task was drawn).
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
         vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
             with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
@@ -91,8 +96,14 @@ class OuterLoop(Config):
     lam: float = 0.95
     vf_coef: float = 0.5
     sf_coef: float = 1.0
+    sf_baseline: str = "batch"
     grad_clip: float = 0.1
     vmap_tasks: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.sf_baseline not in SF_BASELINES:
+            raise ValueError(f"sf_baseline must be one of {', '.join(SF_BASELINES)}, got "
+                             f"{self.sf_baseline!r}")
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ class MetaConfig(OuterLoop):
     snapshot_every: int = 10
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("iterations", "meta_batch", "episodes", "epochs", "snapshot_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -283,6 +295,11 @@ class MAMLRun(TrainingRun):
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in self.config.to_dict().items() if k not in EXECUTION_ONLY}
 
+    def task_advantages(self, pre: Any, post: Any) -> torch.Tensor:
+        """The score-function term's task advantages ``[tasks]`` (``sf_baseline``)."""
+        baseline = pre.returns().mean(1) if self.config.sf_baseline == "pre" else None
+        return task_advantages(post.returns().mean(1), baseline)
+
     def _init_vmap(self) -> None:
         """``vmap_tasks``: the config's, or vmap for an MLP and the loop for an LSTM."""
         if self.config.vmap_tasks and self.policy.recurrent:
@@ -403,8 +420,7 @@ class MetaTrainer(MAMLRun):
         """GAE advantages and returns ``[tasks, K, T]`` of the T_{i+1} episodes (which end
         terminal) and the standardised post-adaptation return of each task ``[tasks]``."""
         c = self.config
-        post_ret = post.returns().mean(1)
-        task_adv = task_advantages(post_ret)
+        task_adv = self.task_advantages(pre, post)
         advs, rets = [], []
         for i in range(post.rewards.shape[0]):
             r = post.rewards[i].T  # [T, K]

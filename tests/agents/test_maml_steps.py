@@ -177,3 +177,32 @@ def test_a_meta_training_run_with_kl_steps_meta_trains_and_its_snapshot_adapts(t
     assert row["alpha_1_policy"] == pytest.approx(after["alpha_1_policy"])
     agent = agents.load(str(trainer.lineage.path(1)), seed=0)
     assert agent.step_sizes.summary() == pytest.approx(after)
+
+
+def test_a_per_task_baseline_takes_the_drawn_tasks_difficulty_out_of_the_score_term():
+    from agents.maml import task_advantages
+
+    gain = torch.tensor([1.0, -1.0, 0.5, -0.5])  # what adapting added on each task
+    difficulty = torch.tensor([-50.0, 10.0, -20.0, 30.0])  # how hard the drawn task is
+    pre = difficulty
+    post = difficulty + gain
+    batch = task_advantages(post)
+    per_task = task_advantages(post, baseline=pre)
+    torch.testing.assert_close(per_task, task_advantages(gain))
+    assert torch.sign(per_task).tolist() == [1.0, -1.0, 1.0, -1.0]
+    assert torch.sign(batch).tolist() != torch.sign(per_task).tolist()  # difficulty decided
+
+
+def test_a_run_with_the_per_task_baseline_uses_its_tasks_pre_returns(tmp_path):
+    from agents.maml import task_advantages
+    from agents.maml.train import MetaConfig, MetaTrainer
+    from agents.policy import PolicyConfig
+
+    config = MetaConfig(iterations=1, meta_batch=3, episodes=1, epochs=1, seed=3,
+                        sf_baseline="pre", policy=PolicyConfig(hidden=8))
+    trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    pre, post = trainer.sample()
+    torch.testing.assert_close(trainer.outer_targets(pre, post)[2],
+                               task_advantages(post.returns().mean(1), pre.returns().mean(1)))
+    with pytest.raises(ValueError, match="sf_baseline must be one of batch, pre"):
+        MetaConfig(sf_baseline="own")
