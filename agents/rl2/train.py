@@ -65,7 +65,10 @@ class RL2TrainConfig(Config):
         snapshot_every: iterations between lineage snapshots (and the last one).
         nthread: physics threads (0: all cores).
         rl2: policy architecture and inputs.
-        ppo: PPO settings (``bptt`` is the truncated-BPTT length, 10 in the paper).
+        ppo: PPO settings; ``bptt``, the truncated-BPTT length, is a whole locomotion episode
+            (100) by default, so that gradients carry what one episode teaches into the next
+            (with the paper's 10 none crossed an episode; 3.7x the update's cost,
+            ``benchmarks/rl2_bptt.py``; 700, a whole trial, costs 21x).
     """
 
     env: str = "NonstationaryLocomotion-Bug-v0"
@@ -82,7 +85,7 @@ class RL2TrainConfig(Config):
     snapshot_every: int = 10
     nthread: int = 0
     rl2: RL2Config = field(default_factory=RL2Config)
-    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(minibatches=8, epochs=5))
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(minibatches=8, epochs=5, bptt=100))
 
     def __post_init__(self) -> None:
         if body_of(self.env) is None:

@@ -60,7 +60,7 @@ SHRINK: dict[tuple[str, ...], dict[str, str | None]] = {
                         "--episode-steps": "20", "--epochs": "1"},
     ("train", "rl2"): {**TRAIN, "--total-steps": "80", "--num-envs": "2", "--episodes": "2",
                        "--episode-steps": "20", "--rollout": "40", "--epochs": "1",
-                       "--minibatches": "1"},
+                       "--minibatches": "1", "--bptt": "20"},
     ("train", "norml"): {**TRAIN, "--iterations": "1", "--tasks": "2", "--rollouts": "1",
                          "--episode-steps": "20"},
 }
