@@ -291,6 +291,9 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                    help="initial inner step size (default: the variant's; locomotion 1)")
     p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="meta-learn the step size (default: the variant's; locomotion yes)")
+    p.add_argument("--center-advantage", action="store_true",
+                   help="subtract A_psi's mean over each task's adaptation data before the inner "
+                        "step (its constant part only adds noise)")
     p.add_argument("--lr", type=float, default=None,
                    help=f"initial outer Adam learning rate ({three('lr')})")
     p.add_argument("--advantage-lr", type=float, default=None,
@@ -364,7 +367,8 @@ def norml_config_from_args(args: argparse.Namespace):
     elif args.opponents is None:
         raise ValueError(f"{args.env} needs --opponents (a lineage directory or zoo:<name>)")
 
-    overrides = {k: v for k, v in (("alpha", args.alpha), ("learn_alpha", args.learn_alpha))
+    overrides = {k: v for k, v in (("alpha", args.alpha), ("learn_alpha", args.learn_alpha),
+                                   ("center_advantage", args.center_advantage or None))
                  if v is not None}
     # flags left out take the config's defaults (compare with None: 0 must reach validation)
     chosen = {"iterations": args.iterations, "gamma": args.gamma, "lr": args.lr,

@@ -65,6 +65,9 @@ class NoRMLConfig:
         hidden: width of the policy's two tanh layers.
         adv_hidden: width of A_psi's two tanh layers.
         init_log_std: initial log standard deviation of the policy.
+        center_advantage: subtract A_psi's mean over each task's adaptation data before the
+            inner step: a constant part of A_psi only moves the policy along the sampled
+            actions' mean score, noise that has nothing to do with the task (off: the paper's).
         normalize_obs: the model holds frozen observation statistics (``obs_norm``, a
             ``RunningNorm`` that is never updated, e.g. copied from a PPO checkpoint) and the
             policy, A_psi and the value baseline see clipped z-scores (``normalize``). Off for
@@ -81,6 +84,7 @@ class NoRMLConfig:
     adv_hidden: int = 50
     init_log_std: float = -0.75
     normalize_obs: bool = False
+    center_advantage: bool = False
 
     def __post_init__(self) -> None:
         if not self.adapt and (self.learn_offset or self.learned_advantage or self.learn_alpha):
@@ -209,9 +213,13 @@ class NoRMLModel(nn.Module):
 
         NoRML reads ``obs``, ``actions`` and ``next_obs`` only; MAML reads the rewards.
         """
-        if self.advantage is not None:
-            return self.advantage(data.obs, data.actions, data.next_obs)
-        return true_advantages(data, gamma)
+        if self.advantage is None:
+            return true_advantages(data, gamma)
+        adv = self.advantage(data.obs, data.actions, data.next_obs)
+        if self.config.center_advantage:
+            n = data.mask.sum((-2, -1), keepdim=True).clamp_min(1)
+            adv = adv - (adv * data.mask).sum((-2, -1), keepdim=True) / n
+        return adv
 
     def adapt_tasks(self, data: TaskData, gamma: float = 0.9, create_graph: bool = True,
                     weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -231,3 +231,23 @@ def test_arena_train_norml_command_trains_and_resumes(tmp_path, capsys):
     assert args.func(args) == 0 and "resuming" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         parser.parse_args(["norml", "--variant", "reptile"])
+
+
+def test_a_centred_learned_advantage_ignores_a_constant_in_a_psi():
+    from agents.norml.core import NoRMLModel
+
+    g = torch.Generator().manual_seed(0)
+    k, r, t = 2, 3, 6
+    obs, next_obs = torch.randn(k, r, t, 2, generator=g), torch.randn(k, r, t, 2, generator=g)
+    data = TaskData(obs, torch.randn(k, r, t, 2, generator=g), torch.randn(k, r, t, generator=g),
+                    next_obs, torch.ones(k, r, t))
+    moved = {}
+    for centre in (False, True):
+        torch.manual_seed(1)
+        model = NoRMLModel(2, 2, dataclasses.replace(NoRMLConfig(), center_advantage=centre))
+        before = model.adapt_tasks(data, create_graph=False)
+        with torch.no_grad():
+            model.advantage.net[-1].bias += 5.0  # a constant added to A_psi everywhere
+        after = model.adapt_tasks(data, create_graph=False)
+        moved[centre] = max(float((before[n] - after[n]).detach().abs().max()) for n in before)
+    assert moved[True] < 1e-5 < moved[False]
