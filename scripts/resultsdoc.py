@@ -97,3 +97,20 @@ def mean_ci(values) -> tuple[float, float]:
          23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045,
          30: 2.042}.get(df, 1.96 + 2.4 / df)  # beyond 30: within 0.002 of the quantile
     return float(x.mean()), float(t * x.std(ddof=1) / np.sqrt(n))
+
+
+ADAPTATION_JSON = ROOT / "docs" / "results" / "adaptation.json"
+ENTRY_KEY = ("domain", "method", "comparison", "window")
+
+
+def update_entries(entries: list[dict], path: Path = ADAPTATION_JSON) -> Path:
+    """Put ``entries`` into the JSON list at ``path``, replacing those with the same
+    (domain, method, comparison, window); the others (of other scripts) are kept."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else []
+    new_keys = {tuple(e[k] for k in ENTRY_KEY) for e in entries}
+    kept = [e for e in old if tuple(e.get(k) for k in ENTRY_KEY) not in new_keys]
+    path.write_text(json.dumps(kept + entries, indent=1) + "\n")
+    return path

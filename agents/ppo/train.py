@@ -78,7 +78,8 @@ class TrainConfig(Config):
             outcomes); reported returns stay unscaled.
         damage: nonstationary locomotion only: ``"none"`` (a healthy robot) or ``"train"`` (every
             episode of every env draws a training leg pair and a scale of the 7-episode
-            schedule: the tasks the paper's baselines train on).
+            schedule: the tasks the paper's baselines train on) or ``"A-B@S"`` (legs A and B
+            deliver S times the torque in every episode: one task, for a specialist).
         snapshot_every: iterations between lineage snapshots; None: every iteration in RoboSumo
             (the evolving opponents of iterated games), every ``SNAPSHOT_EVERY_OTHER`` elsewhere
             (a 1 M-step locomotion run would otherwise keep a thousand files); the last
@@ -131,9 +132,10 @@ class TrainConfig(Config):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.damage not in ("none", "train"):
-            raise ValueError(f"damage must be 'none' or 'train', got {self.damage!r}")
-        if self.damage == "train" and locomotion_body_of(self.env) is None:
-            raise ValueError("damage='train' applies to NonstationaryLocomotion envs only")
+            fixed_damage(self.damage)  # refuses anything but "A-B@S"
+        if self.damage != "none" and locomotion_body_of(self.env) is None:
+            raise ValueError(f"damage={self.damage!r} applies to NonstationaryLocomotion envs "
+                             f"only")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
         if not 0 <= self.pool_window <= 1:
@@ -200,6 +202,19 @@ class TrainConfig(Config):
     def body(self) -> str | None:
         return body_of(self.env)
 
+
+
+def fixed_damage(spec: str) -> Any:
+    """The ``LegDamage`` of a ``damage`` setting ``"A-B@S"`` (legs A and B at torque scale S)."""
+    from envs.nonstationary_locomotion import LegDamage
+
+    try:
+        legs, scale = spec.split("@")
+        a, b = (int(x) for x in legs.split("-"))
+        return LegDamage((a, b), float(scale))
+    except ValueError as err:
+        raise ValueError(f"damage must be 'none', 'train' or 'A-B@S' (legs A and B at torque "
+                         f"scale S, e.g. '1-2@0'), got {spec!r}: {err}") from None
 
 
 def env_defaults(env: str) -> dict[str, Any]:
@@ -290,6 +305,11 @@ class Trainer(TrainingRun):
         self._scripted: dict[int, tuple[IdlePolicy, RandomPolicy]] = {}
 
     def start(self) -> None:
+        if self.config.damage not in ("none", "train"):  # one damage for the whole run
+            from envs.nonstationary_locomotion.tasks import check_damage
+
+            damage = check_damage(self.envs.body, fixed_damage(self.config.damage))
+            self.envs.set_damages([damage] * self.envs.num_envs)
         self.sampler = self._make_sampler()
 
     # ---------------------------------------------------------------- setup

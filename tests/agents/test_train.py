@@ -355,3 +355,19 @@ def test_robosumo_runs_take_their_shaping_weights_and_anneal_them(tmp_path):
         dataclasses.replace(SUMO, reward_weights={"push": 1.0})
     with pytest.raises(ValueError, match="RoboSumo envs only"):
         TrainConfig(env="ToyPoint-v0", reward_weights={"attack": 1.0})
+
+
+def test_a_locomotion_run_can_train_on_one_fixed_damage(tmp_path):
+    from envs.nonstationary_locomotion import LegDamage
+
+    config = TrainConfig(env="NonstationaryLocomotion-Bug-v0", total_steps=2 * 2 * 100,
+                         num_envs=2, rollout=100, damage="1-2@0.25", nthread=1,
+                         ppo=PPOConfig(epochs=1, minibatches=2))
+    trainer, rows = run(config, tmp_path / "run")
+    assert trainer.envs.damages == [LegDamage((1, 2), 0.25)] * 2
+    assert len(rows) == 2
+    for bad, message in (("1-2", "'A-B@S'"), ("1-1@0", "distinct"), ("1-2@2", r"\[0, 1\]")):
+        with pytest.raises(ValueError, match=message):
+            dataclasses.replace(config, damage=bad)
+    with pytest.raises(ValueError, match="applies to NonstationaryLocomotion"):
+        dataclasses.replace(SUMO, damage="1-2@0")
