@@ -124,8 +124,9 @@ def main() -> None:
     body = f"""## Headroom on nonstationary locomotion
 
 Command: `{command}` (commit {commit()}, {machine()}, {minutes:.0f} min and
-{cpu_hours:.2f} CPU hours in this invocation). The generalist is `{GENERALIST}`; each specialist is it fine-tuned with PPO on one
-held-out damage (legs of the pair at the torque scale in every episode) for the steps shown;
+{cpu_hours:.2f} CPU hours in this invocation). The generalist is `{GENERALIST}`; each specialist
+is it fine-tuned with PPO on one held-out damage (legs of the pair at the torque scale in every
+episode) for the steps shown;
 {args.episodes} episodes each from the same seeds, the difference paired by seed with its 95 %
 t-interval. It bounds what adapting to that damage can add to the generalist.
 
