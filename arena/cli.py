@@ -17,6 +17,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -81,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ValueError as err:
         parser.exit(2, f"arena {args.command}: error: {err}\n")
+    except BrokenPipeError:
+        # the reader went away (`arena zoo | head`): stop quietly, as other tools do
+        # (what is still buffered goes nowhere rather than into a second error at exit)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         # Everything written so far is committed (games, training states): say how to go on.
         print(f"\narena {args.command}: interrupted; run the same command to resume",

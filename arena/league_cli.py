@@ -42,7 +42,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("execution")
     r.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="play in this process (default) or on Ray workers")
-    r.add_argument("--workers", type=int, default=1, help="parallel games on Ray (default 1)")
+    r.add_argument("--workers", type=options.count(1), default=1,
+                   help="parallel games on Ray (default 1)")
     r.add_argument("--address", default=None,
                    help="join a running Ray cluster (auto or host:port) instead of starting one")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -66,8 +67,10 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("agents", nargs="+", metavar="AGENT", help=AGENT_HELP)
     p.add_argument("--db", type=Path, required=True, help="league file (SQLite)")
     p.add_argument("--format", choices=("round-robin", "random"), default="round-robin")
-    p.add_argument("--games-per-pair", type=int, default=1, help="round robin (default 1)")
-    p.add_argument("--games", type=int, default=0, help="games of a random tournament")
+    p.add_argument("--games-per-pair", type=options.count(1), default=1,
+                   help="round robin (default 1)")
+    p.add_argument("--games", type=options.count(0), default=0,
+                   help="games of a random tournament")
     _add_game_options(p)
     _add_run_options(p)
     options.add_json(p)
@@ -89,9 +92,11 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
                    help="pfsp mode: games per batch (default: one per member)")
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="pfsp mode: add lineage snapshots every N batches (default never)")
-    p.add_argument("--generations", type=int, default=10, help="evolution: generations")
-    p.add_argument("--copies", type=int, default=1, help="evolution: slots per agent")
-    p.add_argument("--pairs", type=int, default=0,
+    p.add_argument("--generations", type=options.count(1), default=10,
+                   help="evolution: generations")
+    p.add_argument("--copies", type=options.count(1), default=1,
+                   help="evolution: slots per agent")
+    p.add_argument("--pairs", type=options.count(0), default=0,
                    help="evolution: games per generation (default: all disjoint pairs)")
     _add_game_options(p)
     _add_run_options(p)
@@ -110,23 +115,12 @@ def add_league_parsers(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=league_status if name == "status" else league_report)
 
 
-def _flagged(cls: type, **fields: Any) -> Any:
-    """``cls(**fields)``, with a field named in an error given as its flag (``--batch-size``)."""
-    try:
-        return cls(**fields)
-    except ValueError as err:
-        message = str(err)
-        for name in fields:
-            message = message.replace(f"{cls.__name__}.{name}", "--" + name.replace("_", "-"))
-        raise ValueError(message) from None
-
-
 def _game_config(args: argparse.Namespace) -> Any:
     from leagues.games import GameConfig
 
-    return _flagged(GameConfig, rounds=args.rounds, episodes=args.episodes,
-                    max_steps=args.max_steps, margin=args.margin, act_timeout=args.act_timeout,
-                    adapt_timeout=args.adapt_timeout)
+    return options.flagged(GameConfig, rounds=args.rounds, episodes=args.episodes,
+                           max_steps=args.max_steps, margin=args.margin,
+                           act_timeout=args.act_timeout, adapt_timeout=args.adapt_timeout)
 
 
 @contextlib.contextmanager
@@ -200,10 +194,12 @@ def _execute(competition: Any, args: argparse.Namespace) -> None:
 
 
 def league_json(db: Any) -> dict[str, Any]:
-    """What a league file holds, as JSON-ready data: status, standings, newest games."""
+    """What a league file holds, as JSON-ready data: status (games by status as ``counts``,
+    batches scheduled counted from 1 as ``batches``), standings, newest games."""
     from leagues.report import GAMES_SHOWN, standings, status
 
-    return {**status(db),
+    info = status(db)
+    return {**info, "counts": info["games"], "batches": info["last_batch"] + 1,
             "standings": [{**dataclasses.asdict(s), "ordinal": s.ordinal} for s in standings(db)],
             "games": [dict(r) for r in db.played_games(GAMES_SHOWN)],
             "void": [dict(r) for r in db.void_games()]}
@@ -213,6 +209,8 @@ def run_tournament(args: argparse.Namespace) -> int:
     """``arena tournament``: start or resume a tournament, then print the leaderboard."""
     from leagues.tournament import Tournament, TournamentConfig
 
+    if args.format == "random" and args.games < 1:
+        raise ValueError(f"--format random needs --games >= 1, got {args.games}")
     config = TournamentConfig(format=args.format, games_per_pair=args.games_per_pair,
                               games=args.games, game=_game_config(args), seed=args.seed)
     with _storage_errors():
@@ -238,9 +236,10 @@ def run_league(args: argparse.Namespace) -> int:
                 raise ValueError(f"{args.db} holds no league yet: give the agents to start one")
             competition = classes[kind](args.db)
         elif args.mode == "pfsp":
-            config = _flagged(LeagueConfig, matchmaking=args.matchmaking, batches=args.batches,
-                              batch_size=args.batch_size, snapshot_every=args.snapshot_every,
-                              game=_game_config(args), seed=args.seed)
+            config = options.flagged(LeagueConfig, matchmaking=args.matchmaking,
+                                     batches=args.batches, batch_size=args.batch_size,
+                                     snapshot_every=args.snapshot_every,
+                                     game=_game_config(args), seed=args.seed)
             competition = League(args.db, [parse_agent(a) for a in args.agents], config)
         else:
             config = EvolutionConfig(generations=args.generations, copies=args.copies,
@@ -290,6 +289,9 @@ def _indented(config: dict[str, Any], depth: int = 1) -> str:
         if isinstance(value, dict) and value:
             lines.append("  " * depth + f"{key}:")
             lines.append(_indented(value, depth + 1))
+        elif isinstance(value, dict | list | tuple):  # a Python literal reads as code
+            shown = ", ".join(str(v) for v in value) if value else "none"
+            lines.append("  " * depth + f"{key}: {shown}")
         else:
             lines.append("  " * depth + f"{key}: {value}")
     return "\n".join(lines)

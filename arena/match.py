@@ -28,16 +28,16 @@ class MatchSummary:
     episodes: int
     seed: int
     wins: int
-    losses: int
     draws: int
+    losses: int
     mean_return_a: float
     mean_return_b: float
     mean_steps: float
     elapsed: float
 
     def rate(self, outcome: str) -> tuple[float, float, float]:
-        """(rate, low, high) of "win", "loss" or "draw" over the episodes."""
-        count = {"win": self.wins, "loss": self.losses, "draw": self.draws}[outcome]
+        """(rate, low, high) of "win", "draw" or "loss" over the episodes."""
+        count = {"win": self.wins, "draw": self.draws, "loss": self.losses}[outcome]
         low, high = wilson_interval(count, self.episodes)
         return count / self.episodes, low, high
 
@@ -45,7 +45,7 @@ class MatchSummary:
         """JSON-ready fields, with the rates and their intervals."""
         out: dict[str, Any] = dataclasses.asdict(self)
         out["bodies"] = list(self.bodies)
-        for outcome in ("win", "loss", "draw"):
+        for outcome in ("win", "draw", "loss"):  # W-D-L, as the leaderboards
             rate, low, high = self.rate(outcome)
             out[f"{outcome}_rate"] = {"rate": rate, "low": low, "high": high}
         return out
@@ -99,7 +99,7 @@ def run_match(a: Any, b: Any, episodes: int, seed: int = 0, max_steps: int = 500
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     single_threaded_torch()
-    config = GameConfig(rounds=1, episodes=episodes, max_steps=max_steps)
+    config = options.flagged(GameConfig, rounds=1, episodes=episodes, max_steps=max_steps)
     result = play_game(GameSpec(a, b, config, seed))
     if result.forfeit is not None:
         raise ValueError(f"the match stopped after {len(result.episodes)} episodes: "
@@ -107,7 +107,7 @@ def run_match(a: Any, b: Any, episodes: int, seed: int = 0, max_steps: int = 500
     outcomes = [e.outcome for e in result.episodes]
     n = len(result.episodes)
     return MatchSummary(a.label, b.label, (a.body, b.body), n, seed, outcomes.count(1),
-                        outcomes.count(-1), outcomes.count(0),
+                        outcomes.count(0), outcomes.count(-1),
                         sum(e.return_a for e in result.episodes) / n,
                         sum(e.return_b for e in result.episodes) / n,
                         sum(e.steps for e in result.episodes) / n, result.elapsed)
@@ -118,7 +118,7 @@ def format_summary(s: MatchSummary) -> str:
     lines = [f"{s.a} ({s.bodies[0]}) vs {s.b} ({s.bodies[1]}): {s.episodes} episodes, seed "
              f"{s.seed}, sides swapped every episode",
              "| outcome for A | count | rate | 95 % Wilson interval |", "|---|---:|---:|---|"]
-    for outcome, count in (("win", s.wins), ("loss", s.losses), ("draw", s.draws)):
+    for outcome, count in (("win", s.wins), ("draw", s.draws), ("loss", s.losses)):
         rate, low, high = s.rate(outcome)
         lines.append(f"| {outcome} | {count} | {rate:.3f} | [{low:.3f}, {high:.3f}] |")
     lines.append(f"mean return A {s.mean_return_a:+.2f}, B {s.mean_return_b:+.2f}; "
@@ -132,7 +132,7 @@ def add_match_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("match", help="head-to-head evaluation with confidence intervals",
                        description="Play N episodes between two agents, sides swapped every "
-                                   "episode, seeds fixed; print wins, losses and draws of A with "
+                                   "episode, seeds fixed; print wins, draws and losses of A with "
                                    "95 % Wilson intervals.")
     p.add_argument("a", metavar="A", help=AGENT_HELP)
     p.add_argument("b", metavar="B", help="the opponent, same syntax")

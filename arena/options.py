@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,35 @@ def seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"seeds are integers >= 0, got {value}")
     return value
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """An argument type for a count: an integer >= ``minimum`` (``type=options.count(1)``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in some errors
+    return parse
+
+
+def flagged(cls: type, **fields: Any) -> Any:
+    """``cls(**fields)``, with a field its error names (``GameConfig.max_steps``) given as its
+    flag (``--max-steps``): the config validates, the user reads the option they typed."""
+    try:
+        return cls(**fields)
+    except ValueError as err:
+        message = str(err)
+        for name in fields:
+            message = message.replace(f"{cls.__name__}.{name}", "--" + name.replace("_", "-"))
+        raise ValueError(message) from None
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

@@ -154,8 +154,9 @@ def adaptation_curves(results_md: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Block]:
-    """Write the plots of a league file into ``out``; the report's blocks."""
+def build_report(db: Any, out: Path, results_md: Path | None = None) -> list[Block]:
+    """Write the plots of a league file into ``out``; the report's blocks (the adaptation
+    curves from ``results_md``, by default ``RESULTS_MD``)."""
     from arena import plots
     from leagues.matchmaking import payoff_table
     from leagues.report import rating_history, standings, status
@@ -193,7 +194,7 @@ def build_report(db: Any, out: Path, results_md: Path = RESULTS_MD) -> list[Bloc
     blocks.append(Block("img", "win_rates.png",
                         ("episode win rates by body and by adaptation method",)))
     blocks += _games_blocks(db, out)
-    blocks += _curve_blocks(out, results_md)
+    blocks += _curve_blocks(out, RESULTS_MD if results_md is None else results_md)
     return blocks
 
 
@@ -232,8 +233,9 @@ def _curve_blocks(out: Path, results_md: Path) -> list[Block]:
     curves = adaptation_curves(results_md)
     if not curves:  # e.g. an installed package without the repository's docs
         return [Block("h2", "Adaptation curves"),
-                Block("p", f"Not included: no results with adaptation plots at {results_md} "
-                           f"(they live in the repository's docs/results.md).")]
+                Block("p", f"Unavailable here: the adaptation curves are the plots of "
+                           f"docs/results.md in the source repository, and this installation "
+                           f"has none with adaptation plots (looked for {results_md}).")]
     link = os.path.relpath(results_md, out.resolve())
     blocks = [Block("h2", "Adaptation curves"),
               Block("p", f"From the experiments of [docs/results.md]({link}), with their "
@@ -246,14 +248,15 @@ def _curve_blocks(out: Path, results_md: Path) -> list[Block]:
     return blocks
 
 
-def write_report(db_path: Path, out: Path, results_md: Path = RESULTS_MD,
+def write_report(db_path: Path, out: Path, results_md: Path | None = None,
                  replays: int = 0) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and their plots into ``out``; the two files.
 
     Args:
         db_path: the league file.
         out: the report's directory.
-        results_md: where the adaptation curves come from.
+        results_md: where the adaptation curves come from (default ``RESULTS_MD``, read
+            when the report is written).
         replays: also write the HTML replays of every episode of the newest ``replays`` games
             into ``out/replays/`` (each game replayed once), which the games table links.
 

@@ -297,7 +297,8 @@ def run_watch(args: argparse.Namespace) -> int:
     from leagues.games import GameConfig, GameSpec
 
     a, b = resolve_pair(args.a, args.b, args.bodies, evolve_b=args.opponent_lineage)
-    config = GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.episode_steps)
+    config = options.flagged(GameConfig, rounds=args.rounds, episodes=args.episodes,
+                             max_steps=args.episode_steps)
     view = show_game(GameSpec(a, b, config, args.seed), args)
     print(f"{a.label} ({a.body}) vs {b.label} ({b.body}): {len(view.seen)} episodes shown, "
           f"A {view.hud.rounds_score[0]}-{view.hud.rounds_score[2]}-{view.hud.rounds_score[1]} "

@@ -102,3 +102,69 @@ def test_game_tournament_and_league_commands_write_json(tmp_path, capsys):
         assert main([*command, "--db", db, "--json", "-"]) == 0
         data = json.loads(capsys.readouterr().out)
         assert data["games"] == written["games"] and data["kind"] == "tournament"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["watch", "idle", "idle", "--bodies", "ant", "ant", "--rounds", "0"],
+     "--rounds must be an integer >= 1, got 0"),
+    (["watch", "idle", "idle", "--bodies", "ant", "ant", "--max-steps", "0"],
+     "--max-steps must be an integer >= 1, got 0"),
+    (["match", "idle", "idle", "--bodies", "ant", "ant", "--max-steps", "0"],
+     "--max-steps must be an integer >= 1, got 0"),
+    (["tournament", "idle,body=ant", "random,body=ant", "--db", "{tmp}/t.db",
+      "--games-per-pair", "0"], "argument --games-per-pair: expected an integer >= 1, got 0"),
+    (["tournament", "idle,body=ant", "random,body=ant", "--db", "{tmp}/t.db", "--format",
+      "random"], "--format random needs --games >= 1, got 0"),
+    (["tournament", "idle,body=ant", "random,body=ant", "--db", "{tmp}/t.db", "--workers", "0"],
+     "argument --workers: expected an integer >= 1, got 0"),
+    (["league", "run", "idle,body=ant", "random,body=ant", "--db", "{tmp}/l.db", "--mode",
+      "evolution", "--generations", "0"], "argument --generations: expected an integer >= 1"),
+    (["league", "run", "idle,body=ant", "random,body=ant", "--db", "{tmp}/l.db", "--mode",
+      "evolution", "--copies", "0"], "argument --copies: expected an integer >= 1, got 0"),
+    (["league", "run", "idle,body=ant", "random,body=ant", "--db", "{tmp}/l.db", "--mode",
+      "evolution", "--pairs", "-1"], "argument --pairs: expected an integer >= 0, got -1"),
+])
+def test_every_count_is_refused_by_its_flag(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err
+    assert "Config" not in err and "_" not in err.splitlines()[-1]
+    assert not (tmp_path / "t.db").exists() and not (tmp_path / "l.db").exists()
+
+
+def test_match_reads_w_d_l_as_the_leaderboards(capsys):
+    assert main(["match", "idle", "idle", "--bodies", "ant", "ant", "--episodes", "2",
+                 "--max-steps", "5"]) == 0
+    rows = [line.split(" | ")[0].lstrip("| ") for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("| win", "| draw", "| loss"))]
+    assert rows == ["win", "draw", "loss"]
+
+
+def test_league_status_prints_no_python_literal_and_its_json_keeps_the_counts(tmp_path, capsys):
+    import json
+
+    db = str(tmp_path / "l.db")
+    assert main(["league", "run", "idle,body=ant", "random,body=ant", "--db", db, "--batches",
+                 "2", "--rounds", "1", "--episodes", "1", "--max-steps", "5",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["league", "status", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "2 batches scheduled" in out and "{" not in out and "[" not in out
+    assert "env_kwargs: none" in out
+    assert main(["league", "status", "--db", db, "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"] == {"done": 4, "pending": 0, "void": 0} and data["batches"] == 2
+    assert [g["id"] for g in data["games"]] == [4, 3, 2, 1]  # two games a batch, newest first
+
+
+def test_a_closed_pipe_ends_the_command_quietly(monkeypatch):
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["envs"]) == 141

@@ -101,3 +101,16 @@ def test_adaptation_methods_name_frozen_and_tracked_checkpoints():
     # sorted by episode win rate, the best first: 2/2, 3/4, 1/3
     assert [r[0] for r in rows] == ["none (frozen maml policy)", "MAML meta-update",
                                     "tracking (PPO steps on a ppo-mlp policy)"]
+
+
+def test_a_report_without_the_results_file_says_its_curves_are_unavailable(
+        league, tmp_path, monkeypatch):
+    # an installed package has no docs/results.md next to it: the report must say so
+    import arena.report
+    from arena.report import write_report
+
+    monkeypatch.setattr(arena.report, "RESULTS_MD", tmp_path / "elsewhere" / "results.md")
+    md, page = write_report(league, tmp_path / "out")
+    for text in (md.read_text(), page.read_text()):
+        assert "Adaptation curves" in text and "Unavailable here" in text
+    assert not (tmp_path / "out" / "results").exists()
