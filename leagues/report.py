@@ -115,13 +115,13 @@ def rating_history(db: LeagueDB) -> list[dict[str, Any]]:
 GAMES_SHOWN = 30  # the newest games listed in a report
 
 
-GAMES_HEADER = ("game", "batch", "A", "B", "result", "rounds x episodes")
+GAMES_HEADER = ("game", "batch", "A", "B", "result", "rounds x episodes")  # batches from 1
 
 
 def game_rows(db: LeagueDB, limit: int = GAMES_SHOWN) -> list[tuple[str, ...]]:
     """The newest played games as table rows (``GAMES_HEADER``)."""
     word = {1: "A wins", 0: "draw", -1: "B wins"}
-    return [(str(r["id"]), str(r["batch"]), r["a_name"], r["b_name"],
+    return [(str(r["id"]), str(int(r["batch"]) + 1), r["a_name"], r["b_name"],
              word[int(r["outcome"])] + (f" (forfeit by {r['forfeit'].upper()})"
                                         if r["forfeit"] else ""),
              f"{r['rounds']} x {r['episodes']}") for r in db.played_games(limit)]

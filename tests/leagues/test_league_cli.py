@@ -71,6 +71,11 @@ def test_league_run_and_resume_and_evolution(tmp_path, capsys):
     assert arena(["league", "run", "--db", db, "--no-progress"]) == 0
     assert arena(["league", "status", "--db", db]) == 0
     assert "league with 2 agents; games: 4 done" in capsys.readouterr().out
+    from leagues.report import game_rows
+    from leagues.storage import LeagueDB
+
+    with LeagueDB(db) as league:  # the report's games table counts batches from 1, as status
+        assert sorted({row[1] for row in game_rows(league)}) == ["1", "2"]
     evo = str(tmp_path / "e.db")
     assert arena(["league", "run", *agents, "--db", evo, "--mode", "evolution",
                   "--generations", "2", "--copies", "2", *TINY]) == 0
