@@ -291,6 +291,9 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                    help="initial inner step size (default: the variant's; locomotion 1)")
     p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="meta-learn the step size (default: the variant's; locomotion yes)")
+    p.add_argument("--execution-data", action="store_true",
+                   help="locomotion: adapt, as at execution, on episodes an adapted policy "
+                        "collected, importance-weighted (3 collection phases instead of 2)")
     p.add_argument("--center-advantage", action="store_true",
                    help="subtract A_psi's mean over each task's adaptation data before the inner "
                         "step (its constant part only adds noise)")
@@ -392,6 +395,8 @@ def norml_config_from_args(args: argparse.Namespace):
             model = NoRMLConfig.variant(args.variant, hidden=model.hidden,
                                         normalize_obs=True, init_log_std=model.init_log_std)
         model = dataclasses.replace(model, **overrides)
+    if args.execution_data and args.env not in LOCOMOTION_IDS:
+        raise ValueError("--execution-data applies to NonstationaryLocomotion envs only")
     if sumo:
         from agents.norml.sumo import SumoNoRMLConfig
 
@@ -412,7 +417,8 @@ def norml_config_from_args(args: argparse.Namespace):
             init = f"zoo:ppo-locomotion-{body}"
         init = None if init is None or init.lower() == "none" else init
         return LocomotionMetaConfig(body=body, lr_decay=not args.no_lr_decay, seed=args.seed,
-                                    init_from=init, model=model, **given())
+                                    init_from=init, model=model,
+                                    execution_data=args.execution_data, **given())
     return MetaTrainConfig(sparse=args.sparse, lr_decay=not args.no_lr_decay, seed=args.seed,
                            model=NoRMLConfig.variant(args.variant, **overrides), **given())
 

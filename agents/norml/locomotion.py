@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from agents.config import Config
+from agents.norml.agent import LOCOMOTION_MAX_WEIGHT
 from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.train import (
     MetaTrainer,
@@ -76,6 +77,12 @@ class LocomotionMetaConfig(Config):
         init_from: a PPO MLP checkpoint (path or ``zoo:`` reference) whose actor becomes theta
             and whose observation statistics become the model's frozen ones.
         model: the NoRML model (``hidden`` must match ``init_from``'s).
+        execution_data: adapt, as at execution time, on experience an adapted policy collected:
+            each iteration first adapts theta on its own episodes of T_i (a behaviour policy,
+            detached), lets that policy collect T_i again, and takes the inner step that the
+            outer loss differentiates on those episodes with importance weights
+            ``pi_theta / pi_behaviour`` truncated at 2 (the agent's correction); 3 collection
+            phases instead of 2 (off: the paper's, theta's own data).
     """
 
     body: str = "bug"
@@ -92,6 +99,7 @@ class LocomotionMetaConfig(Config):
     snapshot_every: int = 10
     init_from: str | None = None
     model: NoRMLConfig = field(default_factory=default_model)
+    execution_data: bool = False
 
     def __post_init__(self) -> None:
         for name in ("iterations", "meta_batch", "episodes", "snapshot_every"):
@@ -180,6 +188,7 @@ class LocomotionMetaTrainer(MetaTrainer):
     def __init__(self, config: LocomotionMetaConfig, run_dir: Path | str, resume: bool = True,
                  tensorboard: bool = True, nthread: int = 0) -> None:
         self._nthread = nthread
+        self.extra_steps, self.behaviour_return = 0, None  # execution_data's first phase
         super().__init__(config, run_dir, resume=resume, tensorboard=tensorboard)
 
     def _build_model(self) -> NoRMLModel:
@@ -217,16 +226,32 @@ class LocomotionMetaTrainer(MetaTrainer):
         theta_i on T_{i+1}."""
         c, model = self.config, self.model
         pairs = self.tasks.transitions(c.meta_batch)
-        # two resets an iteration, each of all arenas (env i starts from seed + i)
-        n = self.envs.num_envs
+        # two (three) resets an iteration, each of all arenas (env i starts from seed + i)
+        n, phases = self.envs.num_envs, 3 if c.execution_data else 2
+
+        def seed(phase: int) -> int:
+            return env_seed(c.seed, phases * self.iteration + phase, n)
+
         theta = {k: v.detach() for k, v in model.theta().items()}
         pre = collect_locomotion(model, self.envs, [p[0] for p in pairs], [theta] * c.meta_batch,
-                                 c.episodes, env_seed(c.seed, 2 * self.iteration, n),
-                                 self.generator)
-        adapted = model.adapt_tasks(pre, c.gamma)
+                                 c.episodes, seed(0), self.generator)
+        weights = None
+        self.extra_steps, self.behaviour_return = 0, None
+        if c.execution_data:  # the experience an adapted policy collects, as at execution
+            behaviour = {k: v.detach() for k, v in model.adapt_tasks(
+                pre, c.gamma, create_graph=False).items()}
+            self.extra_steps = int(pre.mask.sum())
+            self.behaviour_return = float(episode_returns(pre).mean())  # theta's own, on T_i
+            pre = collect_locomotion(model, self.envs, [p[0] for p in pairs], _split(behaviour),
+                                     c.episodes, seed(1), self.generator)
+            stacked = {k: v.unsqueeze(0).expand(c.meta_batch, *v.shape) for k, v in theta.items()}
+            with torch.no_grad():
+                weights = (model.log_prob(stacked, pre.obs, pre.actions)
+                           - model.log_prob(behaviour, pre.obs, pre.actions)).exp().clamp(
+                               max=LOCOMOTION_MAX_WEIGHT)
+        adapted = model.adapt_tasks(pre, c.gamma, weights=weights)
         post = collect_locomotion(model, self.envs, [p[1] for p in pairs], _split(adapted),
-                                  c.episodes, env_seed(c.seed, 2 * self.iteration + 1, n),
-                                  self.generator)
+                                  c.episodes, seed(phases - 1), self.generator)
         return pre, adapted, post
 
     def step(self) -> tuple[dict[str, float], int]:
@@ -256,7 +281,9 @@ class LocomotionMetaTrainer(MetaTrainer):
                "iteration_s": time.perf_counter() - start}
         row.update(self._extra_metrics(pre, post))
         row["adaptation_gain"] = row["return_post"] - row["return_pre"]
-        return row, int(pre.mask.sum() + post.mask.sum())
+        if self.behaviour_return is not None:
+            row["return_theta"] = self.behaviour_return  # theta's own episodes of T_i
+        return row, int(pre.mask.sum() + post.mask.sum()) + self.extra_steps
 
     def _extra_metrics(self, pre: TaskData, post: TaskData) -> dict[str, float]:
         """Metrics a subclass adds to (or replaces in) the iteration's row."""

@@ -192,3 +192,24 @@ def test_importance_weights_are_one_on_theta_data_and_vanish_far_from_it():
     agent.adapt()
     with_offset = {k: v + model.offset[k.replace(".", "__")] for k, v in model.theta().items()}
     assert all(torch.allclose(agent.params[k], with_offset[k], atol=1e-6) for k in with_offset)
+
+
+def test_execution_data_adapts_on_an_adapted_policys_episodes_with_truncated_weights(tmp_path):
+    trainer = LocomotionMetaTrainer(_config(execution_data=True, iterations=1), tmp_path / "run",
+                                    tensorboard=False)
+    seen = {}
+    adapt_tasks = trainer.model.adapt_tasks
+
+    def spying(data, gamma=0.9, create_graph=True, weights=None):
+        seen.setdefault("calls", []).append((create_graph, weights))
+        return adapt_tasks(data, gamma, create_graph, weights)
+
+    trainer.model.adapt_tasks = spying
+    row = trainer.iterate()
+    (first_graph, first_w), (second_graph, w) = seen["calls"]
+    assert first_w is None and not first_graph  # the behaviour policy: theta adapted, detached
+    assert second_graph and w is not None and not w.requires_grad
+    assert (w <= 2.0).all() and (w > 0).all() and not torch.allclose(w, torch.ones_like(w))
+    assert "return_theta" in row
+    # three phases of meta_batch x episodes episodes of 100 steps
+    assert row["env_steps"] == 3 * 2 * 1 * 100

@@ -52,6 +52,9 @@ TRAINERS = {
     "norml-point": (PointNoRMLTrainer, MetaTrainConfig(iterations=3, tasks=2, rollouts=2)),
     "norml-locomotion": (LocomotionMetaTrainer, LocomotionMetaConfig(
         iterations=3, meta_batch=2, episodes=1, snapshot_every=1, model=SMALL_NORML)),
+    "norml-locomotion-execution-data": (LocomotionMetaTrainer, LocomotionMetaConfig(
+        iterations=3, meta_batch=2, episodes=1, snapshot_every=1, model=SMALL_NORML,
+        execution_data=True)),
     "norml-robosumo": (SumoNoRMLTrainer, SumoNoRMLConfig(
         env="RoboSumo-Bug-vs-Bug-v0", opponents=ZOO_BUG, iterations=3, meta_batch=2,
         episodes=2, episode_steps=25, init_from=ZOO_BUG, snapshot_every=1)),
