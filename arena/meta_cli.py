@@ -291,6 +291,11 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                    help="initial inner step size (default: the variant's; locomotion 1)")
     p.add_argument("--learn-alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="meta-learn the step size (default: the variant's; locomotion yes)")
+    p.add_argument("--outer-epochs", type=int, default=None,
+                   help=f"locomotion, RoboSumo: outer updates per iteration, more than 1 are "
+                        f"PPO epochs (default "
+                        f"{options.config_default(LocomotionMetaConfig, 'outer_epochs')}: one "
+                        f"policy-gradient step)")
     p.add_argument("--execution-data", action="store_true",
                    help="locomotion: adapt, as at execution, on episodes an adapted policy "
                         "collected, importance-weighted (3 collection phases instead of 2)")
@@ -380,7 +385,7 @@ def norml_config_from_args(args: argparse.Namespace):
         chosen.update(tasks=args.tasks, rollouts=args.rollouts)
     else:
         chosen.update(meta_batch=args.tasks, episodes=args.rollouts,
-                      advantage_lr=args.advantage_lr)
+                      advantage_lr=args.advantage_lr, outer_epochs=args.outer_epochs)
 
     def given(**more) -> dict:
         return {k: v for k, v in {**chosen, **more}.items() if v is not None}
@@ -395,6 +400,8 @@ def norml_config_from_args(args: argparse.Namespace):
             model = NoRMLConfig.variant(args.variant, hidden=model.hidden,
                                         normalize_obs=True, init_log_std=model.init_log_std)
         model = dataclasses.replace(model, **overrides)
+    if args.outer_epochs is not None and args.env == POINT_ID:
+        raise ValueError("--outer-epochs applies to NonstationaryLocomotion and RoboSumo envs")
     if args.execution_data and args.env not in LOCOMOTION_IDS:
         raise ValueError("--execution-data applies to NonstationaryLocomotion envs only")
     if sumo:

@@ -269,13 +269,16 @@ class NoRMLModel(nn.Module):
         w = None if weights is None else weights.unsqueeze(0)
         return {n: v[0] for n, v in self.adapt_tasks(batch, gamma, create_graph, w).items()}
 
-    def outer_loss(self, params: dict[str, torch.Tensor], data: TaskData,
-                   gamma: float) -> torch.Tensor:
+    def outer_loss(self, params: dict[str, torch.Tensor], data: TaskData, gamma: float,
+                   old_logp: torch.Tensor | None = None, clip: float = 0.2) -> torch.Tensor:
         """Mean over K tasks of the policy-gradient loss of each adapted policy on its own
         rollouts (``params`` and ``data`` with a leading task axis).
 
         The advantage is the discounted return minus the ridge baseline, standardised per task
-        (as the reference code does) so that one learning rate suits both reward scales.
+        (as the reference code does) so that one learning rate suits both reward scales. With
+        ``old_logp`` (the log-probabilities of the policies that collected ``data``) the loss
+        is PPO's clipped surrogate instead, for several outer epochs on the same rollouts; at
+        ``old_logp`` equal to the current ones its gradient is the policy gradient's.
         """
         adv = true_advantages(data, gamma)
         n = data.mask.sum((1, 2), keepdim=True).clamp_min(2)
@@ -283,7 +286,12 @@ class NoRMLModel(nn.Module):
         var = ((adv - mean) * data.mask).square().sum((1, 2), keepdim=True) / (n - 1)
         adv = (adv - mean) / (var.sqrt() + 1e-8)
         logp = self.log_prob(params, data.obs, data.actions)
-        losses = -(data.mask * adv * logp).sum((1, 2)) / data.mask.sum((1, 2)).clamp_min(1)
+        if old_logp is None:
+            objective = adv * logp
+        else:
+            ratio = (logp - old_logp.detach()).exp()
+            objective = torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
+        losses = -(data.mask * objective).sum((1, 2)) / data.mask.sum((1, 2)).clamp_min(1)
         return losses.mean()
 
 

@@ -83,6 +83,10 @@ class LocomotionMetaConfig(Config):
             outer loss differentiates on those episodes with importance weights
             ``pi_theta / pi_behaviour`` truncated at 2 (the agent's correction); 3 collection
             phases instead of 2 (off: the paper's, theta's own data).
+        outer_epochs: outer updates on each iteration's rollouts: 1, the paper's one policy-
+            gradient step; more are PPO epochs (clipped surrogate at ``clip``), the adaptation
+            recomputed from the updated theta each epoch.
+        clip: PPO clip range of the outer epochs.
     """
 
     body: str = "bug"
@@ -100,14 +104,16 @@ class LocomotionMetaConfig(Config):
     init_from: str | None = None
     model: NoRMLConfig = field(default_factory=default_model)
     execution_data: bool = False
+    outer_epochs: int = 1
+    clip: float = 0.2
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "meta_batch", "episodes", "snapshot_every"):
+        for name in ("iterations", "meta_batch", "episodes", "snapshot_every", "outer_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
-        check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip"))
+        check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip", "clip"))
 
     @property
     def env_id(self) -> str:
@@ -189,6 +195,7 @@ class LocomotionMetaTrainer(MetaTrainer):
                  tensorboard: bool = True, nthread: int = 0) -> None:
         self._nthread = nthread
         self.extra_steps, self.behaviour_return = 0, None  # execution_data's first phase
+        self.inner_weights = None  # the importance weights of the inner step (execution_data)
         super().__init__(config, run_dir, resume=resume, tensorboard=tensorboard)
 
     def _build_model(self) -> NoRMLModel:
@@ -249,6 +256,7 @@ class LocomotionMetaTrainer(MetaTrainer):
                 weights = (model.log_prob(stacked, pre.obs, pre.actions)
                            - model.log_prob(behaviour, pre.obs, pre.actions)).exp().clamp(
                                max=LOCOMOTION_MAX_WEIGHT)
+        self.inner_weights = weights
         adapted = model.adapt_tasks(pre, c.gamma, weights=weights)
         post = collect_locomotion(model, self.envs, [p[1] for p in pairs], _split(adapted),
                                   c.episodes, seed(phases - 1), self.generator)
@@ -263,13 +271,23 @@ class LocomotionMetaTrainer(MetaTrainer):
             group["lr"] = group["base_lr"] * decay
         pre, adapted, post = self.sample()
         sampled = time.perf_counter()
-        loss = model.outer_loss(adapted, post, c.gamma)
-        self.optimizer.zero_grad()
-        loss.backward()
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip or float("inf"))
-        check_finite("NoRML meta-training", self.iteration, loss, grad_norm)
-        self.optimizer.step()
+        epochs = c.outer_epochs
+        old = None
+        for epoch in range(epochs):
+            if epoch:  # PPO epochs: adapt again from the updated theta, same rollouts
+                adapted = model.adapt_tasks(pre, c.gamma, weights=self.inner_weights)
+            elif epochs > 1:
+                with torch.no_grad():
+                    old = model.log_prob({k: v.detach() for k, v in adapted.items()},
+                                         post.obs, post.actions)
+            loss = model.outer_loss(adapted, post, c.gamma, old_logp=old,
+                                    clip=c.clip)
+            self.optimizer.zero_grad()
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip or float("inf"))
+            check_finite("NoRML meta-training", self.iteration, loss, grad_norm)
+            self.optimizer.step()
         theta = model.theta()
         shift = torch.cat([(adapted[n].detach() - theta[n].detach().unsqueeze(0)).flatten(1)
                            for n in theta], 1).norm(dim=1).mean()

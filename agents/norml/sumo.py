@@ -77,6 +77,9 @@ class SumoNoRMLConfig(Config):
             becomes theta, its observation statistics the frozen ones.
         nthread: physics threads (0: all cores; results do not depend on it).
         model: the NoRML model (``hidden`` must match ``init_from``'s).
+        outer_epochs: outer updates on each iteration's bouts (1: one policy-gradient step; more
+            are PPO epochs, as ``LocomotionMetaConfig.outer_epochs``).
+        clip: PPO clip range of the outer epochs.
     """
 
     env: str = "RoboSumo-Bug-vs-Bug-v0"
@@ -97,16 +100,19 @@ class SumoNoRMLConfig(Config):
     init_from: str | None = None
     nthread: int = 1
     model: NoRMLConfig = field(default_factory=default_model)
+    outer_epochs: int = 1
+    clip: float = 0.2
 
     def __post_init__(self) -> None:
         if sumo_bodies_of(self.env) is None:
             raise ValueError(f"NoRML in RoboSumo trains on RoboSumo-X-vs-Y-v0 (X, Y in Ant, Bug, "
                              f"Spider), got {self.env!r}")
-        check_counts(self, ("iterations", "meta_batch", "episodes", "snapshot_every"),
-                     optional=("episode_steps",))
+        check_counts(self, ("iterations", "meta_batch", "episodes", "snapshot_every",
+                            "outer_epochs"), optional=("episode_steps",))
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
-        check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip", "reward_scale"))
+        check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip", "reward_scale",
+                              "clip"))
         if not self.model.normalize_obs:
             raise ValueError("NoRML in RoboSumo needs a model with normalize_obs=True")
 

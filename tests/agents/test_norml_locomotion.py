@@ -213,3 +213,28 @@ def test_execution_data_adapts_on_an_adapted_policys_episodes_with_truncated_wei
     assert "return_theta" in row
     # three phases of meta_batch x episodes episodes of 100 steps
     assert row["env_steps"] == 3 * 2 * 1 * 100
+
+
+def test_the_ppo_outer_surrogate_starts_as_the_policy_gradient_and_takes_its_epochs(tmp_path):
+    trainer = LocomotionMetaTrainer(_config(iterations=1), tmp_path / "pg", tensorboard=False)
+    model = trainer.model
+    _, adapted, post = trainer.sample()
+    params = [p for p in model.parameters() if p.requires_grad]
+    pg = torch.autograd.grad(model.outer_loss(adapted, post, 0.99), params, retain_graph=True,
+                             allow_unused=True)
+    old = model.log_prob({k: v.detach() for k, v in adapted.items()}, post.obs, post.actions)
+    ppo = torch.autograd.grad(model.outer_loss(adapted, post, 0.99, old_logp=old), params,
+                              allow_unused=True)
+    for a, b in zip(pg, ppo, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    steps = []
+    trainer = LocomotionMetaTrainer(_config(iterations=1, outer_epochs=3), tmp_path / "ppo",
+                                    tensorboard=False)
+    step = trainer.optimizer.step
+    trainer.optimizer.step = lambda *a, **k: (steps.append(1), step(*a, **k))[1]
+    trainer.iterate()
+    assert len(steps) == 3
+    with pytest.raises(ValueError, match="outer_epochs must be >= 1"):
+        _config(outer_epochs=0)
