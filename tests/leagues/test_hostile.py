@@ -152,4 +152,4 @@ def test_reports_list_the_games_with_how_to_replay_them(tmp_path, tiny_game):
     text = markdown_report(t.db)
     assert "## Games (newest 3 of 3)" in text
     assert f"arena replay --db {t.db.path} --game ID --round R --episode E" in text
-    assert "| 3 | 0 | random | random-2 |" in text and "| 3 x 1 |" in text
+    assert "| 3 | 1 | random | random-2 |" in text and "| 3 x 1 |" in text  # batches from 1
