@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, save_figure, write_section
 
 import agents
@@ -47,12 +46,19 @@ def ppo_config(steps: int, seed: int) -> TrainConfig:
 
 
 def maml_config(iterations: int, seed: int, init_from: Path, step_size_lr: float | None,
-                per_parameter: bool = False) -> MetaConfig:
+                per_parameter: bool = False, args: argparse.Namespace | None = None) -> MetaConfig:
+    """The MAML run; ``args`` may carry the inner-step options (defaults: the paper's rule)."""
+    inner = {} if args is None else dict(
+        step_size=args.maml_step_size, value_step=args.value_step,
+        parametrization="log" if args.log_step_sizes else "linear",
+        inner_step=args.inner_step)
+    outer = {} if args is None else {"sf_baseline": args.sf_baseline}
     return MetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3, seed=seed,
-                      adapt=AdaptConfig(steps=3, step_size=0.001, gamma=0.99, max_weight=2.0,
-                                        per_parameter=per_parameter),
+                      adapt=AdaptConfig(**{"steps": 3, "step_size": 0.001, "gamma": 0.99,
+                                           "max_weight": 2.0, "per_parameter": per_parameter,
+                                           **inner}),
                       lr=3e-4, step_size_lr=step_size_lr, epochs=5, clip=0.2,
-                      init_from=str(init_from))
+                      init_from=str(init_from), **outer)
 
 
 def plot(results: dict[str, np.ndarray], path: Path) -> None:
@@ -86,6 +92,12 @@ def main() -> None:
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=CHECKPOINT",
                         help="more agents to evaluate (e.g. rl2=path.safetensors)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
+    parser.add_argument("--maml-step-size", type=float, default=0.001,
+                        help="MAML's initial step sizes (--inner-step kl: a step's KL)")
+    parser.add_argument("--value-step", choices=("shared", "separate", "none"), default="shared")
+    parser.add_argument("--log-step-sizes", action="store_true")
+    parser.add_argument("--inner-step", choices=("gradient", "kl"), default="gradient")
+    parser.add_argument("--sf-baseline", choices=("batch", "pre"), default="batch")
     args = parser.parse_args()
     progress = sys.stderr.isatty()
 
@@ -99,7 +111,7 @@ def main() -> None:
     init = ppo_path.resolve().relative_to(ROOT) if ppo_path.resolve().is_relative_to(ROOT) \
         else ppo_path
     meta_cfg = maml_config(args.maml_iterations, args.seed, init, args.step_size_lr,
-                           args.per_parameter)
+                           args.per_parameter, args)
     meta = MetaTrainer(meta_cfg, args.runs / args.maml_run, tensorboard=False)
     meta.run(progress=progress)
     maml_path = meta.lineage.path(meta.lineage.latest())
@@ -162,9 +174,7 @@ def main() -> None:
         paired.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:+.1f} ± {late[1]:.1f} |")
     n_chains = args.repeats * 3
     kind = "per-parameter (Meta-SGD; mean shown)" if meta_cfg.adapt.per_parameter else "scalar"
-    alphas = [float(torch.cat([p.detach().flatten() for p in step.parameters()]).mean())
-              if meta_cfg.adapt.per_parameter else float(step.detach())
-              for step in step_sizes.alphas]
+    alphas = list(step_sizes.summary().values())
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
         title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"
