@@ -175,6 +175,22 @@ def main() -> None:
     n_chains = args.repeats * 3
     kind = "per-parameter (Meta-SGD; mean shown)" if meta_cfg.adapt.per_parameter else "scalar"
     alphas = list(step_sizes.summary().values())
+    a = meta_cfg.adapt
+    clip_note = (" (theta's; the log-parametrised step sizes outside the clip)"
+                 if a.parametrization == "log" else "")
+    rules = []
+    if a.inner_step == "kl":
+        rules.append(f"KL-sized inner steps: each moves the policy by the KL its step size "
+                     f"gives, {a.step_size} at the start")
+    if a.value_step != "shared":
+        rules.append({"separate": "value parameters with step sizes of their own (policy, "
+                                  "value pairs in the final values)",
+                      "none": "no inner step of the value parameters"}[a.value_step])
+    if a.parametrization == "log":
+        rules.append("log-parametrised step sizes")
+    if meta_cfg.sf_baseline == "pre":
+        rules.append("the score-function term's per-task baseline (post minus pre return)")
+    rule_note = "; " + "; ".join(rules) if rules else ""
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
         title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"
@@ -204,7 +220,8 @@ Every method meets the same environment seeds, so differences can be paired chai
   initialised to {meta_cfg.adapt.step_size} and learned at rate
   {meta_cfg.step_size_lr or meta_cfg.lr} (final values {", ".join(f"{a:.2g}" for a in alphas)}),
   second-order meta-gradients clipped to
-  ±{meta_cfg.grad_clip}, per-step importance weights truncated at {meta_cfg.adapt.max_weight});
+  ±{meta_cfg.grad_clip}{clip_note}, per-step importance weights truncated at
+  {meta_cfg.adapt.max_weight}){rule_note};
   at execution it recomputes phi from theta on its last 3 episodes after every episode.
 - {timing}
 
