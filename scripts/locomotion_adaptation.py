@@ -24,7 +24,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, save_figure, write_section
+from resultsdoc import (
+    ROOT,
+    commit,
+    episode_errorbars,
+    machine,
+    mean_ci,
+    save_figure,
+    update_entries,
+    write_section,
+)
 
 import agents
 from agents.base import PolicyAgent
@@ -168,10 +177,20 @@ def main() -> None:
     if maml in results and theta in results:  # what adaptation itself adds to MAML's theta
         comparisons.append((f"{maml} minus {theta}",
                             results[maml].reshape(-1, 7) - results[theta].reshape(-1, 7)))
+    entries = []
+    command = "python scripts/locomotion_adaptation.py " + " ".join(
+        a for a in sys.argv[1:] if a != "--report-only")
     for name, diff in comparisons:
         cells = [f"{m:+.1f} ± {h:.1f}" for m, h in (mean_ci(diff[:, e]) for e in range(7))]
         late = mean_ci(diff[:, 5:].mean(1))
         paired.append(f"| {name} | " + " | ".join(cells) + f" | {late[0]:+.1f} ± {late[1]:.1f} |")
+        method, _, other = name.partition(" minus ")
+        entries.append({"domain": "locomotion", "method": f"{method} [{args.section}]",
+                        "comparison": f"minus {other or next(iter(results))}",
+                        "window": "episodes 6-7", "mean": late[0],
+                        "ci_low": late[0] - late[1], "ci_high": late[0] + late[1],
+                        "n": len(diff), "command": command})
+    update_entries(entries)
     n_chains = args.repeats * 3
     kind = "per-parameter (Meta-SGD; mean shown)" if meta_cfg.adapt.per_parameter else "scalar"
     alphas = list(step_sizes.summary().values())
