@@ -177,7 +177,7 @@ class TrainingRun:
                  tensorboard: bool = True) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_json = check_run_config(self.run_dir, self.identity(), resume, self.LENGTH,
+        config_json = check_run_config(self.run_dir, self.identity(config), resume, self.LENGTH,
                                        self.identity_defaults())
         # Small networks gain nothing from intra-op threads, and threads that wait for a core
         # busy with physics make every small op take milliseconds.
@@ -199,12 +199,12 @@ class TrainingRun:
 
     # ------------------------------------------------------------ what a trainer defines
 
-    def identity(self) -> dict[str, Any]:
-        """The config as it identifies the run (``config.json``; resuming must match it)."""
-        return self.config.to_dict()
+    def identity(self, config: Any) -> dict[str, Any]:
+        """A config as it identifies the run (``config.json``; resuming must match it)."""
+        return config.to_dict()
 
     def identity_defaults(self) -> dict[str, Any] | None:
-        """The config class's defaults as ``identity()`` gives them (resuming runs whose
+        """The config class's defaults as ``identity`` gives them (resuming runs whose
         config.json predates a field), or None where the class has no default instance."""
         try:
             default = dataclasses.replace(self.config, **{
@@ -215,11 +215,7 @@ class TrainingRun:
                 or f.default_factory is not dataclasses.MISSING})
         except (TypeError, ValueError):
             return None
-        original, self.config = self.config, default
-        try:
-            return self.identity()
-        finally:
-            self.config = original
+        return self.identity(default)
 
     def build(self) -> None:
         """Envs, networks, the optimizer (``self.optimizer``), task and opponent samplers."""

@@ -125,14 +125,10 @@ def attribute_docs(cls: type) -> dict[str, str]:
 
 def field_help(cls: type, path: str) -> str:
     """The docstring text of a config field (``"lr"`` or nested ``"ppo.lr"``)."""
-    import dataclasses
-
     *heads, last = path.split(".")
     owner = cls
     for head in heads:
-        field = {f.name: f for f in dataclasses.fields(owner)}[head]
-        owner = type(config_default(owner, head)) if field.default_factory is not \
-            dataclasses.MISSING else type(field.default)
+        owner = type(config_default(owner, head))
     return attribute_docs(owner).get(last, "")
 
 

@@ -46,9 +46,11 @@ SCALES = (0.0, 0.5)
 ROW_NAMES = ("back", "middle", "front")  # the held-out pairs, back first
 
 
-def tasks() -> list[LegDamage]:
+def tasks() -> list[tuple[str, LegDamage]]:
+    """(row name, damage) of every task: the held-out pairs, back first, at each scale."""
     _, test = train_test_split("bug")
-    return [LegDamage(pair, scale) for pair in test for scale in SCALES]
+    return [(name, LegDamage(pair, scale)) for name, pair in zip(ROW_NAMES, test, strict=True)
+            for scale in SCALES]
 
 
 def damage_spec(task: LegDamage) -> str:
@@ -94,7 +96,7 @@ def main() -> None:
     start, cpu = time.perf_counter(), time.process_time()
     generalist, _ = load_policy(agents.resolve(GENERALIST))
     rows, entries, steps_done = [], [], 0
-    for task in tasks():
+    for name, task in tasks():
         run_dir = args.runs / damage_spec(task).replace("@", "_at_")
         trainer = Trainer(specialist_config(task, args.specialist_steps), run_dir,
                           tensorboard=False)
@@ -104,7 +106,6 @@ def main() -> None:
         g = episode_returns(generalist, task, args.episodes)
         s = episode_returns(trainer.policy, task, args.episodes)
         diff, half = mean_ci(s - g)
-        name = ROW_NAMES[[t.pair for t in tasks()[::len(SCALES)]].index(task.pair)]
         window = f"pair {task.pair} at scale {task.scale:g}"
         rows.append(f"| {name} {task.pair} | {task.scale:g} | {g.mean():.1f} | {s.mean():.1f} | "
                     f"{diff:+.1f} +- {half:.1f} | {trainer.env_steps:,} |")

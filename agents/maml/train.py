@@ -292,8 +292,8 @@ class MAMLRun(TrainingRun):
         stats = torch.stack([loss.policy, loss.value, loss.approx_kl, sf]).detach()
         return loss.total + c.sf_coef * sf, stats
 
-    def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.config.to_dict().items() if k not in EXECUTION_ONLY}
+    def identity(self, config: Any) -> dict[str, Any]:
+        return {k: v for k, v in config.to_dict().items() if k not in EXECUTION_ONLY}
 
     def task_advantages(self, pre: Any, post: Any) -> torch.Tensor:
         """The score-function term's task advantages ``[tasks]`` (``sf_baseline``)."""
