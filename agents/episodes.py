@@ -25,7 +25,7 @@ class Episodes(NamedTuple):
     real steps (episodes may be padded to a common length).
     """
 
-    obs: torch.Tensor  # [E, T, obs_dim], normalised as the policy sees them
+    obs: torch.Tensor  # [E, T, input_dim], normalised as the policy sees them
     actions: torch.Tensor  # [E, T, act_dim]
     rewards: torch.Tensor  # [E, T]
     behaviour_logp: torch.Tensor  # [E, T]

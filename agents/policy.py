@@ -18,7 +18,8 @@ from agents.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from agents.nets import LSTMActorCritic, MLPActorCritic, RunningNorm, log_prob, network_facts
+from agents.features import FEATURES, FeatureNorm, feature_size, with_features
+from agents.nets import LSTMActorCritic, MLPActorCritic, log_prob, network_facts
 
 POLICY_KINDS = ("mlp", "lstm")
 
@@ -33,14 +34,27 @@ class PolicyConfig:
         hidden: width of the hidden layers (and of the LSTM), 64 in the paper.
         init_log_std: initial log standard deviation of the actions.
         normalize_obs: keep a running mean/std of observations and feed clipped z-scores.
+        features: "raw" (the observation as the env gives it) or "sumo" (RoboSumo only: the
+            egocentric features of ``agents.features`` appended to it before normalisation).
+        context: MLP only: the size of a learned context vector appended to the network's
+            input (0: none); a meta-learner can adapt it alone (``AdaptConfig.adapt``).
     """
 
     arch: str = "mlp"
     hidden: int = 64
     init_log_std: float = 0.0
     normalize_obs: bool = True
+    features: str = "raw"
+    context: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.context, bool) or not isinstance(self.context, int) \
+                or self.context < 0:
+            raise ValueError(f"policy context must be an integer >= 0, got {self.context!r}")
+        if self.context and self.arch != "mlp":
+            raise ValueError(f"a policy context needs arch 'mlp', got {self.arch!r}")
+        if self.features not in FEATURES:
+            raise ValueError(f"policy features must be one of {FEATURES}, got {self.features!r}")
         if self.arch not in POLICY_KINDS:
             raise ValueError(f"policy arch must be one of {POLICY_KINDS}, got {self.arch!r}")
         if not (isinstance(self.hidden, int) and self.hidden > 0):
@@ -69,14 +83,19 @@ class Policy(nn.Module):
         super().__init__()
         self.config = config or PolicyConfig()
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        self.norm = RunningNorm(self.obs_dim)
         c = self.config
+        self.norm = FeatureNorm(self.obs_dim, c.features)
         if c.arch == "mlp":
-            self.net: nn.Module = MLPActorCritic(self.obs_dim, self.act_dim, (c.hidden, c.hidden),
-                                                 c.init_log_std)
+            self.net: nn.Module = MLPActorCritic(self.input_dim, self.act_dim, (c.hidden, c.hidden),
+                                                 c.init_log_std, c.context)
         else:
-            self.net = LSTMActorCritic(self.obs_dim, self.act_dim, c.hidden, c.hidden,
+            self.net = LSTMActorCritic(self.input_dim, self.act_dim, c.hidden, c.hidden,
                                        c.init_log_std)
+
+    @property
+    def input_dim(self) -> int:
+        """The network's input size: the observation and its features (``normalize``)."""
+        return self.obs_dim + feature_size(self.config.features)
 
     @property
     def recurrent(self) -> bool:
@@ -89,7 +108,8 @@ class Policy(nn.Module):
     def normalize(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Raw observations -> the network's float32 input (normalised and clipped if enabled)."""
         x = torch.as_tensor(obs, dtype=torch.float32)
-        return self.norm(x) if self.config.normalize_obs else x
+        return self.norm(x) if self.config.normalize_obs else with_features(x,
+                                                                           self.config.features)
 
     def forward(self, obs: torch.Tensor, state: torch.Tensor | None = None,
                 starts: torch.Tensor | None = None):
@@ -153,6 +173,35 @@ class Policy(nn.Module):
         return {"obs_dim": self.obs_dim, "act_dim": self.act_dim,
                 "policy": dataclasses.asdict(self.config),
                 "network": network_facts(self.config.arch)}
+
+
+def with_context(policy: Policy, size: int, seed: int = 0) -> Policy:
+    """A copy of an MLP ``policy`` with a context vector of ``size`` appended to its input.
+
+    Every weight and the observation statistics are copied; the first layers' columns that read
+    the context are drawn at random (orthogonal, as a fresh layer), so that a context step
+    changes the policy, while the context starts at zero: the copy acts exactly as ``policy``.
+    """
+    if policy.config.context:
+        if policy.config.context != size:
+            raise ValueError(f"the policy already has a context of {policy.config.context}, "
+                             f"not {size}")
+        return policy
+    out = Policy(policy.obs_dim, policy.act_dim, dataclasses.replace(policy.config,
+                                                                     context=size))
+    fresh = torch.Generator().manual_seed(seed)
+    state = out.state_dict()
+    with torch.no_grad():
+        for name, value in policy.state_dict().items():
+            target = state[name]
+            if target.shape == value.shape:
+                target.copy_(value)
+            else:  # a first layer [hidden, input]: copy the input columns, keep fresh context ones
+                extra = torch.empty(target.shape[0], size)
+                nn.init.orthogonal_(extra, generator=fresh)
+                target.copy_(torch.cat([value, extra * value.std()], 1))
+    out.load_state_dict(state)
+    return out
 
 
 def policy_from_description(desc: dict[str, Any]) -> Policy:

@@ -31,7 +31,7 @@ class Rollout(NamedTuple):
     before each step (``[T, 4, N, H]``, LSTM only); ``starts`` marks the first step of an episode.
     """
 
-    obs: torch.Tensor  # [T, N, obs_dim]
+    obs: torch.Tensor  # [T, N, input_dim] the normalised network inputs
     actions: torch.Tensor  # [T, N, act_dim]
     logp: torch.Tensor  # [T, N]
     values: torch.Tensor  # [T, N]
@@ -75,7 +75,7 @@ class _Buffer:
 
     def __init__(self, policy: Policy, steps: int, streams: int) -> None:
         t, n = steps, streams
-        self.obs = torch.zeros(t, n, policy.obs_dim)
+        self.obs = torch.zeros(t, n, policy.input_dim)
         self.raw = np.zeros((t, n, policy.obs_dim), np.float32)
         self.actions = torch.zeros(t, n, policy.act_dim)
         self.logp, self.values, self.rewards = (torch.zeros(t, n) for _ in range(3))

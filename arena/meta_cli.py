@@ -26,7 +26,7 @@ RL2_FIELDS = {"--rollout": "rollout", "--total-steps": "total_steps", "--num-env
 def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     """Add ``maml``: MAML meta-training on locomotion task pairs or lineage version pairs."""
     from agents.maml import AdaptConfig
-    from agents.maml.core import INNER_STEPS, VALUE_STEPS
+    from agents.maml.core import ADAPTED, INNER_STEPS, VALUE_STEPS
     from agents.maml.sumo import SumoMetaConfig
     from agents.maml.train import SF_BASELINES, MetaConfig
 
@@ -89,6 +89,12 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
                    help="gradient (alpha times the gradient) or kl (a step of KL divergence "
                         "alpha on the adaptation batch: --step-size is then the KL, e.g. 0.01; "
                         "needs --value-step separate or none)")
+    p.add_argument("--adapt", choices=ADAPTED, default=adapt.adapt,
+                   help="what the inner steps move: every weight (MAML), or only a context "
+                        "vector appended to the policy's input (CAVIA-style; needs --context)")
+    p.add_argument("--context", type=int, default=D("policy.context"), metavar="K",
+                   help="size of a learned context vector appended to the policy's input "
+                        "(MLP; added to an --init-from checkpoint, which then acts as before)")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
     p.add_argument("--sf-baseline", choices=SF_BASELINES, default=D("sf_baseline"),
                    help="the score-function term's task advantages: the post return across the "
@@ -136,7 +142,10 @@ def run_maml(args: argparse.Namespace) -> int:
     given = [flag for flag, value in sumo_only.items() if value is not None]
     if not sumo and given:
         raise SystemExit(f"arena train maml: {', '.join(given)} applies to RoboSumo envs only")
-    if args.inner_step == "kl" and args.value_step == "shared":
+    if args.adapt == "context" and not args.context:
+        raise SystemExit("arena train maml: --adapt context needs a context vector: add "
+                         "--context K (e.g. 8)")
+    if args.inner_step == "kl" and args.value_step == "shared" and args.adapt == "weights":
         raise SystemExit("arena train maml: --inner-step kl sizes the policy's step by its KL; "
                          "add --value-step separate (or none)")
     if (args.log_step_sizes or args.inner_step == "kl") and not args.step_size > 0:
@@ -158,12 +167,13 @@ def run_maml(args: argparse.Namespace) -> int:
             step_size=args.step_size, per_parameter=args.per_parameter,
             max_weight=args.max_weight, value_step=args.value_step,
             parametrization="log" if args.log_step_sizes else "linear",
-            inner_step=args.inner_step)
+            inner_step=args.inner_step, adapt=args.adapt)
         config = cls(seed=args.seed, first_order=args.first_order, lr=args.lr,
                      sf_baseline=args.sf_baseline,
                      step_size_lr=args.step_size_lr, epochs=args.epochs,
                      init_from=args.init_from, adapt=adapt,
-                     policy=PolicyConfig(arch=args.arch, hidden=args.hidden), **settings)
+                     policy=PolicyConfig(arch=args.arch, hidden=args.hidden,
+                                         context=args.context), **settings)
         if sumo:
             run_dir = args.run_dir or Path("runs") / f"{env}-maml-s{args.seed}"
             trainer = SumoMetaTrainer(config, run_dir, resume=not args.fresh,
@@ -343,7 +353,7 @@ def rl2_config_from_args(args: argparse.Namespace):
     def pick(value: float | None) -> float:
         return default_scale if value is None else value
 
-    return RL2TrainConfig(
+    return options.with_flags(lambda: RL2TrainConfig(
         env=args.env, total_steps=args.total_steps, num_envs=args.num_envs,
         episodes=args.episodes, episode_steps=args.episode_steps, opponents=args.opponents,
         rollout=args.rollout, reward_scale=pick(args.learn_reward_scale), split=args.split,
@@ -351,7 +361,9 @@ def rl2_config_from_args(args: argparse.Namespace):
         nthread=args.nthread,
         rl2=RL2Config(hidden=args.hidden, reward_scale=pick(args.reward_scale)),
         ppo=PPOConfig(lr=args.lr, gamma=args.gamma, lam=args.lam, epochs=args.epochs,
-                      minibatches=args.minibatches, bptt=args.bptt))
+                      minibatches=args.minibatches, bptt=args.bptt)),
+        {**RL2_FIELDS, "--env": "env", "--episode-steps": "episode_steps",
+         "--reward-scale": "rl2.reward_scale", "--learn-reward-scale": "reward_scale"})
 
 
 def norml_config_from_args(args: argparse.Namespace):

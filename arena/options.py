@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,26 @@ def flagged(cls: type, **fields: Any) -> Any:
         message = str(err)
         for name in fields:
             message = message.replace(f"{cls.__name__}.{name}", "--" + name.replace("_", "-"))
+        raise ValueError(message) from None
+
+
+def with_flags(make: Callable[[], Any], flags: dict[str, str]) -> Any:
+    """``make()``, with the config fields its error names (``shaping_anneal``, ``policy
+    features``, ``ppo.lr``) given as the flags that set them (``flags``: flag -> field path).
+
+    A nested field's bare name is translated only where no other flag's field has that name."""
+    try:
+        return make()
+    except ValueError as err:
+        message = str(err)
+        names = [path.split(".")[-1] for path in flags.values()]
+        for flag, path in sorted(flags.items(), key=lambda kv: -len(kv[1])):
+            *outer, name = path.split(".")
+            spellings = [path, " ".join(path.split("."))] if outer else [path]
+            if outer and names.count(name) == 1:
+                spellings.append(name)
+            for spelled in spellings:
+                message = re.sub(rf"(?<![\w.-]){re.escape(spelled)}(?![\w-])", flag, message)
         raise ValueError(message) from None
 
 

@@ -13,6 +13,7 @@ ALGORITHMS = ("ppo", "maml", "rl2", "norml")
 # arena train ppo's flags -> TrainConfig fields (defaults and help texts come from there)
 PPO_FIELDS = {"--total-steps": "total_steps", "--num-envs": "num_envs", "--rollout": "rollout",
               "--seed": "seed", "--arch": "policy.arch", "--hidden": "policy.hidden",
+              "--features": "policy.features",
               "--opponent": "opponent", "--shaping-anneal": "shaping_anneal",
               "--lr": "ppo.lr", "--lam": "ppo.lam", "--epochs": "ppo.epochs",
               "--minibatches": "ppo.minibatches", "--ent-coef": "ppo.ent_coef",
@@ -46,6 +47,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--seed", type=options.seed, default=D("seed"))
     ppo.add_argument("--arch", choices=("mlp", "lstm"), default=D("policy.arch"))
     ppo.add_argument("--hidden", type=int, default=D("policy.hidden"))
+    ppo.add_argument("--features", choices=("raw", "sumo"), default=D("policy.features"))
     ppo.add_argument("--opponent", choices=("self", "pool", "lineage"), default=D("opponent"),
                      help="RoboSumo: self-play, a random own snapshot in [1, k-1], or a random "
                           "version of the --opponents lineage")
@@ -93,15 +95,17 @@ def config_from_args(args: argparse.Namespace):
     env = env_defaults(args.env)
     gamma = args.gamma if args.gamma is not None else env["ppo.gamma"]
     scale = args.reward_scale if args.reward_scale is not None else env["reward_scale"]
-    return TrainConfig(
+    return options.with_flags(lambda: TrainConfig(
         env=args.env, total_steps=args.total_steps, num_envs=args.num_envs,
         rollout=args.rollout, seed=args.seed, opponent=args.opponent,
         opponents=args.opponents, init_from=args.init_from,
         shaping_anneal=args.shaping_anneal, lr_anneal=args.lr_anneal, reward_scale=scale,
         nthread=args.nthread, snapshot_every=args.snapshot_every,
-        policy=PolicyConfig(arch=args.arch, hidden=args.hidden),
+        policy=PolicyConfig(arch=args.arch, hidden=args.hidden, features=args.features),
         ppo=PPOConfig(lr=args.lr, gamma=gamma, lam=args.lam, epochs=args.epochs,
-                      minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt))
+                      minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt)),
+        {**PPO_FIELDS, "--reward-scale": "reward_scale", "--gamma": "ppo.gamma",
+         "--env": "env"})
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -60,8 +60,9 @@ def maml_config(iterations: int, seed: int, init_from: Path, step_size_lr: float
     inner = {} if args is None else dict(
         step_size=args.maml_step_size, value_step=args.value_step,
         parametrization="log" if args.log_step_sizes else "linear",
-        inner_step=args.inner_step)
-    outer = {} if args is None else {"sf_baseline": args.sf_baseline}
+        inner_step=args.inner_step, adapt=args.adapt)
+    outer = {} if args is None else {"sf_baseline": args.sf_baseline,
+                                     "policy": PolicyConfig(context=args.context)}
     return MetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3, seed=seed,
                       adapt=AdaptConfig(**{"steps": 3, "step_size": 0.001, "gamma": 0.99,
                                            "max_weight": 2.0, "per_parameter": per_parameter,
@@ -107,6 +108,11 @@ def main() -> None:
     parser.add_argument("--log-step-sizes", action="store_true")
     parser.add_argument("--inner-step", choices=("gradient", "kl"), default="gradient")
     parser.add_argument("--sf-baseline", choices=("batch", "pre"), default="batch")
+    parser.add_argument("--adapt", choices=("weights", "context"), default="weights",
+                        help="what MAML's inner steps move: every weight, or only a context "
+                             "vector (CAVIA-style, with --context)")
+    parser.add_argument("--context", type=int, default=0, metavar="K",
+                        help="a context vector of K values appended to theta's input")
     args = parser.parse_args()
     progress = sys.stderr.isatty()
 
@@ -128,15 +134,15 @@ def main() -> None:
 
     policy, _ = load_policy(ppo_path)
     theta, step_sizes, adapt_cfg, _ = load_maml(maml_path)
+    label = "MAML" if adapt_cfg.adapt == "weights" else "MAML, context only (CAVIA-style)"
+    maml, frozen = f"{label} (importance-corrected)", f"{label} theta, no adaptation"
     methods = {
         "no adaptation (PPO)": PolicyAgent(policy, name="ppo", body="bug", seed=args.seed),
         "PPO tracking": TrackingAgent(policy, body="bug", seed=args.seed),
-        "MAML (importance-corrected)": MAMLAgent(theta, step_sizes, adapt_cfg, body="bug",
-                                                 seed=args.seed),
+        maml: MAMLAgent(theta, step_sizes, adapt_cfg, body="bug", seed=args.seed),
         # The ablation that separates learning to adapt from training theta further: MAML's
         # meta-trained theta acting without any adaptation.
-        "MAML theta, no adaptation": PolicyAgent(theta, name="maml-theta", body="bug",
-                                                 seed=args.seed),
+        frozen: PolicyAgent(theta, name="maml-theta", body="bug", seed=args.seed),
     }
     for spec in args.extra:
         name, _, ref = spec.partition("=")
@@ -173,10 +179,9 @@ def main() -> None:
                   "same command without that flag trains (resuming) and evaluates.")
     base = next(iter(results.values())).reshape(-1, 7)
     comparisons = [(name, r.reshape(-1, 7) - base) for name, r in list(results.items())[1:]]
-    maml, theta = "MAML (importance-corrected)", "MAML theta, no adaptation"
-    if maml in results and theta in results:  # what adaptation itself adds to MAML's theta
-        comparisons.append((f"{maml} minus {theta}",
-                            results[maml].reshape(-1, 7) - results[theta].reshape(-1, 7)))
+    if maml in results and frozen in results:  # what adaptation itself adds to MAML's theta
+        comparisons.append((f"{maml} minus {frozen}",
+                            results[maml].reshape(-1, 7) - results[frozen].reshape(-1, 7)))
     entries = []
     command = "python scripts/locomotion_adaptation.py " + " ".join(
         a for a in sys.argv[1:] if a != "--report-only")
@@ -201,7 +206,12 @@ def main() -> None:
     if a.inner_step == "kl":
         rules.append(f"KL-sized inner steps: each moves the policy by the KL its step size "
                      f"gives, {a.step_size} at the start")
-    if a.value_step != "shared":
+    if a.adapt == "context":
+        rules.append(f"CAVIA-style: the inner steps move only a context vector of "
+                     f"{meta_cfg.policy.context} values appended to the policy's and the value "
+                     f"net's input (zero in theta, its input weights drawn at random when it is "
+                     f"added to the PPO policy); the weights stay theta's")
+    elif a.value_step != "shared":
         rules.append({"separate": "value parameters with step sizes of their own (policy, "
                                   "value pairs in the final values)",
                       "none": "no inner step of the value parameters"}[a.value_step])

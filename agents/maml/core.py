@@ -44,6 +44,8 @@ Params = dict[str, torch.Tensor]
 VALUE_STEPS = ("shared", "separate", "none")
 PARAMETRIZATIONS = ("linear", "log")
 INNER_STEPS = ("gradient", "kl")
+ADAPTED = ("weights", "context")
+CONTEXT = "context"  # the name of a context-vector parameter (agents.nets.MLPActorCritic)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class AdaptConfig:
             that does not shrink with the size of the batch or the scale of the loss; the value
             parameters, if they adapt, take a plain gradient step with their own step size, so
             it needs ``value_step`` ``"separate"`` or ``"none"``).
+        adapt: what the inner steps move: ``"weights"`` (every parameter, as MAML) or
+            ``"context"`` (only the policy's context vector, CAVIA-style: the weights stay
+            theta's; needs a policy with ``context > 0``; the context feeds the value net too,
+            so ``value_step`` does not apply).
     """
 
     steps: int = 3
@@ -85,6 +91,7 @@ class AdaptConfig:
     value_step: str = "shared"
     parametrization: str = "linear"
     inner_step: str = "gradient"
+    adapt: str = "weights"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and not isinstance(self.steps, bool)
@@ -100,11 +107,11 @@ class AdaptConfig:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
         for name, allowed in (("value_step", VALUE_STEPS),
                               ("parametrization", PARAMETRIZATIONS),
-                              ("inner_step", INNER_STEPS)):
+                              ("inner_step", INNER_STEPS), ("adapt", ADAPTED)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got "
                                  f"{getattr(self, name)!r}")
-        if self.inner_step == "kl" and self.value_step == "shared":
+        if self.inner_step == "kl" and self.value_step == "shared" and self.adapt == "weights":
             raise ValueError("inner_step 'kl' sizes the policy's step by its KL; give the value "
                              "parameters their own step size (value_step 'separate') or none "
                              "(value_step 'none')")
@@ -237,6 +244,10 @@ class StepSizes(nn.Module):
         self.per_parameter = config.per_parameter
         self.value_step = config.value_step
         self.log = config.parametrization == "log"
+        self.context_only = config.adapt == "context"
+        if self.context_only and CONTEXT not in params:
+            raise ValueError("adapt 'context' needs a policy with a context vector (policy "
+                             "context > 0)")
         self.names = [k for k in params if self.adapts(k)]
         init = math.log(config.step_size) if self.log else float(config.step_size)
         if config.per_parameter:
@@ -244,7 +255,7 @@ class StepSizes(nn.Module):
                 nn.ParameterDict({_key(k): nn.Parameter(torch.full_like(params[k], init))
                                   for k in self.names})
                 for _ in range(config.steps)])
-        elif config.value_step == "separate":
+        elif config.value_step == "separate" and not self.context_only:
             self.alphas = nn.ParameterList([
                 nn.ParameterDict({group: nn.Parameter(torch.tensor(init))
                                   for group in ("policy", "value")})
@@ -255,13 +266,15 @@ class StepSizes(nn.Module):
 
     def adapts(self, name: str) -> bool:
         """Whether the inner step moves parameter ``name``."""
+        if self.context_only:
+            return name == CONTEXT
         return self.value_step != "none" or not is_value_parameter(name)
 
     def raw(self, step: int, name: str) -> torch.Tensor:
         alpha = self.alphas[step]
         if self.per_parameter:
             return alpha[_key(name)]
-        if self.value_step == "separate":
+        if isinstance(alpha, nn.ParameterDict):  # separate policy and value step sizes
             return alpha["value" if is_value_parameter(name) else "policy"]
         return alpha
 

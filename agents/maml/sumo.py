@@ -67,7 +67,7 @@ from agents.maml.core import (
 from agents.maml.train import KIND, MAMLRun, OuterLoop
 from agents.nets import log_prob
 from agents.opponents import LineageOpponents
-from agents.policy import Policy, PolicyConfig, load_policy
+from agents.policy import Policy, PolicyConfig, load_policy, with_context
 from agents.run import check_counts, env_seed, one_off_env_seed
 from envs.bodies import article
 
@@ -124,6 +124,8 @@ class SumoMetaConfig(OuterLoop):
         warmup_steps: without ``init_from``, steps of every arena pi_theta plays before the
             first iteration to measure the observation statistics.
         policy: architecture when not starting from a checkpoint.
+            Its ``context`` applies in either case: a checkpoint without one gets a context
+            vector of that size (``agents.policy.with_context``: it acts as before).
         snapshot_every: iterations between saved snapshots.
         nthread: physics threads (0: all cores).
     """
@@ -247,6 +249,8 @@ class SumoMetaTrainer(MAMLRun):
                                  f"(obs {self.policy.obs_dim}, act {self.policy.act_dim}); "
                                  f"{config.env} needs a {learner_body} (obs {obs_dim}, "
                                  f"act {act_dim})")
+            if config.policy.context:
+                self.policy = with_context(self.policy, config.policy.context, config.seed)
         else:
             self.policy = Policy(obs_dim, act_dim, config.policy)
         self._init_vmap()
@@ -291,7 +295,7 @@ class SumoMetaTrainer(MAMLRun):
         n = n_tasks * k
         self.opponents.set_versions(np.arange(n), np.repeat(versions, k))
         obs, _ = self.envs.reset(seed=seed)
-        steps, d, a_dim = self.max_steps, self.policy.obs_dim, self.policy.act_dim
+        steps, d, a_dim = self.max_steps, self.policy.input_dim, self.policy.act_dim
         out_obs, out_act = torch.zeros(n, steps, d), torch.zeros(n, steps, a_dim)
         out_rew, out_logp, out_val, mask = (torch.zeros(n, steps) for _ in range(4))
         winners = np.full(n, -1, dtype=np.int64)

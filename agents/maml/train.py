@@ -46,7 +46,7 @@ from agents.maml.core import (
     task_advantages,
 )
 from agents.nets import entropy, log_prob
-from agents.policy import Policy, PolicyConfig, load_policy
+from agents.policy import Policy, PolicyConfig, load_policy, with_context
 from agents.run import TrainingRun, env_seed
 
 KIND = "maml"
@@ -124,6 +124,8 @@ class MetaConfig(OuterLoop):
             unadapted policies must see the same inputs (without ``init_from`` they stay at
             zero mean and unit variance, so observations are only clipped to +-5).
         policy: architecture when not starting from a checkpoint ("mlp" or "lstm").
+            Its ``context`` applies in either case: a checkpoint without one gets a context
+            vector of that size (``agents.policy.with_context``: it acts as before).
         snapshot_every: iterations between saved snapshots.
     """
 
@@ -341,6 +343,8 @@ class MetaTrainer(MAMLRun):
             from agents import resolve  # a checkpoint path or a zoo: reference
 
             self.policy, _ = load_policy(resolve(config.init_from))
+            if config.policy.context:
+                self.policy = with_context(self.policy, config.policy.context, config.seed)
         else:
             self.policy = Policy(self.envs.single_observation_space.shape[0],
                                  self.envs.single_action_space.shape[0], config.policy)
@@ -370,7 +374,7 @@ class MetaTrainer(MAMLRun):
         obs, _ = self.envs.reset(seed=seed)
         n_tasks, steps = len(damages), self.envs.max_steps
         shape = (n_tasks, k, steps)
-        out_obs = torch.zeros(*shape, self.policy.obs_dim)
+        out_obs = torch.zeros(*shape, self.policy.input_dim)
         out_act = torch.zeros(*shape, self.policy.act_dim)
         out_rew, out_logp, out_val = (torch.zeros(shape) for _ in range(3))
         states: list[torch.Tensor | None] = [None] * n_tasks  # recurrent: zero at the reset

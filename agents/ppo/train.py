@@ -119,6 +119,9 @@ class TrainConfig(Config):
             if not self.is_sumo:
                 raise ValueError("reward_weights apply to RoboSumo envs only")
             self.shaping_weights()  # refuses unknown names and non-finite values
+        if self.policy.features == "sumo" and not self.is_sumo:
+            raise ValueError(f"policy features='sumo' is for RoboSumo envs only, got "
+                             f"env={self.env!r}")
         if self.opponent not in OPPONENT_MODES:
             raise ValueError(f"opponent must be one of {OPPONENT_MODES}, got {self.opponent!r}")
         if (self.opponent == "lineage") != (self.opponents is not None):

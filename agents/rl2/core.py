@@ -58,7 +58,7 @@ class RL2Config:
         if not (isinstance(self.hidden, int) and self.hidden > 0):
             raise ValueError(f"hidden must be a positive integer, got {self.hidden!r}")
         if not self.reward_scale > 0:
-            raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
+            raise ValueError(f"rl2 reward_scale must be positive, got {self.reward_scale!r}")
 
 
 class RL2Policy(nn.Module):

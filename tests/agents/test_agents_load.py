@@ -98,9 +98,9 @@ def test_unknown_names_and_paths_list_the_builtins(ref):
 # ---------------------------------------------------------------- checkpoints
 
 
-@pytest.mark.parametrize("arch", ["mlp", "lstm"])
-def test_policy_checkpoint_round_trip_reproduces_actions(tmp_path, arch):
-    policy = trained_policy(PolicyConfig(arch=arch, hidden=32))
+@pytest.mark.parametrize("arch,features", [("mlp", "raw"), ("lstm", "raw"), ("mlp", "sumo")])
+def test_policy_checkpoint_round_trip_reproduces_actions(tmp_path, arch, features):
+    policy = trained_policy(PolicyConfig(arch=arch, hidden=32, features=features))
     path = save_policy(tmp_path / "p.safetensors", policy, meta(f"ppo-{arch}"))
     loaded, loaded_meta = load_policy(path)
     assert loaded_meta.config["policy"] == dataclasses.asdict(policy.config)

@@ -1,17 +1,21 @@
 """MAML's inner step, made to matter: step sizes that stay positive (log-parametrised, outside
 the element-wise meta-gradient clip), value parameters that cannot drive the policy's step size
 (separate step sizes, or no value step), and a trust-region step whose KL is its target
-whatever the size of the batch."""
+whatever the size of the batch; and CAVIA-style steps that move a context vector alone."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+import agents
 from agents.episodes import Episodes
 from agents.maml import AdaptConfig, StepSizes, adapt, evaluate_episodes, parameters_of
 from agents.maml.core import is_value_parameter, policy_kl
 from agents.nets import LSTMActorCritic, MLPActorCritic, log_prob
+from agents.policy import Policy, PolicyConfig, with_context
+from arena.cli import main
 
 OBS, ACT = 4, 2
 
@@ -206,3 +210,94 @@ def test_a_run_with_the_per_task_baseline_uses_its_tasks_pre_returns(tmp_path):
                                task_advantages(post.returns().mean(1), pre.returns().mean(1)))
     with pytest.raises(ValueError, match="sf_baseline must be one of batch, pre"):
         MetaConfig(sf_baseline="own")
+
+# ---------------------------------------------------------------- CAVIA-style: a context only
+
+K = 3  # context size
+
+
+def context_net(seed: int = 0) -> MLPActorCritic:
+    """A net whose actions depend on its inputs (as a trained one's: a fresh net's action
+    layer is scaled by 0.01), with a zero context as a meta-learner starts from."""
+    torch.manual_seed(seed)
+    net = MLPActorCritic(OBS, ACT, hidden=(16, 16), context=K)
+    with torch.no_grad():
+        net.pi[-1].weight.mul_(50.0)
+    return net
+
+
+def test_a_context_step_moves_the_context_alone_by_its_target_kl():
+    net = context_net()
+    theta = leaf(net)
+    assert torch.equal(theta["context"], torch.zeros(K))
+    config = AdaptConfig(steps=2, step_size=1e-2, inner_step="kl", parametrization="log",
+                         adapt="context")
+    sizes = StepSizes(theta, config)
+    assert sizes.names == ["context"]
+    batch = episodes_of(net, theta, 4)
+    first, second = adapt(net, theta, sizes, batch, config)
+    for name in theta:
+        assert torch.equal(first[name], theta[name]) == (name != "context"), name
+    assert not torch.equal(second["context"], first["context"])
+    assert float(policy_kl(net, theta, first, batch).detach()) == pytest.approx(1e-2, rel=0.25)
+
+
+def test_the_meta_gradient_reaches_the_weights_that_read_the_context():
+    net = context_net()
+    theta = leaf(net)
+    config = AdaptConfig(steps=1, step_size=1e-2, inner_step="kl", parametrization="log",
+                         adapt="context")
+    sizes = StepSizes(theta, config)
+    phi = adapt(net, theta, sizes, episodes_of(net, theta, 4), config)[-1]
+    outer = evaluate_episodes(net, phi, torch.randn(2, 5, OBS)).mean.square().mean()
+    grad = torch.autograd.grad(outer, theta["pi.0.weight"])[0]
+    assert grad[:, OBS:].abs().max() > 0  # the columns that read the adapted context
+
+
+def test_adapting_the_context_needs_one():
+    with pytest.raises(ValueError, match="context > 0"):
+        StepSizes(parameters_of(MLPActorCritic(OBS, ACT)), AdaptConfig(adapt="context"))
+    with pytest.raises(ValueError, match="adapt must be one of"):
+        AdaptConfig(adapt="bias")
+    with pytest.raises(ValueError, match="policy context must be an integer >= 0"):
+        PolicyConfig(context=-1)
+    with pytest.raises(ValueError, match="needs arch 'mlp'"):
+        PolicyConfig(arch="lstm", context=4)
+
+
+def test_a_context_added_to_a_trained_policy_leaves_its_actions_and_values_unchanged():
+    torch.manual_seed(0)
+    policy = Policy(OBS, ACT, PolicyConfig(hidden=16))
+    with torch.no_grad():
+        for p in policy.net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    policy.norm.update(2.0 + torch.randn(200, OBS))
+    wider = with_context(policy, K)
+    assert wider.config.context == K and wider.net.pi[0].weight.shape == (16, OBS + K)
+    obs = np.random.default_rng(0).normal(size=(6, OBS)).astype(np.float32)
+    before, after = policy.act(obs, deterministic=True), wider.act(obs, deterministic=True)
+    np.testing.assert_array_equal(before.action, after.action)
+    np.testing.assert_array_equal(before.value, after.value)
+    with torch.no_grad():
+        wider.net.context.fill_(1.0)
+    assert np.abs(wider.act(obs, deterministic=True).action - before.action).max() > 1e-3
+
+
+def test_a_context_run_meta_trains_and_its_snapshot_adapts_the_context(tmp_path):
+    from agents.maml.train import MetaConfig, MetaTrainer
+
+    config = MetaConfig(iterations=1, meta_batch=2, episodes=1, epochs=1, seed=3,
+                        adapt=AdaptConfig(steps=1, step_size=1e-2, inner_step="kl",
+                                          parametrization="log", adapt="context"),
+                        policy=PolicyConfig(hidden=8, context=K))
+    trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    trainer.iterate()
+    agent = agents.load(str(trainer.lineage.path(1)), seed=0)
+    assert agent.step_sizes.names == ["context"]
+    assert agent.policy.config.context == K
+
+
+def test_the_cli_asks_for_a_context_before_adapting_one(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "maml", "--adapt", "context", "--run-dir", str(tmp_path / "r")])
+    assert "--adapt context needs a context vector: add --context K" in str(exc.value.code)

@@ -145,3 +145,27 @@ def test_train_flags_left_out_take_the_configs_defaults():
     assert (maml.iterations, maml.episodes, maml.meta_batch) == (None, None, None)
     assert "200 locomotion, 100 RoboSumo" in " ".join(parsers["maml"].format_help().split())
     assert MetaConfig().iterations == 200 and SumoMetaConfig().episodes == 4  # as documented
+
+
+@pytest.mark.parametrize("algorithm,args,message", [
+    ("ppo", ["--env", "RoboSumo-Ant-vs-Ant-v0", "--shaping-anneal", "3"],
+     "--shaping-anneal must be in [0, 1], got 3.0"),
+    ("ppo", ["--env", "NonstationaryLocomotion-Bug-v0", "--features", "sumo"],
+     "--features='sumo' is for RoboSumo envs only, got --env='NonstationaryLocomotion-Bug-v0'"),
+    ("ppo", ["--env", "RoboSumo-Ant-vs-Ant-v0", "--arch", "lstm", "--rollout", "7"],
+     "--rollout (7) must be a multiple of --bptt (10)"),
+    ("ppo", ["--env", "ToyPoint-v0", "--reward-scale", "-1"], "--reward-scale must be positive"),
+    # a nested field that shares its name with a top-level one: each keeps its own flag
+    ("rl2", ["--env", "NonstationaryLocomotion-Bug-v0", "--reward-scale", "-1"],
+     "--reward-scale must be positive"),
+    ("rl2", ["--env", "NonstationaryLocomotion-Bug-v0", "--learn-reward-scale", "-1"],
+     "--learn-reward-scale must be positive"),
+])
+def test_config_errors_name_the_flag_not_the_field(tmp_path, capsys, algorithm, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", algorithm, "--run-dir", str(tmp_path / "r"), *args])
+    # ppo exits through the parser (code 2), the meta-learners with their message (code 1)
+    err = exc.value.code if isinstance(exc.value.code, str) else capsys.readouterr().err
+    assert exc.value.code != 0
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()  # nothing is started
