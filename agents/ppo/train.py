@@ -80,6 +80,9 @@ class TrainConfig(Config):
             episode of every env draws a training leg pair and a scale of the 7-episode
             schedule: the tasks the paper's baselines train on) or ``"A-B@S"`` (legs A and B
             deliver S times the torque in every episode: one task, for a specialist).
+        observe_damage: nonstationary locomotion only: the observation also holds every
+            actuator's torque scale (an informed policy that knows the damage: the oracle
+            that bounds what adapting to it can give).
         snapshot_every: iterations between lineage snapshots; None: every iteration in RoboSumo
             (the evolving opponents of iterated games), every ``SNAPSHOT_EVERY_OTHER`` elsewhere
             (a 1 M-step locomotion run would otherwise keep a thousand files); the last
@@ -108,6 +111,7 @@ class TrainConfig(Config):
     lr_anneal: bool = False
     reward_scale: float = 1.0
     damage: str = "none"
+    observe_damage: bool = False
     snapshot_every: int | None = None
     nthread: int = 0
     reward_weights: dict[str, float] | None = None
@@ -139,6 +143,9 @@ class TrainConfig(Config):
         if self.damage != "none" and locomotion_body_of(self.env) is None:
             raise ValueError(f"damage={self.damage!r} applies to NonstationaryLocomotion envs "
                              f"only")
+        if self.observe_damage and locomotion_body_of(self.env) is None:
+            raise ValueError(f"observe_damage applies to NonstationaryLocomotion envs only, got "
+                             f"env={self.env!r}")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
         if not 0 <= self.pool_window <= 1:
@@ -242,7 +249,8 @@ def make_envs(config: TrainConfig) -> Any:
         from envs.nonstationary_locomotion import LocomotionVectorEnv
 
         return LocomotionVectorEnv(config.num_envs, body, nthread=config.nthread,
-                                   autoreset_mode=AutoresetMode.SAME_STEP)
+                                   autoreset_mode=AutoresetMode.SAME_STEP,
+                                   observe_damage=config.observe_damage)
     if config.env == "ToyPoint-v0":
         from envs.toy import PointGoalVectorEnv
 

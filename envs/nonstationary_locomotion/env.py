@@ -45,13 +45,22 @@ def damage_gains(base: np.ndarray, actuators: tuple[tuple[int, int], ...],
     return gains
 
 
-def observation_space(model: mujoco.MjModel) -> gymnasium.spaces.Box:
-    """``qpos`` then ``qvel`` as float32; the torso quaternion is bounded by [-1, 1]."""
+def observation_space(model: mujoco.MjModel,
+                      observe_damage: bool = False) -> gymnasium.spaces.Box:
+    """``qpos`` then ``qvel`` as float32; the torso quaternion is bounded by [-1, 1]. With
+    ``observe_damage``, then every actuator's torque scale, in [0, 1]."""
     n = model.nq + model.nv
-    low = np.full(n, -np.inf, np.float32)
-    high = np.full(n, np.inf, np.float32)
+    extra = model.nu if observe_damage else 0
+    low = np.full(n + extra, -np.inf, np.float32)
+    high = np.full(n + extra, np.inf, np.float32)
     low[3:7], high[3:7] = -1.0, 1.0
+    low[n:], high[n:] = 0.0, 1.0
     return gymnasium.spaces.Box(low, high, dtype=np.float32)
+
+
+def torque_scales(gains: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Each actuator's torque scale (1: healthy) from its gains and the healthy ones."""
+    return (gains / base).astype(np.float32)
 
 
 def check_weights(**weights: float) -> None:
@@ -115,8 +124,10 @@ class LocomotionEnv(gymnasium.Env):
     ## Arguments
 
     body ("bug"), max_steps (100), forward_reward_weight (1.0), ctrl_cost_weight (0.005),
-    reset_noise_scale (0.1), damage (None: initial damage), render_mode (None or "rgb_array"),
-    width (480), height (480).
+    reset_noise_scale (0.1), damage (None: initial damage), observe_damage (False: True
+    appends every actuator's torque scale to the observation, for an informed policy that
+    knows the damage: an oracle, the bound on what adapting to it can give), render_mode
+    (None or "rgb_array"), width (480), height (480).
 
     ## Version history
 
@@ -134,6 +145,7 @@ class LocomotionEnv(gymnasium.Env):
         ctrl_cost_weight: float = CTRL_COST_WEIGHT,
         reset_noise_scale: float = RESET_NOISE_SCALE,
         damage: LegDamage | None = None,
+        observe_damage: bool = False,
         render_mode: str | None = None,
         width: int = 480,
         height: int = 480,
@@ -168,8 +180,9 @@ class LocomotionEnv(gymnasium.Env):
 
         n = body_info(self.body).n_joints
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (n,), np.float32)
-        self.observation_space = observation_space(self.model)
-        self._nq = self.model.nq
+        self.observe_damage = bool(observe_damage)
+        self.observation_space = observation_space(self.model, self.observe_damage)
+        self._nq, self._nqv = self.model.nq, self.model.nq + self.model.nv
         self._obs = np.zeros(self.observation_space.shape, np.float32)
         self._steps: int | None = None  # None until the first reset
         self._renderer: mujoco.Renderer | None = None
@@ -231,7 +244,9 @@ class LocomotionEnv(gymnasium.Env):
     def _observe(self) -> np.ndarray:
         obs, d = self._obs, self.data
         obs[:self._nq] = d.qpos
-        obs[self._nq:] = d.qvel
+        obs[self._nq:self._nqv] = d.qvel
+        if self.observe_damage:
+            obs[self._nqv:] = torque_scales(self.model.actuator_gainprm[:, 0], self._base_gain)
         return obs.copy()
 
     # ---------------------------------------------------------------- rendering

@@ -38,6 +38,7 @@ from envs.nonstationary_locomotion.env import (
     damage_gains,
     initial_state,
     observation_space,
+    torque_scales,
 )
 from envs.nonstationary_locomotion.scene import FRAME_SKIP, build_spec, leg_layout
 from envs.nonstationary_locomotion.tasks import LegDamage, check_damage
@@ -60,6 +61,8 @@ class LocomotionVectorEnv(VectorEnv):
         damages: initial damage, one for all or one per simulation (``None``: healthy).
         nthread: threads of the batch (0: all CPUs). Results do not depend on it.
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` (default) or ``AutoresetMode.SAME_STEP``.
+        observe_damage: append every actuator's torque scale to the observations (as
+            ``LocomotionEnv``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -78,6 +81,7 @@ class LocomotionVectorEnv(VectorEnv):
         damages: LegDamage | Sequence[LegDamage | None] | None = None,
         nthread: int = 0,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        observe_damage: bool = False,
     ) -> None:
         mode = AutoresetMode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
@@ -113,7 +117,8 @@ class LocomotionVectorEnv(VectorEnv):
 
         n = body_info(self.body).n_joints
         self.single_action_space = gymnasium.spaces.Box(-1.0, 1.0, (n,), np.float32)
-        self.single_observation_space = observation_space(self.model)
+        self.observe_damage = bool(observe_damage)
+        self.single_observation_space = observation_space(self.model, self.observe_damage)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
@@ -209,8 +214,11 @@ class LocomotionVectorEnv(VectorEnv):
 
     def _observe(self) -> np.ndarray:
         obs = self._obs
+        nqv = self._nq + self._qvel.shape[1]
         obs[:, :self._nq] = self._qpos
-        obs[:, self._nq:] = self._qvel
+        obs[:, self._nq:nqv] = self._qvel
+        if self.observe_damage:
+            obs[:, nqv:] = torque_scales(self._gains[:, :, 0], self._base_gain)
         return obs.copy()
 
     def get_data(self, i: int) -> mujoco.MjData:

@@ -197,6 +197,8 @@ def test_a_fresh_run_refuses_a_directory_that_holds_one(tmp_path):
     ({"reward_scale": 0.0}, "reward_scale must be positive"),
     ({"shaping_anneal": 1.5}, r"shaping_anneal must be in \[0, 1\]"),
     ({"rollout": 15, "policy": PolicyConfig(arch="lstm")}, "multiple of bptt"),
+    ({"observe_damage": True}, "observe_damage applies to NonstationaryLocomotion envs only"),
+    ({"policy": PolicyConfig(features="sumo")}, "is for RoboSumo envs only"),
 ])
 def test_train_config_refuses_invalid_settings(changes, message):
     with pytest.raises(ValueError, match=message):

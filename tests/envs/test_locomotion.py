@@ -104,6 +104,25 @@ def test_damage_changes_the_motion_but_is_not_observed():
     assert not np.allclose(healthy[-1], damaged[-1])  # but the physics does differ
 
 
+@pytest.mark.filterwarnings("ignore:.*Box observation space m.*infinity")
+def test_an_informed_env_observes_each_actuators_torque_scale():
+    env = LocomotionEnv("bug", observe_damage=True)
+    plain = LocomotionEnv("bug")
+    check_env(env, skip_render_check=True)
+    actions = np.random.default_rng(0).uniform(-1, 1, (20, 12))
+    for damage in (None, LegDamage((1, 2), 0.0), LegDamage((3, 4), 0.5)):
+        informed, _ = rollout(env, 7, actions, damage)
+        observed, _ = rollout(plain, 7, actions, damage)
+        n = plain.observation_space.shape[0]
+        np.testing.assert_array_equal(informed[:, :n], observed)  # the same robot and physics
+        scales = np.ones(12, np.float32)
+        if damage is not None:  # the torque each actuator delivers per unit of command
+            for leg in damage.pair:
+                scales[list(env.layout.actuators[leg - 1])] = damage.scale
+        np.testing.assert_array_equal(informed[:, n:], np.broadcast_to(scales, (21, 12)))
+        assert all(env.observation_space.contains(o) for o in informed)
+
+
 def test_same_seed_same_trajectory_and_other_seed_differs():
     env_a, env_b = LocomotionEnv("spider"), LocomotionEnv("spider")
     actions = np.random.default_rng(1).uniform(-1, 1, (30, 16))

@@ -59,6 +59,24 @@ def test_vector_equals_single_env_for_all_training_pairs(nthread):
     assert truncs[:, 0].sum() == 2
 
 
+def test_an_informed_vector_env_adds_the_single_envs_torque_scales():
+    damages = [LegDamage((1, 2), 0.0), None, LegDamage((5, 6), 0.25)]
+    actions = np.random.default_rng(1).uniform(-1, 1, (12, 3, 12))
+    runs = {}
+    for informed in (False, True):
+        venv = LocomotionVectorEnv(3, "bug", max_steps=5, observe_damage=informed)
+        obs, _ = venv.reset(seed=40, options={"damage": damages})
+        runs[informed] = np.array([obs] + [venv.step(a)[0] for a in actions])  # 2 autoresets
+        assert venv.single_observation_space == LocomotionEnv(
+            "bug", observe_damage=informed).observation_space
+    n = runs[False].shape[-1]
+    np.testing.assert_array_equal(runs[True][..., :n], runs[False])  # the same physics
+    single = LocomotionEnv("bug", observe_damage=True)
+    for i, damage in enumerate(damages):
+        obs, _ = single.reset(seed=0, options={"damage": damage})
+        np.testing.assert_array_equal(runs[True][:, i, n:], np.broadcast_to(obs[n:], (13, 12)))
+
+
 def test_vector_damage_is_per_simulation_and_kept():
     venv = LocomotionVectorEnv(3, "ant", nthread=1)
     damages = [LegDamage((1, 2), 0.0), None, LegDamage((3, 4), 0.5)]
