@@ -95,6 +95,9 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--context", type=int, default=D("policy.context"), metavar="K",
                    help="size of a learned context vector appended to the policy's input "
                         "(MLP; added to an --init-from checkpoint, which then acts as before)")
+    p.add_argument("--meta-learn", choices=("all", "context"), default=D("meta_learn"),
+                   help="what the outer loop trains besides the step sizes: all of theta, or "
+                        "(with --adapt context) only the context and the weights that read it")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
     p.add_argument("--sf-baseline", choices=SF_BASELINES, default=D("sf_baseline"),
                    help="the score-function term's task advantages: the post return across the "
@@ -142,6 +145,9 @@ def run_maml(args: argparse.Namespace) -> int:
     given = [flag for flag, value in sumo_only.items() if value is not None]
     if not sumo and given:
         raise SystemExit(f"arena train maml: {', '.join(given)} applies to RoboSumo envs only")
+    if args.meta_learn == "context" and args.adapt != "context":
+        raise SystemExit("arena train maml: --meta-learn context trains what reads the "
+                         "context: add --adapt context --context K")
     if args.adapt == "context" and not args.context:
         raise SystemExit("arena train maml: --adapt context needs a context vector: add "
                          "--context K (e.g. 8)")
@@ -169,6 +175,7 @@ def run_maml(args: argparse.Namespace) -> int:
             parametrization="log" if args.log_step_sizes else "linear",
             inner_step=args.inner_step, adapt=args.adapt)
         config = cls(seed=args.seed, first_order=args.first_order, lr=args.lr,
+                     meta_learn=args.meta_learn,
                      sf_baseline=args.sf_baseline,
                      step_size_lr=args.step_size_lr, epochs=args.epochs,
                      init_from=args.init_from, adapt=adapt,

@@ -62,6 +62,7 @@ def maml_config(iterations: int, seed: int, init_from: Path, step_size_lr: float
         parametrization="log" if args.log_step_sizes else "linear",
         inner_step=args.inner_step, adapt=args.adapt)
     outer = {} if args is None else {"sf_baseline": args.sf_baseline,
+                                     "meta_learn": args.meta_learn,
                                      "policy": PolicyConfig(context=args.context)}
     return MetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3, seed=seed,
                       adapt=AdaptConfig(**{"steps": 3, "step_size": 0.001, "gamma": 0.99,
@@ -111,6 +112,9 @@ def main() -> None:
     parser.add_argument("--adapt", choices=("weights", "context"), default="weights",
                         help="what MAML's inner steps move: every weight, or only a context "
                              "vector (CAVIA-style, with --context)")
+    parser.add_argument("--meta-learn", choices=("all", "context"), default="all",
+                        help="what the outer loop trains: all of theta, or only the context "
+                             "and the weights that read it (with --adapt context)")
     parser.add_argument("--context", type=int, default=0, metavar="K",
                         help="a context vector of K values appended to theta's input")
     args = parser.parse_args()
@@ -211,6 +215,9 @@ def main() -> None:
                      f"{meta_cfg.policy.context} values appended to the policy's and the value "
                      f"net's input (zero in theta, its input weights drawn at random when it is "
                      f"added to the PPO policy); the weights stay theta's")
+        if meta_cfg.meta_learn == "context":
+            rules.append("the outer loop trains only the context's initial value and the "
+                         "weights that read it: every other weight stays the PPO policy's")
     elif a.value_step != "shared":
         rules.append({"separate": "value parameters with step sizes of their own (policy, "
                                   "value pairs in the final values)",

@@ -37,6 +37,7 @@ from agents.config import Config
 from agents.episodes import Episodes
 from agents.losses import gae, ppo_loss
 from agents.maml.core import (
+    CONTEXT,
     AdaptConfig,
     StepSizes,
     act_step,
@@ -51,6 +52,7 @@ from agents.run import TrainingRun, env_seed
 
 KIND = "maml"
 SF_BASELINES = ("batch", "pre")
+META_LEARNED = ("all", "context")
 STATE_KIND = "maml-train-state"
 EXECUTION_ONLY = ("vmap_tasks",)  # config fields that do not change what a run computes
 VMAP_LSTM_ERROR = (
@@ -80,6 +82,11 @@ class OuterLoop(Config):
             minus the same task's pre-adaptation return, then standardised: the adaptation's
             gain, without the variance of which task was drawn).
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
+        meta_learn: what the outer loop trains besides the step sizes: ``"all"`` of theta (the
+            paper's), or ``"context"`` (with ``adapt.adapt == "context"``: only the context's
+            initial value and the first layers' weights that read it; every other weight stays
+            the policy it started from, so meta-training cannot make the unadapted policy
+            worse than that one).
         vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
             with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
             only) or in a loop over the tasks, back-propagating one task at a time (False).
@@ -99,11 +106,19 @@ class OuterLoop(Config):
     sf_baseline: str = "batch"
     grad_clip: float = 0.1
     vmap_tasks: bool | None = None
+    meta_learn: str = "all"
 
     def __post_init__(self) -> None:
         if self.sf_baseline not in SF_BASELINES:
             raise ValueError(f"sf_baseline must be one of {', '.join(SF_BASELINES)}, got "
                              f"{self.sf_baseline!r}")
+        if self.meta_learn not in META_LEARNED:
+            raise ValueError(f"meta_learn must be one of {', '.join(META_LEARNED)}, got "
+                             f"{self.meta_learn!r}")
+        adapt = getattr(self, "adapt", None)
+        if self.meta_learn == "context" and adapt is not None and adapt.adapt != "context":
+            raise ValueError("meta_learn 'context' trains what reads the context: it needs "
+                             "adapt 'context'")
 
 
 @dataclass(frozen=True)
@@ -223,6 +238,18 @@ class MAMLRun(TrainingRun):
             params += list(self.step_sizes.parameters())
         return params
 
+    def _keep_context_gradients(self) -> None:
+        """Drop the meta-gradient of every weight but the context and the first layers' columns
+        that read it (``meta_learn="context"``): Adam then leaves the rest of theta as it is."""
+        width = self.policy.input_dim
+        for name, p in self.net.named_parameters():
+            if name == CONTEXT or p.grad is None:
+                continue
+            if name in ("pi.0.weight", "v.0.weight"):
+                p.grad[:, :width] = 0.0
+            else:
+                p.grad = None
+
     def meta_update(self, pre: Any, post: Any) -> dict[str, float]:
         """The outer update: ``epochs`` PPO epochs through the adaptation on the T_{i+1}
         episodes plus the score-function term of the T_i ones (``pre``/``post``: the phases,
@@ -238,6 +265,8 @@ class MAMLRun(TrainingRun):
             params = [*self.net.parameters(), *self.step_sizes.parameters()]
             grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
             torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
+            if c.meta_learn == "context":
+                self._keep_context_gradients()
             self.optimizer.step()
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}

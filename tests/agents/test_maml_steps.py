@@ -301,3 +301,31 @@ def test_the_cli_asks_for_a_context_before_adapting_one(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["train", "maml", "--adapt", "context", "--run-dir", str(tmp_path / "r")])
     assert "--adapt context needs a context vector: add --context K" in str(exc.value.code)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "maml", "--meta-learn", "context", "--run-dir", str(tmp_path / "r")])
+    assert "--meta-learn context trains what reads the context" in str(exc.value.code)
+    assert not (tmp_path / "r").exists()
+
+
+def test_meta_learning_the_context_alone_leaves_the_rest_of_theta_as_it_was(tmp_path):
+    from agents.maml.train import MetaConfig, MetaTrainer
+
+    config = MetaConfig(iterations=1, meta_batch=2, episodes=1, epochs=2, seed=3,
+                        adapt=AdaptConfig(steps=1, step_size=1e-2, inner_step="kl",
+                                          parametrization="log", adapt="context"),
+                        policy=PolicyConfig(hidden=8, context=K), meta_learn="context")
+    trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
+    before = {k: v.detach().clone() for k, v in trainer.net.named_parameters()}
+    trainer.iterate()
+    width = trainer.policy.input_dim
+    for name, value in trainer.net.named_parameters():
+        if name == "context":
+            assert not torch.equal(value, before[name])
+        elif name in ("pi.0.weight", "v.0.weight"):
+            assert torch.equal(value[:, :width], before[name][:, :width]), name
+            if name == "pi.0.weight":  # the policy's columns that read the context learn
+                assert not torch.equal(value[:, width:], before[name][:, width:])
+        else:
+            assert torch.equal(value, before[name]), name
+    with pytest.raises(ValueError, match="needs adapt 'context'"):
+        MetaConfig(meta_learn="context")
