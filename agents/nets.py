@@ -77,8 +77,9 @@ class MLPActorCritic(nn.Module):
     ``(mean [..., act_dim], log_std [act_dim], value [...])``.
 
     With ``context > 0`` a parameter vector ``context`` (zero at initialisation) is appended to
-    every input of both networks: the task context that CAVIA-style adaptation (Zintgraf et al.
-    2019) moves while the weights stay fixed.
+    the policy network's input: the task context that CAVIA-style adaptation (Zintgraf et al.
+    2019) moves while the weights stay fixed. The value network does not read it (as CAVIA's
+    baseline does not), so an inner step on the context follows the policy gradient alone.
     """
 
     recurrent = False
@@ -87,16 +88,16 @@ class MLPActorCritic(nn.Module):
                  init_log_std: float = 0.0, context: int = 0) -> None:
         super().__init__()
         self.obs_dim, self.act_dim, self.hidden = obs_dim, act_dim, tuple(hidden)
-        width = obs_dim + context
-        self.pi = mlp([width, *hidden, act_dim], out_gain=0.01)
+        self.pi = mlp([obs_dim + context, *hidden, act_dim], out_gain=0.01)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
-        self.v = mlp([width, *hidden, 1], out_gain=1.0)
+        self.v = mlp([obs_dim, *hidden, 1], out_gain=1.0)
         self.context = nn.Parameter(torch.zeros(context)) if context else None
 
     def forward(self, obs: torch.Tensor):
+        x = obs
         if self.context is not None:
-            obs = torch.cat([obs, self.context.expand(*obs.shape[:-1], -1)], -1)
-        return self.pi(obs), self.log_std, self.v(obs).squeeze(-1)
+            x = torch.cat([obs, self.context.expand(*obs.shape[:-1], -1)], -1)
+        return self.pi(x), self.log_std, self.v(obs).squeeze(-1)
 
 
 class LSTMActorCritic(nn.Module):

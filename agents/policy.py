@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,8 +37,9 @@ class PolicyConfig:
         normalize_obs: keep a running mean/std of observations and feed clipped z-scores.
         features: "raw" (the observation as the env gives it) or "sumo" (RoboSumo only: the
             egocentric features of ``agents.features`` appended to it before normalisation).
-        context: MLP only: the size of a learned context vector appended to the network's
-            input (0: none); a meta-learner can adapt it alone (``AdaptConfig.adapt``).
+        context: MLP only: the size of a learned context vector appended to the policy
+            network's input (0: none; the value network does not read it); a meta-learner can
+            adapt it alone (``AdaptConfig.adapt``).
     """
 
     arch: str = "mlp"
@@ -67,7 +69,7 @@ class ActOutput(NamedTuple):
     action: np.ndarray  # [B, act_dim] float64, the sampled (unclipped) action
     logp: np.ndarray  # [B] log-density of the action
     value: np.ndarray  # [B] value estimate
-    obs: torch.Tensor  # [B, obs_dim] the normalised observation the network saw
+    obs: torch.Tensor  # [B, input_dim] the normalised network input (observation, features)
     state: torch.Tensor | None  # recurrent state after the step (None for MLPs)
 
 
@@ -115,7 +117,8 @@ class Policy(nn.Module):
                 starts: torch.Tensor | None = None):
         """Network outputs for normalised obs: ``(mean, log_std, value[, state])``.
 
-        MLP: ``obs [..., obs_dim]``. LSTM: ``obs [T, B, obs_dim]`` with ``state`` and ``starts``.
+        MLP: ``obs [..., input_dim]``. LSTM: ``obs [T, B, input_dim]`` with ``state`` and
+        ``starts`` (``input_dim``: the observation and its features, as ``normalize`` gives them).
         """
         if self.recurrent:
             return self.net(obs, state, starts)
@@ -178,9 +181,10 @@ class Policy(nn.Module):
 def with_context(policy: Policy, size: int, seed: int = 0) -> Policy:
     """A copy of an MLP ``policy`` with a context vector of ``size`` appended to its input.
 
-    Every weight and the observation statistics are copied; the first layers' columns that read
-    the context are drawn at random (orthogonal, as a fresh layer), so that a context step
-    changes the policy, while the context starts at zero: the copy acts exactly as ``policy``.
+    Every weight and the observation statistics are copied; the policy's first-layer columns that
+    read the context are drawn at random (orthogonal columns scaled to the spread of the layer's
+    other weights), so that a context step changes the policy, while the context starts at zero:
+    the copy acts exactly as ``policy``.
     """
     if policy.config.context:
         if policy.config.context != size:
@@ -196,10 +200,11 @@ def with_context(policy: Policy, size: int, seed: int = 0) -> Policy:
             target = state[name]
             if target.shape == value.shape:
                 target.copy_(value)
-            else:  # a first layer [hidden, input]: copy the input columns, keep fresh context ones
+            else:  # the policy's first layer [hidden, input]: copy, then fresh context columns
                 extra = torch.empty(target.shape[0], size)
-                nn.init.orthogonal_(extra, generator=fresh)
-                target.copy_(torch.cat([value, extra * value.std()], 1))
+                nn.init.orthogonal_(extra, generator=fresh)  # entries of spread 1/sqrt(hidden)
+                scale = value.std() * math.sqrt(target.shape[0])
+                target.copy_(torch.cat([value, extra * scale], 1))
     out.load_state_dict(state)
     return out
 

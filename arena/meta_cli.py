@@ -28,7 +28,7 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     from agents.maml import AdaptConfig
     from agents.maml.core import ADAPTED, INNER_STEPS, VALUE_STEPS
     from agents.maml.sumo import SumoMetaConfig
-    from agents.maml.train import SF_BASELINES, MetaConfig
+    from agents.maml.train import META_LEARNED, SF_BASELINES, MetaConfig
 
     def D(field: str):
         value = options.config_default(MetaConfig, field)
@@ -95,7 +95,7 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--context", type=int, default=D("policy.context"), metavar="K",
                    help="size of a learned context vector appended to the policy's input "
                         "(MLP; added to an --init-from checkpoint, which then acts as before)")
-    p.add_argument("--meta-learn", choices=("all", "context"), default=D("meta_learn"),
+    p.add_argument("--meta-learn", choices=META_LEARNED, default=D("meta_learn"),
                    help="what the outer loop trains besides the step sizes: all of theta, or "
                         "(with --adapt context) only the context and the weights that read it")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")

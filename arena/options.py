@@ -62,14 +62,17 @@ def with_flags(make: Callable[[], Any], flags: dict[str, str]) -> Any:
     except ValueError as err:
         message = str(err)
         names = [path.split(".")[-1] for path in flags.values()]
+        # quoted values (paths, ids) are the user's own words: only the text between them
+        parts = re.split(r"('[^']*'|\"[^\"]*\")", message)
         for flag, path in sorted(flags.items(), key=lambda kv: -len(kv[1])):
             *outer, name = path.split(".")
             spellings = [path, " ".join(path.split("."))] if outer else [path]
             if outer and names.count(name) == 1:
                 spellings.append(name)
             for spelled in spellings:
-                message = re.sub(rf"(?<![\w.-]){re.escape(spelled)}(?![\w-])", flag, message)
-        raise ValueError(message) from None
+                pattern = rf"(?<![\w./-]){re.escape(spelled)}(?![\w/-])"
+                parts = [p if i % 2 else re.sub(pattern, flag, p) for i, p in enumerate(parts)]
+        raise ValueError("".join(parts)) from None
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

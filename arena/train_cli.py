@@ -105,7 +105,8 @@ def config_from_args(args: argparse.Namespace):
         ppo=PPOConfig(lr=args.lr, gamma=gamma, lam=args.lam, epochs=args.epochs,
                       minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt)),
         {**PPO_FIELDS, "--reward-scale": "reward_scale", "--gamma": "ppo.gamma",
-         "--env": "env"})
+         "--env": "env", "--opponents": "opponents", "--init-from": "init_from",
+         "--lr-anneal": "lr_anneal"})
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -46,7 +46,7 @@ def play(policy, theta, envs, damage, seed: int, generator: torch.Generator) -> 
     n, steps = envs.num_envs, envs.max_steps
     envs.set_damages([damage] * n)
     obs, _ = envs.reset(seed=seed)
-    out_obs = torch.zeros(n, steps, policy.obs_dim)
+    out_obs = torch.zeros(n, steps, policy.input_dim)
     out_act = torch.zeros(n, steps, policy.act_dim)
     rewards, logp = torch.zeros(n, steps), torch.zeros(n, steps)
     for t in range(steps):

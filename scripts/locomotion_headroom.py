@@ -118,6 +118,9 @@ def main() -> None:
                            tensorboard=False)
         if not args.report_only:
             informed.run(progress=sys.stderr.isatty())
+        elif not informed.env_steps:  # nothing trained there: no column of an untrained policy
+            print("no informed run under --runs: its columns are left out", file=sys.stderr)
+            informed = None
     rows, entries, steps_done = [], [], 0
     for name, task in tasks():
         run_dir = args.runs / damage_spec(task).replace("@", "_at_")

@@ -77,8 +77,9 @@ class AdaptConfig:
             it needs ``value_step`` ``"separate"`` or ``"none"``).
         adapt: what the inner steps move: ``"weights"`` (every parameter, as MAML) or
             ``"context"`` (only the policy's context vector, CAVIA-style: the weights stay
-            theta's; needs a policy with ``context > 0``; the context feeds the value net too,
-            so ``value_step`` does not apply).
+            theta's; needs a policy with ``context > 0``; the value net does not read the
+            context, so the step follows the policy-gradient term alone and ``value_step``
+            does not apply).
     """
 
     steps: int = 3

@@ -84,9 +84,9 @@ class OuterLoop(Config):
         grad_clip: element-wise clip of the meta-gradient (paper: [-0.1, 0.1]).
         meta_learn: what the outer loop trains besides the step sizes: ``"all"`` of theta (the
             paper's), or ``"context"`` (with ``adapt.adapt == "context"``: only the context's
-            initial value and the first layers' weights that read it; every other weight stays
-            the policy it started from, so meta-training cannot make the unadapted policy
-            worse than that one).
+            initial value and the policy's first-layer weights that read it; every other weight,
+            the value net's included, stays as it started, so the unadapted policy differs from
+            the one it started from only through the context's initial value).
         vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
             with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
             only) or in a loop over the tasks, back-propagating one task at a time (False).
@@ -115,10 +115,14 @@ class OuterLoop(Config):
         if self.meta_learn not in META_LEARNED:
             raise ValueError(f"meta_learn must be one of {', '.join(META_LEARNED)}, got "
                              f"{self.meta_learn!r}")
-        adapt = getattr(self, "adapt", None)
+        adapt, policy = getattr(self, "adapt", None), getattr(self, "policy", None)
         if self.meta_learn == "context" and adapt is not None and adapt.adapt != "context":
             raise ValueError("meta_learn 'context' trains what reads the context: it needs "
                              "adapt 'context'")
+        if adapt is not None and adapt.adapt == "context" and policy is not None \
+                and not policy.context:
+            raise ValueError("adapt 'context' needs a policy with a context vector (policy "
+                             "context > 0)")
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,7 @@ class MAMLRun(TrainingRun):
         for name, p in self.net.named_parameters():
             if name == CONTEXT or p.grad is None:
                 continue
-            if name in ("pi.0.weight", "v.0.weight"):
+            if name == "pi.0.weight":
                 p.grad[:, :width] = 0.0
             else:
                 p.grad = None
@@ -262,11 +266,13 @@ class MAMLRun(TrainingRun):
             task_stats = self.meta_backward(pre, post, targets)
             for j, key in enumerate(("policy_loss", "value_loss", "approx_kl", "sf_term")):
                 logs.setdefault(key, []).extend(task_stats[:, j].tolist())
-            params = [*self.net.parameters(), *self.step_sizes.parameters()]
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
-            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
             if c.meta_learn == "context":
                 self._keep_context_gradients()
+            params = [p for p in (*self.net.parameters(), *self.step_sizes.parameters())
+                      if p.grad is not None]
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
+            torch.nn.utils.clip_grad_value_(
+                [p for p in self.clipped_parameters() if p.grad is not None], c.grad_clip)
             self.optimizer.step()
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}

@@ -136,6 +136,10 @@ def init_from_ppo(model: NoRMLModel, ref: str) -> None:
     if (policy.obs_dim, policy.act_dim) != (model.obs_dim, model.act_dim):
         raise ValueError(f"init_from {ref}: sizes {policy.obs_dim}/{policy.act_dim} do not "
                          f"match the env's {model.obs_dim}/{model.act_dim}")
+    if policy.input_dim != policy.obs_dim or policy.config.context:
+        raise ValueError(f"init_from {ref}: NoRML's policy reads the observation alone; this "
+                         f"one also reads features={policy.config.features!r} or a context of "
+                         f"{policy.config.context} (use a PPO policy trained without them)")
     with torch.no_grad():
         model.policy.mu.load_state_dict(policy.net.pi.state_dict())
         model.policy.log_std.copy_(policy.net.log_std)

@@ -442,6 +442,8 @@ class Trainer(TrainingRun):
             schedule = damage_schedule(pair)
             damages.append(schedule[int(self.rng.integers(len(schedule)))])
         self.envs.set_damages(damages)
+        if self.config.observe_damage:  # the episodes start now: show their damage at once
+            self.sampler.obs = self.envs.observe()
 
     # ---------------------------------------------------------------- checkpoints
 

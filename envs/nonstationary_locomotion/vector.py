@@ -212,6 +212,11 @@ class LocomotionVectorEnv(VectorEnv):
             self._needs_reset = bool(truncated[0])
         return obs, forward - ctrl_cost, np.zeros(n, dtype=bool), truncated, info
 
+    def observe(self) -> np.ndarray:
+        """The simulations' current observations (a copy), without stepping: what they show
+        after ``set_damages`` between steps when ``observe_damage`` is on."""
+        return self._observe()
+
     def _observe(self) -> np.ndarray:
         obs = self._obs
         nqv = self._nq + self._qvel.shape[1]

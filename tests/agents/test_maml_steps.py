@@ -329,3 +329,19 @@ def test_meta_learning_the_context_alone_leaves_the_rest_of_theta_as_it_was(tmp_
             assert torch.equal(value, before[name]), name
     with pytest.raises(ValueError, match="needs adapt 'context'"):
         MetaConfig(meta_learn="context")
+
+
+def test_a_context_step_follows_the_policy_gradient_not_the_value_loss():
+    from agents.maml.core import inner_loss
+
+    net = context_net()
+    theta = leaf(net)
+    batch = episodes_of(net, theta, 4)
+    grads = []
+    for value_coef in (0.0, 0.5, 50.0):
+        config = AdaptConfig(adapt="context", value_coef=value_coef)
+        grads.append(torch.autograd.grad(inner_loss(net, theta, batch, config),
+                                         theta["context"])[0])
+    assert grads[0].abs().max() > 0
+    for g in grads[1:]:  # the value net does not read the context
+        torch.testing.assert_close(g, grads[0])

@@ -238,3 +238,17 @@ def test_the_ppo_outer_surrogate_starts_as_the_policy_gradient_and_takes_its_epo
     assert len(steps) == 3
     with pytest.raises(ValueError, match="outer_epochs must be >= 1"):
         _config(outer_epochs=0)
+
+
+def test_a_policy_that_reads_more_than_the_observation_is_refused_as_a_start(tmp_path):
+    from agents.checkpoint import CheckpointMeta
+    from agents.norml.locomotion import init_from_ppo
+    from agents.policy import Policy, PolicyConfig, save_policy
+
+    path = save_policy(tmp_path / "ctx.safetensors",
+                       Policy(37, 12, PolicyConfig(hidden=8, context=3)),
+                       CheckpointMeta(kind="ppo-mlp", body="bug",
+                                      env_id="NonstationaryLocomotion-Bug-v0", config={}))
+    model = agents.norml.NoRMLModel(37, 12, SMALL)
+    with pytest.raises(ValueError, match="reads the observation alone"):
+        init_from_ppo(model, str(path))

@@ -373,3 +373,24 @@ def test_a_locomotion_run_can_train_on_one_fixed_damage(tmp_path):
             dataclasses.replace(config, damage=bad)
     with pytest.raises(ValueError, match="applies to NonstationaryLocomotion"):
         dataclasses.replace(SUMO, damage="1-2@0")
+
+
+def test_an_informed_run_sees_each_episodes_damage_from_its_first_step(tmp_path):
+    config = TrainConfig(env="NonstationaryLocomotion-Bug-v0", total_steps=2 * 4 * 100,
+                         num_envs=4, rollout=100, seed=1, damage="train", observe_damage=True,
+                         nthread=1, ppo=PPOConfig(epochs=1, minibatches=2))
+    trainer = Trainer(config, tmp_path / "informed", tensorboard=False)
+    seen = []
+    collect = trainer.sampler.collect
+
+    def recording_collect():  # what the policy is shown at the first step of the rollout
+        seen.append((trainer.sampler.obs[:, -12:].copy(),
+                     np.array([trainer.envs.observe()[i, -12:] for i in range(4)])))
+        return collect()
+
+    trainer.sampler.collect = recording_collect
+    for _ in range(2):
+        trainer.iterate()
+    for shown, damage in seen:
+        np.testing.assert_array_equal(shown, damage)
+    assert (seen[0][1] < 1).any() and (seen[1][1] < 1).any()  # damages were drawn

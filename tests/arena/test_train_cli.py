@@ -169,3 +169,14 @@ def test_config_errors_name_the_flag_not_the_field(tmp_path, capsys, algorithm, 
     assert exc.value.code != 0
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "r").exists()  # nothing is started
+
+
+def test_flag_names_leave_quoted_values_alone():
+    from arena import options
+
+    def fail():
+        raise ValueError("seed must be >= 0 and lr positive, got 'runs/seed/lr/x'")
+
+    with pytest.raises(ValueError) as exc:
+        options.with_flags(fail, {"--seed": "seed", "--lr": "ppo.lr"})
+    assert str(exc.value) == "--seed must be >= 0 and --lr positive, got 'runs/seed/lr/x'"
