@@ -96,8 +96,9 @@ def add_maml_parser(algos: argparse._SubParsersAction) -> None:
                    help="size of a learned context vector appended to the policy's input "
                         "(MLP; added to an --init-from checkpoint, which then acts as before)")
     p.add_argument("--meta-learn", choices=META_LEARNED, default=D("meta_learn"),
-                   help="what the outer loop trains besides the step sizes: all of theta, or "
-                        "(with --adapt context) only the context and the weights that read it")
+                   help="what the outer loop trains besides the step sizes: all of theta, "
+                        "or (with --adapt context) only the context's start and the weights "
+                        "that read it (context), or those weights alone (reader)")
     p.add_argument("--first-order", action="store_true", help="first-order meta-gradients")
     p.add_argument("--sf-baseline", choices=SF_BASELINES, default=D("sf_baseline"),
                    help="the score-function term's task advantages: the post return across the "
@@ -145,9 +146,9 @@ def run_maml(args: argparse.Namespace) -> int:
     given = [flag for flag, value in sumo_only.items() if value is not None]
     if not sumo and given:
         raise SystemExit(f"arena train maml: {', '.join(given)} applies to RoboSumo envs only")
-    if args.meta_learn == "context" and args.adapt != "context":
-        raise SystemExit("arena train maml: --meta-learn context trains what reads the "
-                         "context: add --adapt context --context K")
+    if args.meta_learn != "all" and args.adapt != "context":
+        raise SystemExit(f"arena train maml: --meta-learn {args.meta_learn} trains what reads "
+                         f"the context: add --adapt context --context K")
     if args.adapt == "context" and not args.context:
         raise SystemExit("arena train maml: --adapt context needs a context vector: add "
                          "--context K (e.g. 8)")

@@ -112,9 +112,10 @@ def main() -> None:
     parser.add_argument("--adapt", choices=("weights", "context"), default="weights",
                         help="what MAML's inner steps move: every weight, or only a context "
                              "vector (CAVIA-style, with --context)")
-    parser.add_argument("--meta-learn", choices=("all", "context"), default="all",
-                        help="what the outer loop trains: all of theta, or only the context "
-                             "and the weights that read it (with --adapt context)")
+    parser.add_argument("--meta-learn", choices=("all", "context", "reader"), default="all",
+                        help="what the outer loop trains: all of theta, only the context's "
+                             "start and the weights that read it, or those weights alone "
+                             "(the last two with --adapt context)")
     parser.add_argument("--context", type=int, default=0, metavar="K",
                         help="a context vector of K values appended to theta's input")
     args = parser.parse_args()
@@ -218,6 +219,9 @@ def main() -> None:
         if meta_cfg.meta_learn == "context":
             rules.append("the outer loop trains only the context's initial value and the "
                          "weights that read it: every other weight stays the PPO policy's")
+        elif meta_cfg.meta_learn == "reader":
+            rules.append("the outer loop trains only the weights that read the context, whose "
+                         "initial value stays 0: unadapted, the policy is the PPO policy")
     elif a.value_step != "shared":
         rules.append({"separate": "value parameters with step sizes of their own (policy, "
                                   "value pairs in the final values)",

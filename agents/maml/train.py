@@ -52,7 +52,7 @@ from agents.run import TrainingRun, env_seed
 
 KIND = "maml"
 SF_BASELINES = ("batch", "pre")
-META_LEARNED = ("all", "context")
+META_LEARNED = ("all", "context", "reader")
 STATE_KIND = "maml-train-state"
 EXECUTION_ONLY = ("vmap_tasks",)  # config fields that do not change what a run computes
 VMAP_LSTM_ERROR = (
@@ -86,7 +86,9 @@ class OuterLoop(Config):
             paper's), or ``"context"`` (with ``adapt.adapt == "context"``: only the context's
             initial value and the policy's first-layer weights that read it; every other weight,
             the value net's included, stays as it started, so the unadapted policy differs from
-            the one it started from only through the context's initial value).
+            the one it started from only through the context's initial value), or ``"reader"``
+            (the same without the initial value, which stays 0 as CAVIA resets it: the
+            unadapted policy is exactly the one it started from).
         vmap_tasks: compute the adaptations and outer losses of all meta-batch tasks at once
             with ``torch.func.vmap`` (inner gradients by ``torch.func.grad``; True, MLP policies
             only) or in a loop over the tasks, back-propagating one task at a time (False).
@@ -116,9 +118,9 @@ class OuterLoop(Config):
             raise ValueError(f"meta_learn must be one of {', '.join(META_LEARNED)}, got "
                              f"{self.meta_learn!r}")
         adapt, policy = getattr(self, "adapt", None), getattr(self, "policy", None)
-        if self.meta_learn == "context" and adapt is not None and adapt.adapt != "context":
-            raise ValueError("meta_learn 'context' trains what reads the context: it needs "
-                             "adapt 'context'")
+        if self.meta_learn != "all" and adapt is not None and adapt.adapt != "context":
+            raise ValueError(f"meta_learn {self.meta_learn!r} trains what reads the context: "
+                             f"it needs adapt 'context'")
         if adapt is not None and adapt.adapt == "context" and policy is not None \
                 and not policy.context:
             raise ValueError("adapt 'context' needs a policy with a context vector (policy "
@@ -242,12 +244,13 @@ class MAMLRun(TrainingRun):
             params += list(self.step_sizes.parameters())
         return params
 
-    def _keep_context_gradients(self) -> None:
-        """Drop the meta-gradient of every weight but the context and the first layers' columns
-        that read it (``meta_learn="context"``): Adam then leaves the rest of theta as it is."""
+    def _keep_context_gradients(self, keep_start: bool) -> None:
+        """Drop the meta-gradient of every weight but the policy's first-layer columns that read
+        the context, and the context's initial value if ``keep_start`` (``meta_learn`` "context"
+        or "reader"): Adam then leaves the rest of theta as it is."""
         width = self.policy.input_dim
         for name, p in self.net.named_parameters():
-            if name == CONTEXT or p.grad is None:
+            if p.grad is None or (name == CONTEXT and keep_start):
                 continue
             if name == "pi.0.weight":
                 p.grad[:, :width] = 0.0
@@ -266,8 +269,8 @@ class MAMLRun(TrainingRun):
             task_stats = self.meta_backward(pre, post, targets)
             for j, key in enumerate(("policy_loss", "value_loss", "approx_kl", "sf_term")):
                 logs.setdefault(key, []).extend(task_stats[:, j].tolist())
-            if c.meta_learn == "context":
-                self._keep_context_gradients()
+            if c.meta_learn != "all":
+                self._keep_context_gradients(keep_start=c.meta_learn == "context")
             params = [p for p in (*self.net.parameters(), *self.step_sizes.parameters())
                       if p.grad is not None]
             grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))

@@ -307,23 +307,25 @@ def test_the_cli_asks_for_a_context_before_adapting_one(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_meta_learning_the_context_alone_leaves_the_rest_of_theta_as_it_was(tmp_path):
+@pytest.mark.parametrize("meta_learn", ["context", "reader"])
+def test_meta_learning_the_context_alone_leaves_the_rest_of_theta_as_it_was(tmp_path,
+                                                                           meta_learn):
     from agents.maml.train import MetaConfig, MetaTrainer
 
     config = MetaConfig(iterations=1, meta_batch=2, episodes=1, epochs=2, seed=3,
                         adapt=AdaptConfig(steps=1, step_size=1e-2, inner_step="kl",
                                           parametrization="log", adapt="context"),
-                        policy=PolicyConfig(hidden=8, context=K), meta_learn="context")
+                        policy=PolicyConfig(hidden=8, context=K), meta_learn=meta_learn)
     trainer = MetaTrainer(config, tmp_path / "run", tensorboard=False)
     before = {k: v.detach().clone() for k, v in trainer.net.named_parameters()}
     trainer.iterate()
     width = trainer.policy.input_dim
     for name, value in trainer.net.named_parameters():
-        if name == "context":
-            assert not torch.equal(value, before[name])
+        if name == "context":  # "reader": the start stays 0, as CAVIA resets it
+            assert torch.equal(value, before[name]) == (meta_learn == "reader")
         elif name in ("pi.0.weight", "v.0.weight"):
             assert torch.equal(value[:, :width], before[name][:, :width]), name
-            if name == "pi.0.weight":  # the policy's columns that read the context learn
+            if name == "pi.0.weight" and meta_learn == "context":  # the reading columns learn
                 assert not torch.equal(value[:, width:], before[name][:, width:])
         else:
             assert torch.equal(value, before[name]), name
