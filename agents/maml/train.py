@@ -271,11 +271,9 @@ class MAMLRun(TrainingRun):
                 logs.setdefault(key, []).extend(task_stats[:, j].tolist())
             if c.meta_learn != "all":
                 self._keep_context_gradients(keep_start=c.meta_learn == "context")
-            params = [p for p in (*self.net.parameters(), *self.step_sizes.parameters())
-                      if p.grad is not None]
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
-            torch.nn.utils.clip_grad_value_(
-                [p for p in self.clipped_parameters() if p.grad is not None], c.grad_clip)
+            params = [*self.net.parameters(), *self.step_sizes.parameters()]
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))  # skips grad None
+            torch.nn.utils.clip_grad_value_(self.clipped_parameters(), c.grad_clip)
             self.optimizer.step()
             logs.setdefault("meta_grad_norm", []).append(float(grad_norm))
         return {k: float(np.mean(v)) for k, v in logs.items()}
