@@ -24,6 +24,7 @@ class Tally:
     wins: int = 0
     draws: int = 0
     losses: int = 0
+    forfeits: int = 0  # of the losses, those by forfeit (the side's agent faulted or timed out)
 
     @property
     def games(self) -> int:
@@ -38,10 +39,15 @@ class Tally:
         """95 % Wilson interval of the win rate."""
         return wilson_interval(self.wins, self.games)
 
-    def add(self, outcome: int) -> Tally:
-        """This tally with one more game (``outcome`` 1, 0 or -1 for this side)."""
+    def add(self, outcome: int, forfeited: bool = False) -> Tally:
+        """This tally with one more game (``outcome`` 1, 0 or -1 for this side; ``forfeited``:
+        this side lost it by forfeit)."""
         return Tally(self.wins + (outcome > 0), self.draws + (outcome == 0),
-                     self.losses + (outcome < 0))
+                     self.losses + (outcome < 0), self.forfeits + forfeited)
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.wins + other.wins, self.draws + other.draws,
+                     self.losses + other.losses, self.forfeits + other.forfeits)
 
 
 Side = tuple[str, str]  # (body, method)
@@ -51,15 +57,19 @@ def method_matrix(db: LeagueDB) -> dict[tuple[Side, Side], Tally]:
     """Every played game between two entrants, tallied by (body, method) of both sides.
 
     Each game counts once in each direction: ``m[(x, y)]`` holds x's wins, draws and losses
-    against y, so ``m[(x, y)].wins == m[(y, x)].losses``. Games between two agents of the same
-    body and method are tallied too (on the diagonal both directions sum the same games).
+    against y, so ``m[(x, y)].wins == m[(y, x)].losses``. A game between two agents of the same
+    body and method is left out: neither side of it is the row's. Void games are not played
+    games and are not tallied.
     """
     side = {int(r["id"]): (r["body"], r["kind"]) for r in db.agents()}
     out: dict[tuple[Side, Side], Tally] = {}
     for g in db.results():
         a, b, outcome = side[int(g["a"])], side[int(g["b"])], int(g["outcome"])
-        out[(a, b)] = out.get((a, b), Tally()).add(outcome)
-        out[(b, a)] = out.get((b, a), Tally()).add(-outcome)
+        if a == b:
+            continue
+        forfeit = g["forfeit"]
+        out[(a, b)] = out.get((a, b), Tally()).add(outcome, forfeit == "a")
+        out[(b, a)] = out.get((b, a), Tally()).add(-outcome, forfeit == "b")
     return out
 
 
@@ -67,8 +77,7 @@ def by_body(matrix: dict[tuple[Side, Side], Tally]) -> dict[tuple[str, str], Tal
     """``method_matrix`` pooled over methods: each body's games against each body."""
     out: dict[tuple[str, str], Tally] = {}
     for ((body, _), (other, _)), t in matrix.items():
-        s = out.get((body, other), Tally())
-        out[(body, other)] = Tally(s.wins + t.wins, s.draws + t.draws, s.losses + t.losses)
+        out[(body, other)] = out.get((body, other), Tally()) + t
     return out
 
 
@@ -78,6 +87,13 @@ def rank_by_method(table: Sequence[Standing]) -> dict[str, list[int]]:
     for rank, s in enumerate(table, 1):
         out.setdefault(s.kind, []).append(rank)
     return out
+
+
+def cell(t: Tally) -> str:
+    """``win rate [Wilson interval] (n=games)``, with the forfeits lost if there were any."""
+    lo, hi = t.interval()
+    lost = f", {t.forfeits} lost by forfeit" if t.forfeits else ""
+    return f"{t.win_rate:.2f} [{lo:.2f}, {hi:.2f}] (n={t.games}{lost})"
 
 
 def matrix_markdown(matrix: dict[tuple[Side, Side], Tally], body: str,
@@ -94,7 +110,6 @@ def matrix_markdown(matrix: dict[tuple[Side, Side], Tally], body: str,
             if t is None or not t.games:
                 cells.append("·")
                 continue
-            lo, hi = t.interval()
-            cells.append(f"{t.win_rate:.2f} [{lo:.2f}, {hi:.2f}] (n={t.games})")
+            cells.append(cell(t))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

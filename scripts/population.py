@@ -48,7 +48,7 @@ from leagues import (
     population_shares,
 )
 from leagues.executors import single_threaded_torch
-from leagues.population import by_body, matrix_markdown, method_matrix, rank_by_method
+from leagues.population import by_body, cell, matrix_markdown, method_matrix, rank_by_method
 from leagues.report import leaderboard_markdown, standings
 from leagues.roster import parse_agent
 
@@ -71,34 +71,49 @@ def lineage_of(zoo: Path, body: str) -> Lineage:
 
 
 def pick_versions(versions: list[int], k: int) -> list[int]:
-    """The newest version, then ``k - 1`` more evenly spaced back over the newer half."""
+    """The newest stored version, then ``k - 1`` more evenly spaced (by position among the stored
+    snapshots) back to the oldest of the newer half; newest first.
+
+    Raises:
+        SystemExit: the newer half holds fewer than ``k`` snapshots.
+    """
     newer = versions[len(versions) // 2:]
-    if k >= len(newer):
+    if k > len(newer):
+        raise SystemExit(f"--versions {k}: the newer half of the lineage holds only "
+                         f"{len(newer)} snapshots ({', '.join(map(str, newer))})")
+    if k == len(newer):
         return newer[::-1]
     step = (len(newer) - 1) / max(1, k - 1)
     return sorted({newer[len(newer) - 1 - round(i * step)] for i in range(k)}, reverse=True)
 
 
-def relative(path: Path) -> str:
+def relative(path: Path | str) -> str:
     """A path relative to the repository where it lies inside it (records name no machine)."""
-    path = path.resolve()
+    if not Path(path).exists():  # a built-in or a zoo: reference
+        return str(path)
+    path = Path(path).resolve()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def population(zoo: Path, bodies: list[str], versions: int,
                extra: list[str]) -> list[AgentSpec]:
-    """The entrants, every one with its method as ``kind``."""
+    """The entrants, every one with its method as ``kind`` and an absolute checkpoint path
+    (the league files then resume from any working directory)."""
     specs = []
     for body in bodies:
         lineage = lineage_of(zoo, body)
         for v in pick_versions(lineage.versions(), versions):
-            ref = relative(lineage.path(v))
+            ref = str(lineage.path(v).resolve())
             for adaptation, method in BASELINES.items():
                 specs.append(AgentSpec(ref, name=f"{adaptation}-{body}@{v}", kind=method,
                                        adaptation=adaptation))
+        found = []
         for prefix, method in META_LEARNERS.items():
             for path in sorted(zoo.glob(f"{prefix}-sumo-{body}*.safetensors")):
-                specs.append(AgentSpec(relative(path), name=path.stem, kind=method))
+                specs.append(AgentSpec(str(path.resolve()), name=path.stem, kind=method))
+                found.append(path.name)
+        print(f"{body}: lineage {relative(lineage.directory)}, meta-learners: "
+              + (", ".join(found) if found else f"none in {relative(zoo)}"), flush=True)
     for text in extra:
         spec = parse_agent(text)
         if not spec.kind:
@@ -172,8 +187,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", choices=("local", "ray"), default="local")
     parser.add_argument("--workers", type=int, default=1, help="parallel games (Ray)")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "population",
-                        help="folder of the league files (resumed if present)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder of the league files and the entrants, resumed if present "
+                             "(default runs/population, or runs/population-trial with "
+                             "--print-only)")
     parser.add_argument("--print-only", action="store_true",
                         help="print the section, write no docs (for a trial run)")
     args = parser.parse_args()
@@ -183,13 +200,21 @@ def main() -> None:
             raise SystemExit(f"--{flag.replace('_', '-')} must be >= 1, "
                              f"got {getattr(args, flag)}")
 
-    specs = population(args.zoo, args.bodies, args.versions, args.extra)
-    game = GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.max_steps)
+    args.out = args.out or ROOT / "runs" / ("population-trial" if args.print_only
+                                            else "population")
     args.out.mkdir(parents=True, exist_ok=True)
+    entrants = args.out / "entrants.json"
+    if entrants.exists():  # a run to finish: the population it started with, not the zoo's now
+        specs = [AgentSpec.from_dict(d) for d in json.loads(entrants.read_text())]
+        print(f"resuming the population of {relative(entrants)} ({len(specs)} agents)")
+    else:
+        specs = population(args.zoo, args.bodies, args.versions, args.extra)
+        entrants.write_text(json.dumps([s.to_dict() for s in specs], indent=1) + "\n")
+    game = GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.max_steps)
     single_threaded_torch()
     n = len(specs)
     print(f"population: {n} agents; tournament {n * (n - 1) // 2 * args.games_per_pair} games; "
-          f"evolution {args.generations} generations of {n * args.copies // 2} games",
+          f"evolution {args.generations} generations of at most {n * args.copies // 2} games",
           flush=True)
     tournament = Tournament(args.out / "tournament.sqlite", specs,
                             TournamentConfig(games_per_pair=args.games_per_pair, game=game,
@@ -206,24 +231,24 @@ def main() -> None:
     ranks = rank_by_method(table)
     matrix = method_matrix(tournament.db)
     shares = population_shares(evolution.db)
-    games = tournament.db.counts()["done"]
-    evo_games = evolution.db.counts()["done"]
+    counts, evo_counts = tournament.db.counts(), evolution.db.counts()
+    games, evo_games = counts["done"], evo_counts["done"]
+    void = counts.get("void", 0) + evo_counts.get("void", 0)
     body_of = {s.name: s.body for s in table}
 
     plots = args.out if args.print_only else ROOT / "docs" / "plots"  # a trial's stay out
     shares_plot = plot_shares(shares, methods, plots / "population_shares.png")
     ranks_plot = plot_ranks(ranks, methods, len(table), plots / "population_ranks.png")
-    matrices = "\n\n".join(matrix_markdown(matrix, b, methods) for b in args.bodies)
+    present = [b for b in ("ant", "bug", "spider") if any(st.body == b for st in table)]
+    matrices = "\n\n".join(matrix_markdown(matrix, b, methods) for b in present)
     bodies = by_body(matrix)
-    body_rows = ["| body \\ opponent | " + " | ".join(args.bodies) + " |",
-                 "|---" * (len(args.bodies) + 1) + "|"]
-    for b in args.bodies:
+    body_rows = ["| body \\ opponent | " + " | ".join(present) + " |",
+                 "|---" * (len(present) + 1) + "|"]
+    for b in present:
         cells = []
-        for o in args.bodies:
+        for o in present:
             t = bodies.get((b, o))
-            cells.append("·" if t is None or b == o else
-                         f"{t.win_rate:.2f} [{t.interval()[0]:.2f}, {t.interval()[1]:.2f}] "
-                         f"(n={t.games})")
+            cells.append("·" if t is None or b == o else cell(t))
         body_rows.append(f"| {b} | " + " | ".join(cells) + " |")
     rank_rows = ["| method | agents | mean rank | best | worst | ranks |",
                  "|---|---:|---:|---:|---:|---|"]
@@ -242,14 +267,15 @@ def main() -> None:
     cpu = "; ".join([f"tournament {t_tournament / 60:.0f} min", f"evolution "
                                                                     f"{t_evolution / 60:.0f} min"])
     population_rows = ["| agent | method | body | checkpoint |", "|---|---|---|---|"]
-    population_rows += [f"| {s.label} | {s.kind} | {body_of.get(s.label, s.body)} | `{s.ref}` |"
-                        for s in specs]
+    population_rows += [f"| {s.label} | {s.kind} | {body_of.get(s.label, s.body)} | "
+                        f"`{relative(s.ref)}` |" for s in specs]
     body = f"""## The population experiments (the paper's Table 3, TrueSkill ranking and evolution)
 
 Command: `{command}` (commit {commit()}, {machine()}; wall time this invocation: {cpu}, games
 already in the league files not counted). {n} agents; iterated adaptation games of
 {args.rounds} rounds x {args.episodes} episodes (at most {args.max_steps} steps), both sides
-adapting between rounds; a game is won by a lead of more than 5 % of the rounds.
+adapting between rounds; a game is won by a lead of at least {game.margin * 100:g} % of the rounds.
+{f"{void} games could not be played (void) and are left out." if void else ""}
 
 The population:
 
@@ -257,9 +283,11 @@ The population:
 
 ### Method against method, by body
 
-Round robin, {args.games_per_pair} game(s) per pair (sides swapped every other game), {games}
-games. The row method's share of games won against the column method, agents of the named
-bodies, with its 95 % Wilson interval and the number of games (a draw is not a win):
+Round robin, {args.games_per_pair} game(s) per pair (A and B swapped every other game),
+{games} games. The row method's share of games won against the column method, agents of the
+named bodies, with its 95 % Wilson interval and the number of games (a draw is not a win; a
+loss by forfeit is a loss, and is named). Games between two agents of the same method and body
+are not tallied here; games across bodies are in docs/results/population.json.
 
 {matrices}
 
@@ -281,8 +309,9 @@ Ranks by method:
 ### Evolution
 
 {args.copies} slots per entrant at the start ({n * args.copies} slots), {args.generations}
-generations, random disjoint pairs of slots each generation; the loser's slot takes a copy of
-the winner, a draw changes nothing; {evo_games} games. Share of each method by generation:
+generations, random disjoint pairs of slots each generation (a pair of two copies of one agent
+does not play); the loser's slot takes a copy of the winner, a draw changes nothing;
+{evo_games} games. Share of each method by generation:
 
 {chr(10).join(share_rows)}
 
@@ -295,9 +324,13 @@ the winner, a draw changes nothing; {evo_games} games. Share of each method by g
     JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
     JSON_PATH.write_text(json.dumps({
         "command": command, "commit": commit(),
-        "game": {"rounds": args.rounds, "episodes": args.episodes, "max_steps": args.max_steps},
+        "game": game.to_dict(),
+        "tournament": {"games_per_pair": args.games_per_pair, "seed": args.seed,
+                       "games": games, "void": counts.get("void", 0)},
+        "evolution": {"generations": args.generations, "copies": args.copies,
+                      "seed": args.seed, "games": evo_games, "void": evo_counts.get("void", 0)},
         "population": [{"name": s.label, "method": s.kind,
-                        "body": body_of.get(s.label, s.body), "checkpoint": s.ref}
+                        "body": body_of.get(s.label, s.body), "checkpoint": relative(s.ref)}
                        for s in specs],
         "ranking": [{"rank": i, "name": s.name, "method": s.kind, "body": s.body, "mu": s.mu,
                      "sigma": s.sigma, "ordinal": s.ordinal, "games": s.games, "wins": s.wins,
@@ -305,11 +338,11 @@ the winner, a draw changes nothing; {evo_games} games. Share of each method by g
         "rank_by_method": ranks,
         "method_matrix": [{"body": a[0], "method": a[1], "opponent_body": b[0],
                            "opponent_method": b[1], "wins": t.wins, "draws": t.draws,
-                           "losses": t.losses, "win_rate": t.win_rate,
+                           "losses": t.losses, "forfeits": t.forfeits, "win_rate": t.win_rate,
                            "ci_low": t.interval()[0], "ci_high": t.interval()[1]}
                           for (a, b), t in sorted(matrix.items())],
         "shares": shares,
-    }, indent=1) + "\n")
+    }, indent=1, allow_nan=False) + "\n")
     print(f"wrote the population section of docs/results.md and {relative(JSON_PATH)}")
 
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from leagues import AgentSpec, Tournament, TournamentConfig
-from leagues.population import Tally, by_body, matrix_markdown, method_matrix, rank_by_method
+from leagues.population import (
+    Tally,
+    by_body,
+    cell,
+    matrix_markdown,
+    method_matrix,
+    rank_by_method,
+)
 from leagues.report import standings
 
 
@@ -14,7 +23,8 @@ class _FakeDB:
 
     def __init__(self, agents, games):
         self._agents = [{"id": i, "body": b, "kind": k} for i, b, k in agents]
-        self._games = [{"a": a, "b": b, "outcome": o} for a, b, o in games]
+        self._games = [{"a": g[0], "b": g[1], "outcome": g[2],
+                        "forfeit": g[3] if len(g) > 3 else None} for g in games]
 
     def agents(self):
         return self._agents
@@ -33,11 +43,18 @@ def test_tally_counts_each_game_from_both_sides():
     assert m[(maml, track)] == Tally(wins=2, draws=1, losses=1)
     assert m[(track, maml)] == Tally(wins=1, draws=1, losses=2)
     assert m[(maml, bug_maml)] == Tally(losses=1) and m[(bug_maml, maml)] == Tally(wins=1)
-    # a game between two agents of the same side is on the diagonal, once each way
-    assert m[(maml, maml)] == Tally(wins=1, losses=1)
-    for (x, y), t in m.items():
-        assert (t.wins, t.draws, t.losses) == (m[(y, x)].losses, m[(y, x)].draws, m[(y, x)].wins)
-    assert sum(t.games for t in m.values()) == 2 * len(db.results())
+    # the game between agents 1 and 4 (both ant MAML) has no row side: left out
+    assert (maml, maml) not in m
+    assert sum(t.games for t in m.values()) == 2 * (len(db.results()) - 1)
+
+
+def test_forfeits_are_losses_of_the_side_that_forfeited():
+    db = _FakeDB([(1, "ant", "MAML"), (2, "ant", "RL^2")],
+                 [(1, 2, -1, "a"), (1, 2, 1, "b"), (2, 1, 1, None)])
+    m = method_matrix(db)
+    assert m[(("ant", "MAML"), ("ant", "RL^2"))] == Tally(wins=1, losses=2, forfeits=1)
+    assert m[(("ant", "RL^2"), ("ant", "MAML"))] == Tally(wins=2, losses=1, forfeits=1)
+    assert "1 lost by forfeit" in cell(m[(("ant", "MAML"), ("ant", "RL^2"))])
 
 
 def test_tally_rates_and_intervals():
@@ -75,7 +92,8 @@ def test_tournament_tallies_agree_with_the_leaderboard(tmp_path, tiny_game):
         won = sum(s.wins for s in table if s.kind == kind)
         tallied = sum(v.wins for (x, _), v in m.items() if x[1] == kind)
         assert won == tallied
-    assert sum(v.games for v in m.values()) == 2 * t.db.counts()["done"] == 2 * 6
+    # the two random ants share a method and body: their game is the one not tallied
+    assert sum(v.games for v in m.values()) == 2 * (t.db.counts()["done"] - 1) == 2 * 5
     t.close()
 
 
@@ -86,3 +104,32 @@ def test_by_body_pools_the_methods():
     assert pooled[("ant", "bug")] == Tally(wins=1, draws=1, losses=1)
     assert pooled[("bug", "ant")] == Tally(wins=1, draws=1, losses=1)
     assert ("ant", "ant") not in pooled
+
+
+def _script(name: str):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    sys.path.insert(0, str(scripts))  # the scripts import their shared resultsdoc module
+    try:
+        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(scripts))
+    return module
+
+
+def test_population_versions_are_the_newest_then_evenly_back_over_the_newer_half():
+    pick = _script("population").pick_versions
+    versions = list(range(10, 260, 10))  # 25 snapshots; the newer half is 130..250 (13)
+    assert pick(versions, 1) == [250]
+    assert pick(versions, 2) == [250, 130]
+    assert pick(versions, 3) == [250, 190, 130]
+    assert pick(versions, 13) == list(range(250, 120, -10))
+    with pytest.raises(SystemExit, match="--versions 14: the newer half of the lineage holds "
+                                         "only 13 snapshots"):
+        pick(versions, 14)
+    assert pick([1, 2], 1) == [2]
