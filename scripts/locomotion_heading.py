@@ -62,7 +62,7 @@ def summary(returns: np.ndarray, angles: np.ndarray) -> dict[str, float]:
     ret, ang = returns.ravel(), np.abs(angles.ravel())
     cos = np.cos(ang)
     r2 = float(np.corrcoef(cos, ret)[0, 1] ** 2) if ret.std() > 0 else 0.0
-    m, h = mean_ci(ret)
+    m, h = mean_ci(returns.reshape(-1, returns.shape[-1]).mean(1))  # chains are the unit
     return {"off45": float((ang > np.pi / 4).mean()), "angle": float(np.degrees(ang).mean()),
             "return": m, "return_ci": h, "r2": r2, "n": ret.size}
 
@@ -99,7 +99,8 @@ def main() -> None:
 Command: `{command}` (commit {commit()}, {machine()}, {minutes:.0f} min). The chains of the
 locomotion comparison (held-out pairs, 7 episodes, scale 1 -> 0, {args.repeats} chains per pair,
 its seeds), played by each policy without adaptation; the angle is that of the episode's torso
-displacement from +x. The return is the mean over all episodes with its 95 % t-interval.
+displacement from +x. The return is the mean over all episodes, with the 95 % t-interval over
+the chains (each chain's mean return: episodes within a chain are not independent).
 
 {chr(10).join(rows)}
 """
