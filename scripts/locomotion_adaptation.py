@@ -47,9 +47,9 @@ from agents.ppo.tracking import TrackingAgent
 from agents.ppo.train import TrainConfig, Trainer
 
 
-def ppo_config(steps: int, seed: int) -> TrainConfig:
+def ppo_config(steps: int, seed: int, lateral_cost: float = 0.0) -> TrainConfig:
     return TrainConfig(env="NonstationaryLocomotion-Bug-v0", total_steps=steps, num_envs=16,
-                       rollout=200, seed=seed, damage="train",
+                       rollout=200, seed=seed, damage="train", lateral_cost=lateral_cost,
                        policy=PolicyConfig(arch="mlp", hidden=64),
                        ppo=PPOConfig(lr=3e-4, gamma=0.99, lam=0.95, epochs=10, minibatches=16))
 
@@ -88,6 +88,9 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ppo-steps", type=int, default=2_000_000)
+    parser.add_argument("--base-lateral-cost", type=float, default=0.0, metavar="W",
+                        help="the PPO base trains with a cost of W per m/s of sideways speed "
+                             "(a heading term its training alone sees; 0: the task's reward)")
     parser.add_argument("--maml-iterations", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=20, help="chains per held-out pair")
     parser.add_argument("--step-size-lr", type=float, default=None,
@@ -122,7 +125,11 @@ def main() -> None:
     progress = sys.stderr.isatty()
 
     t0 = time.perf_counter()
-    ppo = Trainer(ppo_config(args.ppo_steps, args.seed), args.runs / "adapt-ppo",
+    if not (args.base_lateral_cost >= 0 and np.isfinite(args.base_lateral_cost)):
+        raise SystemExit(f"--base-lateral-cost must be a finite number >= 0, got "
+                         f"{args.base_lateral_cost}")
+    ppo = Trainer(ppo_config(args.ppo_steps, args.seed, args.base_lateral_cost),
+                  args.runs / "adapt-ppo",
                   tensorboard=False)
     ppo.run(progress=progress)
     ppo_path = ppo.lineage.path(ppo.lineage.latest())
@@ -231,6 +238,10 @@ def main() -> None:
     if meta_cfg.sf_baseline == "pre":
         rules.append("the score-function term's per-task baseline (post minus pre return)")
     rule_note = "; " + "; ".join(rules) if rules else ""
+    lateral_note = (f" (trained with a cost of {args.base_lateral_cost:g} per m/s of sideways "
+                    f"speed, a heading term only its training saw; every method is evaluated, "
+                    f"and MAML meta-trained, on the task's reward)"
+                    if args.base_lateral_cost else "")
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
         title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"
@@ -250,7 +261,8 @@ Every method meets the same environment seeds, so differences can be paired chai
 
 {chr(10).join(paired)}
 
-- No adaptation: PPO ({args.ppo_steps:,} steps) on random training pairs and scales, frozen.
+- No adaptation: PPO ({args.ppo_steps:,} steps) on random training pairs and scales,
+  frozen{lateral_note}.
 - PPO tracking: the same policy; after every episode 4 PPO epochs on the last 3 episodes.
 - MAML theta, no adaptation: MAML's meta-trained theta, frozen (an ablation: what the outer
   loop's extra training on damaged tasks gives without any adaptation).

@@ -83,6 +83,9 @@ class TrainConfig(Config):
         observe_damage: nonstationary locomotion only: the observation also holds every
             actuator's torque scale (an informed policy that knows the damage: the oracle
             that bounds what adapting to it can give).
+        lateral_cost: nonstationary locomotion only: the weight of a training-only cost on
+            sideways torso speed (``lateral_cost_weight`` of the env; 0, the paper's task), for a
+            base policy that keeps its heading; reported returns include it.
         snapshot_every: iterations between lineage snapshots; None: every iteration in RoboSumo
             (the evolving opponents of iterated games), every ``SNAPSHOT_EVERY_OTHER`` elsewhere
             (a 1 M-step locomotion run would otherwise keep a thousand files); the last
@@ -112,6 +115,7 @@ class TrainConfig(Config):
     reward_scale: float = 1.0
     damage: str = "none"
     observe_damage: bool = False
+    lateral_cost: float = 0.0
     snapshot_every: int | None = None
     nthread: int = 0
     reward_weights: dict[str, float] | None = None
@@ -145,6 +149,14 @@ class TrainConfig(Config):
                              f"only")
         if self.observe_damage and locomotion_body_of(self.env) is None:
             raise ValueError(f"observe_damage applies to NonstationaryLocomotion envs only, got "
+                             f"env={self.env!r}")
+        cost = self.lateral_cost
+        if not (isinstance(cost, int | float) and not isinstance(cost, bool)
+                and math.isfinite(cost) and cost >= 0):
+            raise ValueError(f"lateral_cost must be a finite number >= 0, got "
+                             f"{self.lateral_cost!r}")
+        if self.lateral_cost and locomotion_body_of(self.env) is None:
+            raise ValueError(f"lateral_cost applies to NonstationaryLocomotion envs only, got "
                              f"env={self.env!r}")
         if not self.reward_scale > 0:
             raise ValueError(f"reward_scale must be positive, got {self.reward_scale!r}")
@@ -250,7 +262,8 @@ def make_envs(config: TrainConfig) -> Any:
 
         return LocomotionVectorEnv(config.num_envs, body, nthread=config.nthread,
                                    autoreset_mode=AutoresetMode.SAME_STEP,
-                                   observe_damage=config.observe_damage)
+                                   observe_damage=config.observe_damage,
+                                   lateral_cost_weight=config.lateral_cost)
     if config.env == "ToyPoint-v0":
         from envs.toy import PointGoalVectorEnv
 

@@ -24,6 +24,7 @@ from envs.bodies import BODIES
 from envs.nonstationary_locomotion.env import (
     CTRL_COST_WEIGHT,
     FORWARD_REWARD_WEIGHT,
+    LATERAL_COST_WEIGHT,
     MAX_STEPS,
     REWARD_TERMS,
     LocomotionEnv,
@@ -81,6 +82,7 @@ __all__ = [
     "ENV_IDS",
     "EPISODES_PER_CHAIN",
     "FORWARD_REWARD_WEIGHT",
+    "LATERAL_COST_WEIGHT",
     "MAX_STEPS",
     "REWARD_TERMS",
     "LegDamage",

@@ -17,8 +17,9 @@ from envs.nonstationary_locomotion.tasks import LegDamage, check_damage
 MAX_STEPS = 100  # env steps per episode by default, 5 s at dt = 0.05 s
 FORWARD_REWARD_WEIGHT = 1.0  # reward per m/s of torso velocity along +x
 CTRL_COST_WEIGHT = 5e-3  # cost per unit of sum(action^2): rllab's ant, 0.5 * 1e-2
+LATERAL_COST_WEIGHT = 0.0  # cost per m/s of sideways torso speed |vy| (0: the paper's task)
 RESET_NOISE_SCALE = 0.1  # rad (or m) of uniform qpos noise, and std of qvel noise, at reset
-REWARD_TERMS = ("forward", "ctrl")
+REWARD_TERMS = ("forward", "ctrl", "lateral")
 RESET_OPTIONS = ("damage",)
 
 
@@ -101,12 +102,16 @@ class LocomotionEnv(gymnasium.Env):
     |---|---|
     | forward | ``forward_reward_weight * vx`` (1.0); vx: torso x displacement in the step / dt |
     | ctrl | ``-ctrl_cost_weight * sum(action^2)`` (0.005, rllab's ant), on the commanded action |
+    | lateral | ``-lateral_cost_weight * abs(vy)`` (0: off); vy: torso y displacement / dt |
 
     The paper rewards speed in a fixed direction; weight 1 makes the return of an episode the
     distance covered divided by dt. The control cost is rllab's ant coefficient (the paper's code
     base): large enough to discourage needless full-torque chatter, small next to the speed term
     (at most 0.06 per step for the bug at full command on all 12 actuators). It is charged on the
     command, not on the delivered torque, so a damaged leg costs as much as a healthy one.
+    The lateral cost is not part of the paper's task (weight 0 by default): a training-only
+    term that makes running off +x cost more than its lost speed, for base policies that keep
+    their heading.
 
     ## Episode end
 
@@ -124,10 +129,10 @@ class LocomotionEnv(gymnasium.Env):
     ## Arguments
 
     body ("bug"), max_steps (100), forward_reward_weight (1.0), ctrl_cost_weight (0.005),
-    reset_noise_scale (0.1), damage (None: initial damage), observe_damage (False: True
-    appends every actuator's torque scale to the observation, for an informed policy that
-    knows the damage: an oracle, the bound on what adapting to it can give), render_mode
-    (None or "rgb_array"), width (480), height (480).
+    lateral_cost_weight (0), reset_noise_scale (0.1), damage (None: initial damage),
+    observe_damage (False: True appends every actuator's torque scale to the observation, for
+    an informed policy that knows the damage: an oracle, the bound on what adapting to it can
+    give), render_mode (None or "rgb_array"), width (480), height (480).
 
     ## Version history
 
@@ -143,6 +148,7 @@ class LocomotionEnv(gymnasium.Env):
         max_steps: int | None = MAX_STEPS,
         forward_reward_weight: float = FORWARD_REWARD_WEIGHT,
         ctrl_cost_weight: float = CTRL_COST_WEIGHT,
+        lateral_cost_weight: float = LATERAL_COST_WEIGHT,
         reset_noise_scale: float = RESET_NOISE_SCALE,
         damage: LegDamage | None = None,
         observe_damage: bool = False,
@@ -155,7 +161,8 @@ class LocomotionEnv(gymnasium.Env):
                                           and max_steps > 0):
             raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
         check_weights(forward_reward_weight=forward_reward_weight,
-                      ctrl_cost_weight=ctrl_cost_weight, reset_noise_scale=reset_noise_scale)
+                      ctrl_cost_weight=ctrl_cost_weight, lateral_cost_weight=lateral_cost_weight,
+                      reset_noise_scale=reset_noise_scale)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, "
                              f"got {render_mode!r}")
@@ -165,6 +172,7 @@ class LocomotionEnv(gymnasium.Env):
         self.max_steps = None if max_steps is None else int(max_steps)
         self.forward_reward_weight = float(forward_reward_weight)
         self.ctrl_cost_weight = float(ctrl_cost_weight)
+        self.lateral_cost_weight = float(lateral_cost_weight)
         self.reset_noise_scale = float(reset_noise_scale)
         self.render_mode = render_mode
         self.width, self.height = width, height
@@ -229,17 +237,19 @@ class LocomotionEnv(gymnasium.Env):
         if not math.isfinite(ctrl_cost):  # a NaN or inf command would poison the physics
             raise ValueError(f"action contains NaN or infinite values: {action}")
         d = self.data
-        x_before = d.qpos[0]
+        x_before, y_before = d.qpos[0], d.qpos[1]
         d.ctrl[:] = a
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self._steps += 1
         x_after = d.qpos[0]
         x_velocity = (x_after - x_before) / self.dt
+        y_velocity = (d.qpos[1] - y_before) / self.dt
         forward = self.forward_reward_weight * x_velocity
-        info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost,
-                "x_position": x_after, "x_velocity": x_velocity}
+        lateral = self.lateral_cost_weight * abs(y_velocity)
+        info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost, "reward_lateral": -lateral,
+                "x_position": x_after, "x_velocity": x_velocity, "y_velocity": y_velocity}
         truncated = self.max_steps is not None and self._steps >= self.max_steps
-        return self._observe(), forward - ctrl_cost, False, truncated, info
+        return self._observe(), forward - ctrl_cost - lateral, False, truncated, info
 
     def _observe(self) -> np.ndarray:
         obs, d = self._obs, self.data
@@ -274,5 +284,5 @@ class LocomotionEnv(gymnasium.Env):
             self._renderer = None
 
 
-__all__ = ["CTRL_COST_WEIGHT", "FORWARD_REWARD_WEIGHT", "MAX_STEPS", "REWARD_TERMS",
-           "LocomotionEnv", "initial_state"]
+__all__ = ["CTRL_COST_WEIGHT", "FORWARD_REWARD_WEIGHT", "LATERAL_COST_WEIGHT", "MAX_STEPS",
+           "REWARD_TERMS", "LocomotionEnv", "initial_state"]

@@ -31,6 +31,7 @@ from envs.checks import real_actions, reset_options
 from envs.nonstationary_locomotion.env import (
     CTRL_COST_WEIGHT,
     FORWARD_REWARD_WEIGHT,
+    LATERAL_COST_WEIGHT,
     MAX_STEPS,
     RESET_NOISE_SCALE,
     RESET_OPTIONS,
@@ -56,7 +57,8 @@ class LocomotionVectorEnv(VectorEnv):
         body: robot body.
         max_episode_steps: the step limit when ``max_steps`` is None (``gymnasium.make_vec``
             passes the id's ``max_episode_steps`` so).
-        max_steps, forward_reward_weight, ctrl_cost_weight, reset_noise_scale: as
+        max_steps, forward_reward_weight, ctrl_cost_weight, lateral_cost_weight,
+            reset_noise_scale: as
             ``LocomotionEnv``.
         damages: initial damage, one for all or one per simulation (``None``: healthy).
         nthread: threads of the batch (0: all CPUs). Results do not depend on it.
@@ -77,6 +79,7 @@ class LocomotionVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         forward_reward_weight: float = FORWARD_REWARD_WEIGHT,
         ctrl_cost_weight: float = CTRL_COST_WEIGHT,
+        lateral_cost_weight: float = LATERAL_COST_WEIGHT,
         reset_noise_scale: float = RESET_NOISE_SCALE,
         damages: LegDamage | Sequence[LegDamage | None] | None = None,
         nthread: int = 0,
@@ -95,11 +98,13 @@ class LocomotionVectorEnv(VectorEnv):
         if not (isinstance(max_steps, int | np.integer) and max_steps > 0):
             raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
         check_weights(forward_reward_weight=forward_reward_weight,
-                      ctrl_cost_weight=ctrl_cost_weight, reset_noise_scale=reset_noise_scale)
+                      ctrl_cost_weight=ctrl_cost_weight, lateral_cost_weight=lateral_cost_weight,
+                      reset_noise_scale=reset_noise_scale)
         self.num_envs = int(num_envs)
         self.max_steps = int(max_steps)
         self.forward_reward_weight = float(forward_reward_weight)
         self.ctrl_cost_weight = float(ctrl_cost_weight)
+        self.lateral_cost_weight = float(lateral_cost_weight)
         self.reset_noise_scale = float(reset_noise_scale)
         self.render_mode = None
 
@@ -186,7 +191,8 @@ class LocomotionVectorEnv(VectorEnv):
             zeros = np.zeros(n)
             falses = np.zeros(n, dtype=bool)
             return (self._observe(), zeros, falses, falses.copy(),
-                    {"reward_forward": zeros.copy(), "reward_ctrl": zeros.copy()})
+                    {"reward_forward": zeros.copy(), "reward_ctrl": zeros.copy(),
+                     "reward_lateral": zeros.copy()})
         a = self._action
         a[:] = real_actions(actions, self.action_space.shape, "actions", finite=False)
         ctrl_cost = self.ctrl_cost_weight * np.einsum("ij,ij->i", a, a)
@@ -194,15 +200,18 @@ class LocomotionVectorEnv(VectorEnv):
             bad = np.flatnonzero(~np.isfinite(ctrl_cost)).tolist()
             raise ValueError(f"actions of simulations {bad} contain NaN or infinite values")
         np.copyto(self._x_before, self._qpos[:, 0])
+        y_before = self._qpos[:, 1].copy()
         self._ctrl[:] = a
         self.batch.step(nstep=FRAME_SKIP)
         self._steps += 1
         x_after = self._qpos[:, 0].copy()
         x_velocity = (x_after - self._x_before) / self.dt
+        y_velocity = (self._qpos[:, 1] - y_before) / self.dt
         forward = self.forward_reward_weight * x_velocity
+        lateral = self.lateral_cost_weight * np.abs(y_velocity)
         truncated = np.full(n, self._steps >= self.max_steps)
-        info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost,
-                "x_position": x_after, "x_velocity": x_velocity}
+        info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost, "reward_lateral": -lateral,
+                "x_position": x_after, "x_velocity": x_velocity, "y_velocity": y_velocity}
         obs = self._observe()
         if truncated[0] and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
             info["final_obs"] = obs
@@ -210,7 +219,7 @@ class LocomotionVectorEnv(VectorEnv):
             obs = self._observe()
         else:
             self._needs_reset = bool(truncated[0])
-        return obs, forward - ctrl_cost, np.zeros(n, dtype=bool), truncated, info
+        return obs, forward - ctrl_cost - lateral, np.zeros(n, dtype=bool), truncated, info
 
     def observe(self) -> np.ndarray:
         """The simulations' current observations (a copy), without stepping: what they show

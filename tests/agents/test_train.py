@@ -198,6 +198,9 @@ def test_a_fresh_run_refuses_a_directory_that_holds_one(tmp_path):
     ({"shaping_anneal": 1.5}, r"shaping_anneal must be in \[0, 1\]"),
     ({"rollout": 15, "policy": PolicyConfig(arch="lstm")}, "multiple of bptt"),
     ({"observe_damage": True}, "observe_damage applies to NonstationaryLocomotion envs only"),
+    ({"lateral_cost": 1.0}, "lateral_cost applies to NonstationaryLocomotion envs only"),
+    ({"lateral_cost": -1.0}, "lateral_cost must be a finite number >= 0"),
+    ({"lateral_cost": True}, "lateral_cost must be a finite number >= 0"),
     ({"policy": PolicyConfig(features="sumo")}, "is for RoboSumo envs only"),
 ])
 def test_train_config_refuses_invalid_settings(changes, message):
@@ -373,6 +376,21 @@ def test_a_locomotion_run_can_train_on_one_fixed_damage(tmp_path):
             dataclasses.replace(config, damage=bad)
     with pytest.raises(ValueError, match="applies to NonstationaryLocomotion"):
         dataclasses.replace(SUMO, damage="1-2@0")
+
+
+def test_a_lateral_cost_reaches_the_run_envs_and_their_rewards():
+    from agents.ppo.train import make_envs
+
+    config = TrainConfig(env="NonstationaryLocomotion-Bug-v0", num_envs=2, nthread=1,
+                         lateral_cost=0.7)
+    envs = make_envs(config)
+    assert envs.lateral_cost_weight == 0.7
+    envs.reset(seed=0)
+    _, reward, _, _, info = envs.step(np.random.default_rng(0).uniform(-1, 1, (2, 12)))
+    np.testing.assert_allclose(info["reward_lateral"], -0.7 * np.abs(info["y_velocity"]))
+    np.testing.assert_allclose(reward, info["reward_forward"] + info["reward_ctrl"]
+                               + info["reward_lateral"])
+    assert make_envs(dataclasses.replace(config, lateral_cost=0.0)).lateral_cost_weight == 0.0
 
 
 def test_an_informed_run_sees_each_episodes_damage_from_its_first_step(tmp_path):

@@ -145,7 +145,29 @@ def test_reward_is_sum_of_terms_and_rewards_velocity_along_x():
         assert info["reward_ctrl"] == pytest.approx(-0.01 * float(a @ a))
         vx = (env.data.qpos[0] - x_before) / env.dt
         assert info["reward_forward"] == pytest.approx(2.0 * vx)
+        assert info["reward_lateral"] == 0.0  # off by default: the paper's task
         assert not terminated and not truncated
+
+
+def test_lateral_cost_charges_sideways_speed_and_nothing_else():
+    plain = LocomotionEnv("bug")
+    costly = LocomotionEnv("bug", lateral_cost_weight=0.5)
+    plain.reset(seed=3)
+    costly.reset(seed=3)
+    moved = 0.0
+    for a in np.random.default_rng(4).uniform(-1, 1, (20, 12)):
+        y_before = costly.data.qpos[1]
+        obs_p, r_p, *_ = plain.step(a)
+        obs_c, r_c, _, _, info = costly.step(a)
+        np.testing.assert_array_equal(obs_p, obs_c)  # the physics does not change
+        vy = (costly.data.qpos[1] - y_before) / costly.dt
+        assert info["y_velocity"] == pytest.approx(vy)
+        assert info["reward_lateral"] == pytest.approx(-0.5 * abs(vy))
+        assert r_c == pytest.approx(r_p + info["reward_lateral"], abs=1e-12)
+        moved += abs(vy)
+    assert moved > 0.1  # the robot did move sideways, so the cost was charged
+    with pytest.raises(ValueError, match="lateral_cost_weight must be a finite number"):
+        LocomotionEnv("bug", lateral_cost_weight=float("nan"))
 
 
 def test_episode_truncates_at_max_steps():

@@ -10,9 +10,9 @@ import envs.nonstationary_locomotion as nl
 from envs.nonstationary_locomotion import LegDamage, LocomotionEnv, LocomotionVectorEnv
 
 
-def single_env_episodes(body, seeds, damages, actions, max_steps):
+def single_env_episodes(body, seeds, damages, actions, max_steps, **kwargs):
     """Run each simulation's episodes in one ``LocomotionEnv``: [sim] -> (obs, rewards, truncs)."""
-    env = LocomotionEnv(body, max_steps=max_steps)
+    env = LocomotionEnv(body, max_steps=max_steps, **kwargs)
     out = []
     for i, (seed, damage) in enumerate(zip(seeds, damages, strict=True)):
         obs, _ = env.reset(seed=seed, options={"damage": damage})
@@ -32,26 +32,28 @@ def single_env_episodes(body, seeds, damages, actions, max_steps):
     return out
 
 
-@pytest.mark.parametrize("nthread", [1, 2])
-def test_vector_equals_single_env_for_all_training_pairs(nthread):
+@pytest.mark.parametrize(("nthread", "lateral"), [(1, 0.0), (2, 0.3)])
+def test_vector_equals_single_env_for_all_training_pairs(nthread, lateral):
     train, _ = nl.train_test_split("bug")
     scales = np.linspace(0.0, 1.0, len(train))
     damages = [LegDamage(p, s) for p, s in zip(train, scales, strict=True)]
     max_steps, n_steps = 8, 18  # crosses two autoresets
     actions = np.random.default_rng(0).uniform(-1.2, 1.2, (n_steps, len(train), 12))
-    venv = LocomotionVectorEnv(len(train), "bug", max_steps=max_steps, nthread=nthread)
+    venv = LocomotionVectorEnv(len(train), "bug", max_steps=max_steps, nthread=nthread,
+                               lateral_cost_weight=lateral)
     obs, _ = venv.reset(seed=100, options={"damage": damages})
     observations, rewards, truncs = [obs], [], []
     for a in actions:
         obs, reward, terminated, truncated, info = venv.step(a)
         assert not terminated.any()
-        np.testing.assert_allclose(reward, info["reward_forward"] + info["reward_ctrl"])
+        np.testing.assert_allclose(reward, info["reward_forward"] + info["reward_ctrl"]
+                                   + info["reward_lateral"])
         observations.append(obs)
         rewards.append(reward)
         truncs.append(truncated)
     observations, rewards, truncs = np.array(observations), np.array(rewards), np.array(truncs)
     expected = single_env_episodes("bug", [100 + i for i in range(12)], damages, actions,
-                                   max_steps)
+                                   max_steps, lateral_cost_weight=lateral)
     for i, (obs_i, rew_i, trunc_i) in enumerate(expected):
         np.testing.assert_array_equal(observations[:, i], obs_i)
         np.testing.assert_allclose(rewards[:, i], rew_i, rtol=1e-12, atol=1e-12)
