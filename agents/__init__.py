@@ -17,9 +17,8 @@ from typing import Any
 from agents import refs
 from agents.base import Agent, IdleAgent, PolicyAgent, RandomAgent
 from agents.checkpoint import CheckpointError, CheckpointMeta, read_meta
-from agents.lineage import Lineage
 from agents.loaders import KINDS, function, kind_of, lazy
-from agents.refs import BUILTINS, parse_ref, zoo_dir, zoo_names
+from agents.refs import BUILTINS, resolve, zoo_names
 from envs.bodies import article
 
 ADAPTATIONS = ("own", "none", "tracking")  # see ``load``
@@ -38,28 +37,6 @@ def _action_dim(body: str) -> int:
     from envs.bodies import body_info
 
     return body_info(body).n_joints
-
-
-def resolve(ref: str) -> Path:
-    """The checkpoint file a ``zoo:`` reference or a path points to."""
-    parsed = parse_ref(ref)
-    if parsed.kind != "zoo":
-        path = Path(ref)
-        if not path.is_file():
-            raise ValueError(f"unknown agent {ref!r}: not a built-in ({', '.join(BUILTINS)}), "
-                             f"not zoo:<name>, and no checkpoint file at that path")
-        return path
-    single = zoo_dir() / f"{parsed.name}.safetensors"
-    if single.is_file() and parsed.version is None:
-        return single
-    lineage = Lineage(zoo_dir(), parsed.name)
-    if not lineage.versions():
-        raise ValueError(f"unknown zoo agent {parsed.name!r}; the zoo has: "
-                         f"{', '.join(zoo_names()) or '-'}")
-    if parsed.version is None:
-        return lineage.path(lineage.latest())
-    # any version in the stored range names the snapshot that plays as it (the nearest older)
-    return lineage.path(lineage.at_or_before(parsed.version))
 
 
 def load(ref: str, body: str | None = None, seed: int | None = None, adaptation: str = "own",
@@ -151,3 +128,13 @@ def __getattr__(name: str) -> Any:
         return refs.ZOO_DIR
     raise AttributeError(f"module 'agents' has no attribute {name!r}")
 
+
+
+def _register_gym_ids() -> None:
+    """``RoboSumo-X-vs-Y-v1``: the RoboSumo ids against the zoo's agents (``agents.sumo_ids``)."""
+    from agents import sumo_ids
+
+    sumo_ids.register()
+
+
+_register_gym_ids()

@@ -96,3 +96,25 @@ def lineage_of_ref(text: str) -> tuple[Lineage, int | None]:
         raise ValueError(f"{text!r} names no lineage with snapshots: expected 'zoo:<lineage>' or "
                          f"a directory of v<N>.safetensors files")
     return lineage, ref.version
+
+
+def resolve(ref: str) -> Path:
+    """The checkpoint file a ``zoo:`` reference or a path points to."""
+    parsed = parse_ref(ref)
+    if parsed.kind != "zoo":
+        path = Path(ref)
+        if not path.is_file():
+            raise ValueError(f"unknown agent {ref!r}: not a built-in ({', '.join(BUILTINS)}), "
+                             f"not zoo:<name>, and no checkpoint file at that path")
+        return path
+    single = zoo_dir() / f"{parsed.name}.safetensors"
+    if single.is_file() and parsed.version is None:
+        return single
+    lineage = Lineage(zoo_dir(), parsed.name)
+    if not lineage.versions():
+        raise ValueError(f"unknown zoo agent {parsed.name!r}; the zoo has: "
+                         f"{', '.join(zoo_names()) or '-'}")
+    if parsed.version is None:
+        return lineage.path(lineage.latest())
+    # any version in the stored range names the snapshot that plays as it (the nearest older)
+    return lineage.path(lineage.at_or_before(parsed.version))

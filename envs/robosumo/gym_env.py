@@ -27,7 +27,10 @@ class SumoGymEnv(gymnasium.Env):
         opponent: ``"random"`` (default: uniform actions in [-1, 1] drawn from the env's seeded
             generator, so a seeded reset gives a reproducible episode), ``"idle"`` (zero torques:
             the robot stands still), or a callable mapping player_1's observation to its action.
-            A callable with a ``reset()`` method has it called at every reset.
+            A callable with a ``reset()`` method has it called at every reset, with a seed
+            drawn from the env's generator if it takes one (``reset(seed)``), so that a seeded
+            reset seeds the opponent too. (``agents`` registers ``RoboSumo-X-vs-Y-v1``, whose
+            default opponent is the zoo's agent of player_1's body.)
         render_mode: ``None``, ``"rgb_array"`` or ``"human"``.
         **kwargs: passed to ``SumoEnv`` (max_steps, shaping weights, height_reference, ...).
 
@@ -82,9 +85,7 @@ class SumoGymEnv(gymnasium.Env):
         reset_options(options, RESET_OPTIONS)
         # One generator drives both the arena's start state and the random opponent.
         obs, _ = self.sumo.reset(seed=int(self.np_random.integers(2**31)), options=options)
-        reset_fn = getattr(self.opponent, "reset", None)
-        if callable(reset_fn):
-            reset_fn()
+        reset_opponent(self.opponent, self.np_random)
         self._opponent_obs = obs["player_1"]
         return obs["player_0"], {"torso_xyz": self.sumo.torso_xyz(0),
                                  "opponent_xyz": self.sumo.torso_xyz(1)}
@@ -101,6 +102,25 @@ class SumoGymEnv(gymnasium.Env):
 
     def close(self) -> None:
         self.sumo.close()
+
+
+def reset_opponent(opponent: Any, rng: np.random.Generator) -> None:
+    """Call a callable opponent's ``reset`` if it has one: ``reset(seed)`` with a seed drawn from
+    ``rng`` when it takes an argument, else ``reset()``."""
+    import inspect
+
+    reset_fn = getattr(opponent, "reset", None)
+    if not callable(reset_fn):
+        return
+    try:
+        takes_seed = bool(inspect.signature(reset_fn).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        takes_seed = False
+    seed = int(rng.integers(2**31))  # drawn either way: the bout does not depend on the method
+    if takes_seed:
+        reset_fn(seed)
+    else:
+        reset_fn()
 
 
 def gym_id(a: str, b: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.robosumo.gym_env import OPPONENTS
+from envs.robosumo.gym_env import OPPONENTS, reset_opponent
 from envs.robosumo.vector import SumoVectorEnv
 
 BatchOpponent = Callable[[np.ndarray], np.ndarray]
@@ -34,7 +34,9 @@ class SumoGymVectorEnv(gymnasium.vector.VectorEnv):
         num_envs: arenas.
         bodies: (player_0 body, player_1 body).
         opponent: ``"random"`` (uniform torques from the env's seeded generator), ``"idle"``,
-            or a callable from player_1's observations ``[n, d1]`` to actions ``[n, a1]``.
+            or a callable from player_1's observations ``[n, d1]`` to actions ``[n, a1]`` (its
+            ``reset`` is called at every ``reset``, as ``SumoGymEnv`` calls it; arenas that
+            finish a bout reset on their own, without it).
         nthread: physics threads (0: all cores).
         max_episode_steps: the step limit of a bout, where the draw comes (what ``make_vec``
             passes from the id's spec or the user; the same as ``max_steps``, default 500).
@@ -77,6 +79,7 @@ class SumoGymVectorEnv(gymnasium.vector.VectorEnv):
             raise ValueError("seed one int (arena i starts from seed + i), not a list")
         super().reset(seed=seed)
         obs, _ = self.arenas.reset(seed=seed, options=options)
+        reset_opponent(self.opponent, self.np_random)
         self._opponent_obs = obs[1]
         return obs[0], {}
 
