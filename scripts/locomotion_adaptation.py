@@ -92,6 +92,9 @@ def main() -> None:
                         help="the PPO base trains with a cost of W per m/s of sideways speed "
                              "(a heading term its training alone sees; 0: the task's reward)")
     parser.add_argument("--maml-iterations", type=int, default=150)
+    parser.add_argument("--buffer-episodes", type=int, default=3, metavar="N",
+                        help="at execution MAML adapts on its last N episodes (the paper: 3; "
+                             "7 or more: all of the chain's episodes so far)")
     parser.add_argument("--repeats", type=int, default=20, help="chains per held-out pair")
     parser.add_argument("--step-size-lr", type=float, default=None,
                         help="Adam rate of MAML's step sizes (default: the policy's 3e-4)")
@@ -125,6 +128,8 @@ def main() -> None:
     progress = sys.stderr.isatty()
 
     t0 = time.perf_counter()
+    if args.buffer_episodes < 1:
+        raise SystemExit(f"--buffer-episodes must be >= 1, got {args.buffer_episodes}")
     if not (args.base_lateral_cost >= 0 and np.isfinite(args.base_lateral_cost)):
         raise SystemExit(f"--base-lateral-cost must be a finite number >= 0, got "
                          f"{args.base_lateral_cost}")
@@ -151,7 +156,8 @@ def main() -> None:
     methods = {
         "no adaptation (PPO)": PolicyAgent(policy, name="ppo", body="bug", seed=args.seed),
         "PPO tracking": TrackingAgent(policy, body="bug", seed=args.seed),
-        maml: MAMLAgent(theta, step_sizes, adapt_cfg, body="bug", seed=args.seed),
+        maml: MAMLAgent(theta, step_sizes, adapt_cfg, buffer_episodes=args.buffer_episodes,
+                        body="bug", seed=args.seed),
         # The ablation that separates learning to adapt from training theta further: MAML's
         # meta-trained theta acting without any adaptation.
         frozen: PolicyAgent(theta, name="maml-theta", body="bug", seed=args.seed),
@@ -242,6 +248,8 @@ def main() -> None:
                     f"speed, a heading term only its training saw; every method is evaluated, "
                     f"and MAML meta-trained, on the task's reward)"
                     if args.base_lateral_cost else "")
+    buffer_note = (f"its last {args.buffer_episodes} episodes" if args.buffer_episodes < 7
+                   else "all of the chain's episodes so far")
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
         title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"
@@ -274,7 +282,7 @@ Every method meets the same environment seeds, so differences can be paired chai
   second-order meta-gradients clipped to
   ±{meta_cfg.grad_clip}{clip_note}, per-step importance weights truncated at
   {meta_cfg.adapt.max_weight}){rule_note};
-  at execution it recomputes phi from theta on its last 3 episodes after every episode.
+  at execution it recomputes phi from theta on {buffer_note} after every episode.
 - {timing}
 
 ![adaptation curves]({plot_path.relative_to(ROOT / 'docs').as_posix()})
