@@ -54,8 +54,8 @@ Notes:
   determinism test of our own.
 - Gymnasium ids are registered by `import envs.robosumo` / `import envs.nonstationary_locomotion`,
   or by naming the module in the id: `gymnasium.make("envs.robosumo:RoboSumo-Ant-vs-Bug-v0")`.
-  The `RoboSumo-X-vs-Y-v1` ids (the zoo's agent as the default opponent) are registered by
-  `import agents`: `gymnasium.make("agents:RoboSumo-Ant-vs-Bug-v1")`.
+  The `RoboSumo-X-vs-Y-Zoo-v0` ids (the zoo's agent as the default opponent) are registered by
+  `import agents`: `gymnasium.make("agents:RoboSumo-Ant-vs-Bug-Zoo-v0")`.
 - "human" rendering is declared only where a display exists; headless, `make(..., render_mode=
   "human")` gets Gymnasium's HumanRendering wrapper over rgb_array frames.
 - Every RoboSumo id has a `-Batched-v0` twin (`RoboSumo-Ant-vs-Bug-Batched-v0`) whose

@@ -71,6 +71,13 @@ def check_weights(**weights: float) -> None:
             raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
+def check_lateral(weight: float) -> None:
+    """The lateral cost is a cost: a negative weight would pay for running sideways."""
+    if weight < 0:
+        raise ValueError(f"lateral_cost_weight must be >= 0 (a cost on sideways speed), "
+                         f"got {weight!r}")
+
+
 class LocomotionEnv(gymnasium.Env):
     """A robot (bug, ant or spider) on a flat floor, rewarded for running along +x, whose legs
     may be damaged.
@@ -163,6 +170,7 @@ class LocomotionEnv(gymnasium.Env):
         check_weights(forward_reward_weight=forward_reward_weight,
                       ctrl_cost_weight=ctrl_cost_weight, lateral_cost_weight=lateral_cost_weight,
                       reset_noise_scale=reset_noise_scale)
+        check_lateral(lateral_cost_weight)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, "
                              f"got {render_mode!r}")

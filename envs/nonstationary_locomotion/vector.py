@@ -35,6 +35,7 @@ from envs.nonstationary_locomotion.env import (
     MAX_STEPS,
     RESET_NOISE_SCALE,
     RESET_OPTIONS,
+    check_lateral,
     check_weights,
     damage_gains,
     initial_state,
@@ -100,6 +101,7 @@ class LocomotionVectorEnv(VectorEnv):
         check_weights(forward_reward_weight=forward_reward_weight,
                       ctrl_cost_weight=ctrl_cost_weight, lateral_cost_weight=lateral_cost_weight,
                       reset_noise_scale=reset_noise_scale)
+        check_lateral(lateral_cost_weight)
         self.num_envs = int(num_envs)
         self.max_steps = int(max_steps)
         self.forward_reward_weight = float(forward_reward_weight)

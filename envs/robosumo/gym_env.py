@@ -27,10 +27,11 @@ class SumoGymEnv(gymnasium.Env):
         opponent: ``"random"`` (default: uniform actions in [-1, 1] drawn from the env's seeded
             generator, so a seeded reset gives a reproducible episode), ``"idle"`` (zero torques:
             the robot stands still), or a callable mapping player_1's observation to its action.
-            A callable with a ``reset()`` method has it called at every reset, with a seed
-            drawn from the env's generator if it takes one (``reset(seed)``), so that a seeded
-            reset seeds the opponent too. (``agents`` registers ``RoboSumo-X-vs-Y-v1``, whose
-            default opponent is the zoo's agent of player_1's body.)
+            A callable with a ``reset()`` method has it called at every reset; one whose
+            ``reset`` takes a ``seed`` keyword gets a seed drawn from the env's generator, so
+            that a seeded reset seeds the opponent too. (``agents`` registers
+            ``RoboSumo-X-vs-Y-Zoo-v0``, whose default opponent is the zoo's agent of player_1's
+            body.)
         render_mode: ``None``, ``"rgb_array"`` or ``"human"``.
         **kwargs: passed to ``SumoEnv`` (max_steps, shaping weights, height_reference, ...).
 
@@ -105,20 +106,19 @@ class SumoGymEnv(gymnasium.Env):
 
 
 def reset_opponent(opponent: Any, rng: np.random.Generator) -> None:
-    """Call a callable opponent's ``reset`` if it has one: ``reset(seed)`` with a seed drawn from
-    ``rng`` when it takes an argument, else ``reset()``."""
+    """Call a callable opponent's ``reset`` if it has one: ``reset(seed=...)`` with a seed drawn
+    from ``rng`` when it takes a ``seed`` keyword, else ``reset()`` (and nothing is drawn)."""
     import inspect
 
     reset_fn = getattr(opponent, "reset", None)
     if not callable(reset_fn):
         return
     try:
-        takes_seed = bool(inspect.signature(reset_fn).parameters)
+        params = inspect.signature(reset_fn).parameters
     except (TypeError, ValueError):  # a builtin without a signature
-        takes_seed = False
-    seed = int(rng.integers(2**31))  # drawn either way: the bout does not depend on the method
-    if takes_seed:
-        reset_fn(seed)
+        params = {}
+    if "seed" in params and params["seed"].kind is not inspect.Parameter.POSITIONAL_ONLY:
+        reset_fn(seed=int(rng.integers(2**31)))
     else:
         reset_fn()
 

@@ -168,6 +168,10 @@ def test_lateral_cost_charges_sideways_speed_and_nothing_else():
     assert moved > 0.1  # the robot did move sideways, so the cost was charged
     with pytest.raises(ValueError, match="lateral_cost_weight must be a finite number"):
         LocomotionEnv("bug", lateral_cost_weight=float("nan"))
+    for make in (lambda: LocomotionEnv("bug", lateral_cost_weight=-1.0),
+                 lambda: nl.LocomotionVectorEnv(2, "bug", lateral_cost_weight=-1.0)):
+        with pytest.raises(ValueError, match="lateral_cost_weight must be >= 0"):
+            make()
 
 
 def test_episode_truncates_at_max_steps():

@@ -143,7 +143,7 @@ def test_gym_opponent_reset_takes_a_seed_from_the_env_seed():
         def __init__(self):
             self.seeds = []
 
-        def reset(self, seed):
+        def reset(self, seed=None):
             self.seeds.append(seed)
 
         def __call__(self, obs):
@@ -165,13 +165,29 @@ def test_gym_opponent_reset_takes_a_seed_from_the_env_seed():
         assert first[0] != first[1]  # each reset a new seed
 
 
+def test_an_opponent_reset_without_a_seed_leaves_the_bouts_as_they_were():
+    class Plain:
+        def reset(self, n=1):  # takes an argument, but not a seed: called as reset()
+            assert n == 1
+
+        def __call__(self, obs):
+            return np.zeros(8)
+
+    def starts(opponent):
+        env = gymnasium.make("RoboSumo-Ant-vs-Ant-v0", opponent=opponent)
+        return [env.reset(seed=0)[0], env.reset()[0], env.reset()[0]]
+
+    for a, b in zip(starts(Plain()), starts("idle"), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_gym_rejects_unknown_opponent():
     with pytest.raises(ValueError, match="random"):
         gymnasium.make("RoboSumo-Ant-vs-Ant-v0", opponent="strong")
 
 
 def test_all_matchups_registered():
-    ids = {i for i in gymnasium.registry if i.startswith("RoboSumo-") and i.endswith("-v0")}
+    ids = {i for i in gymnasium.registry if i.startswith("RoboSumo-") and "-Zoo" not in i}
     assert len(ids) == 18  # 9 matchups, each also as a -Batched-v0 id for make_vec
-    # (agents registers the -v1 ids, against the zoo's agents, when it is imported)
+    # (agents registers the -Zoo-v0 ids, against the zoo's agents, when it is imported)
     assert {"RoboSumo-Spider-vs-Bug-v0", "RoboSumo-Spider-vs-Bug-Batched-v0"} <= ids
