@@ -29,7 +29,10 @@ def test_every_command_has_help(capsys):
 def test_envs_lists_the_sumo_ids(capsys):
     assert main(["envs"]) == 0
     ids = capsys.readouterr().out.split()
-    assert sum(i.startswith("RoboSumo-") for i in ids) == 18  # plain and -Batched-v0
+    sumo = [i for i in ids if i.startswith("RoboSumo-")]
+    # 9 matchups, each plain and -Batched-v0, against random torques and (-Zoo) the zoo's agents
+    assert len(sumo) == 36 and sum("-Zoo-" in i for i in sumo) == 18
+    assert "RoboSumo-Spider-vs-Bug-Zoo-Batched-v0" in sumo
 
 
 def test_arena_alone_lists_the_commands_and_there_is_a_version(capsys):
