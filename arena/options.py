@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -21,6 +22,20 @@ def seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"seeds are integers >= 0, got {value}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a standard deviation, a scale)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+positive_float.__name__ = "number > 0"
 
 
 def count(minimum: int) -> Callable[[str], int]:

@@ -4,6 +4,7 @@ in ``arena.meta_cli``)."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from arena import options
@@ -71,6 +72,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--minibatches", type=int, default=D("ppo.minibatches"))
     ppo.add_argument("--ent-coef", type=float, default=D("ppo.ent_coef"))
     ppo.add_argument("--bptt", type=int, default=D("ppo.bptt"), help="LSTM unroll length")
+    ppo.add_argument("--min-action-std", type=options.positive_float, default=None,
+                     metavar="STD", help="a floor on the policy's action noise (its std), "
+                                         "kept after every update (default: none)")
     ppo.add_argument("--nthread", type=int, default=D("nthread"),
                      help="physics threads (0: all cores)")
     ppo.add_argument("--snapshot-every", type=int, default=D("snapshot_every"), metavar="N",
@@ -103,10 +107,12 @@ def config_from_args(args: argparse.Namespace):
         nthread=args.nthread, snapshot_every=args.snapshot_every,
         policy=PolicyConfig(arch=args.arch, hidden=args.hidden, features=args.features),
         ppo=PPOConfig(lr=args.lr, gamma=gamma, lam=args.lam, epochs=args.epochs,
-                      minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt)),
+                      minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt,
+                      log_std_min=(None if args.min_action_std is None
+                                   else math.log(args.min_action_std)))),
         {**PPO_FIELDS, "--reward-scale": "reward_scale", "--gamma": "ppo.gamma",
          "--env": "env", "--opponents": "opponents", "--init-from": "init_from",
-         "--lr-anneal": "lr_anneal"})
+         "--lr-anneal": "lr_anneal", "--min-action-std": "ppo.log_std_min"})
 
 
 def run_train(args: argparse.Namespace) -> int:

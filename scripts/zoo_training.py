@@ -23,10 +23,15 @@ nothing in a world-frame observation tells a small network where the edge or the
 relative to its own heading. 3, recipe 2 with an entropy bonus (``training/zoo3``): recipe 2's ant
 and bug plateaued at a 0.2-0.27 win rate against idle in training over 3 M steps while their
 action noise kept shrinking (no entropy term). One change per recipe, so that their curves
-compare.
+compare. Recipe 3 was stopped after 95-140 iterations: its entropy rose by the same amount every
+iteration for all three bodies (Adam turns the bonus's constant gradient on the log-std into a
+full-size step whenever the policy gradient on it is weaker). 4, recipe 2 with a floor on the
+action noise (std 0.15, ``PPOConfig.log_std_min``), continued from recipe 2's resume points
+(``training/zoo4`` starts as a copy of ``training/zoo2``; ``budget.json`` keeps recipe 2's
+invocations and says where recipe 4 took over).
 
 Usage:
-    python scripts/zoo_training.py [--recipe 3] [--bodies ant bug spider] [--hours 2.5]
+    python scripts/zoo_training.py [--recipe 4] [--bodies ant bug spider] [--hours 2.5]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -53,16 +59,19 @@ KEEP_EVERY = 50  # iterations between the older snapshots kept when pruning (his
 INIT_LOG_STD = -1.0
 
 
-# recipe -> (the policy's features, PPO's entropy-bonus weight)
-RECIPES = {1: ("raw", 0.0), 2: ("sumo", 0.0), 3: ("sumo", 0.01)}
+NOISE_FLOOR = math.log(0.15)  # recipe 4's floor on the log-std (the originals end at 0.03-0.22)
+# recipe -> (the policy's features, PPO's entropy-bonus weight, PPO's log-std floor)
+RECIPES = {1: ("raw", 0.0, None), 2: ("sumo", 0.0, None), 3: ("sumo", 0.01, None),
+           4: ("sumo", 0.0, NOISE_FLOOR)}
 ROOTS = {1: ROOT / "training" / "zoo", 2: ROOT / "training" / "zoo2",
-         3: ROOT / "training" / "zoo3"}
+         3: ROOT / "training" / "zoo3", 4: ROOT / "training" / "zoo4"}
+CONTINUES = {4: 2}  # recipe -> the recipe whose runs it continues (else: from scratch)
 
 
-def config(body: str, seed: int = 0, recipe: int = 3) -> TrainConfig:
+def config(body: str, seed: int = 0, recipe: int = 4) -> TrainConfig:
     """The zoo's training run of one body (fixed: a changed config refuses to resume)."""
     name = body.capitalize()
-    features, ent_coef = RECIPES[recipe]
+    features, ent_coef, log_std_min = RECIPES[recipe]
     return TrainConfig(env=f"RoboSumo-{name}-vs-{name}-v0", total_steps=TOTAL_STEPS,
                        num_envs=20, rollout=512, seed=seed, opponent="pool", pool_window=0.5,
                        self_play_arenas=8, idle_fraction=0.2, random_fraction=0.1,
@@ -71,7 +80,24 @@ def config(body: str, seed: int = 0, recipe: int = 3) -> TrainConfig:
                        policy=PolicyConfig(arch="mlp", hidden=64, init_log_std=INIT_LOG_STD,
                                            features=features),
                        ppo=PPOConfig(lr=3e-4, gamma=0.995, lam=0.95, epochs=10, minibatches=32,
-                                     ent_coef=ent_coef))
+                                     ent_coef=ent_coef, log_std_min=log_std_min))
+
+
+def continue_run(source: Path, target: Path) -> bool:
+    """Start ``target`` as a copy of the run in ``source`` (its resume point, snapshots, metrics
+    and budget; not its config, which the continuing recipe writes). False where ``target``
+    already holds a run or ``source`` holds none."""
+    if (target / "state.safetensors").exists() or not (source / "state.safetensors").exists():
+        return False
+    shutil.copytree(source, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("config.json", "*.tmp", "events.*"))
+    budget = target / "budget.json"
+    data = json.loads(budget.read_text()) if budget.exists() else {"invocations": []}
+    data["continued_from"] = {"run": source.relative_to(ROOT).as_posix(),
+                              "env_steps": data.get("env_steps", 0),
+                              "invocations": len(data["invocations"])}
+    budget.write_text(json.dumps(data, indent=1) + "\n")
+    return True
 
 
 class Budget:
@@ -120,17 +146,23 @@ def main() -> None:
                         choices=["ant", "bug", "spider"])
     parser.add_argument("--hours", type=float, default=2.5,
                         help="wall-clock bound of this invocation")
-    parser.add_argument("--recipe", type=int, default=3, choices=sorted(RECIPES),
+    parser.add_argument("--recipe", type=int, default=4, choices=sorted(RECIPES),
                         help="1: world-frame observations only; 2: with egocentric features; "
-                             "3: recipe 2 with an entropy bonus")
+                             "3: recipe 2 with an entropy bonus; 4: recipe 2 continued with a "
+                             "noise floor")
     parser.add_argument("--root", type=Path, default=None,
-                        help="where the runs live (default: training/zoo, training/zoo2 or "
-                             "training/zoo3 for recipe 1, 2 or 3)")
+                        help="where the runs live (default: training/zoo, training/zoo2, "
+                             "training/zoo3 or training/zoo4 for recipe 1-4)")
     parser.add_argument("--prune", action="store_true",
                         help="after training, delete snapshots outside the pool's window but "
                              f"every {KEEP_EVERY}th iteration (before committing a resume point)")
     args = parser.parse_args()
     args.root = args.root or ROOTS[args.recipe]
+    if args.recipe in CONTINUES:
+        for b in args.bodies:
+            source = ROOTS[CONTINUES[args.recipe]] / f"selfplay-{b}"
+            if continue_run(source, args.root / f"selfplay-{b}"):
+                print(f"{b}: continuing {source.relative_to(ROOT)}", file=sys.stderr)
 
     trainers = {b: Trainer(config(b, recipe=args.recipe), args.root / f"selfplay-{b}",
                            tensorboard=False) for b in args.bodies}

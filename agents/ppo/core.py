@@ -6,6 +6,7 @@ Collection lives in ``agents.sampler``, the pure losses in ``agents.losses``; th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,8 @@ class PPOConfig:
         norm_adv: normalise advantages per minibatch.
         bptt: unroll length of truncated backprop through time (LSTM policies; paper: 10).
         target_kl: stop the epochs of an update early when the approximate KL exceeds this.
+        log_std_min: a floor on the policy's state-independent log-std (a noise floor), applied
+            after every optimiser step by projecting the parameter (None: no floor).
     """
 
     lr: float = 3e-4
@@ -51,11 +54,14 @@ class PPOConfig:
     norm_adv: bool = True
     bptt: int = 10
     target_kl: float | None = None
+    log_std_min: float | None = None
 
     def __post_init__(self) -> None:
         checks = {"lr": self.lr > 0, "gamma": 0 < self.gamma <= 1, "lam": 0 <= self.lam <= 1,
                   "clip": self.clip > 0, "epochs": self.epochs >= 1,
                   "minibatches": self.minibatches >= 1, "bptt": self.bptt >= 1}
+        if self.log_std_min is not None:
+            checks["log_std_min"] = math.isfinite(self.log_std_min)
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             settings = ", ".join(f"{b}={getattr(self, b)!r}" for b in bad)
@@ -84,6 +90,12 @@ class PPO:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def floor_log_std(self) -> None:
+        """Project the policy's log-std onto ``[log_std_min, inf)`` (a no-op without a floor)."""
+        if self.config.log_std_min is not None:
+            with torch.no_grad():
+                self.policy.net.log_std.clamp_(min=self.config.log_std_min)
+
     def update(self, rollout: Rollout, generator: torch.Generator | None = None,
                reward_scale: float = 1.0) -> dict[str, float]:
         """Run the PPO epochs on a rollout; return mean losses and diagnostics.
@@ -111,6 +123,7 @@ class PPO:
                 grad_norm = nn.utils.clip_grad_norm_(self._policy_params, c.max_grad_norm)
                 nn.utils.clip_grad_norm_(self._value_params, c.max_grad_norm)
                 self.optimizer.step()
+                self.floor_log_std()
                 for key, value in loss._asdict().items():
                     stats.setdefault(key, []).append(float(value.detach()))
                 stats.setdefault("grad_norm", []).append(float(grad_norm))

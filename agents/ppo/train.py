@@ -329,6 +329,7 @@ class Trainer(TrainingRun):
         self._scripted: dict[int, tuple[IdlePolicy, RandomPolicy]] = {}
 
     def start(self) -> None:
+        self.ppo.floor_log_std()  # a floor also holds for the first rollout of a continued run
         if self.config.damage not in ("none", "train"):  # one damage for the whole run
             from envs.nonstationary_locomotion.tasks import check_damage
 

@@ -208,6 +208,26 @@ def test_train_config_refuses_invalid_settings(changes, message):
         dataclasses.replace(TOY, **changes)
 
 
+def test_a_noise_floor_holds_from_the_first_rollout_and_is_inert_below_the_noise(tmp_path):
+    low = dataclasses.replace(TOY, policy=PolicyConfig(init_log_std=-3.0))
+    floored = dataclasses.replace(low, ppo=dataclasses.replace(low.ppo, log_std_min=-1.5))
+    seen: list[torch.Tensor] = []
+    trainer = Trainer(floored, tmp_path / "floor", tensorboard=False)
+    trainer.start()
+    assert torch.all(trainer.policy.net.log_std == -1.5)  # before any update: a continued run
+    trainer = Trainer(floored, tmp_path / "floor2", tensorboard=False)
+    trainer.run(progress=False, callback=lambda row: seen.append(
+        trainer.policy.net.log_std.detach().clone()))
+    assert len(seen) == 4 and all(bool(torch.all(ls >= -1.5)) for ls in seen)
+    # a floor under the noise changes nothing: the same run as without one
+    _, rows_none = run(TOY, tmp_path / "none")
+    inert = dataclasses.replace(TOY, ppo=dataclasses.replace(TOY.ppo, log_std_min=-20.0))
+    _, rows_inert = run(inert, tmp_path / "inert")
+    assert without_timing(rows_inert) == without_timing(rows_none)
+    with pytest.raises(ValueError, match="log_std_min"):
+        PPOConfig(log_std_min=float("nan"))
+
+
 def test_train_config_round_trips_through_json():
     config = dataclasses.replace(SUMO, policy=PolicyConfig(arch="lstm", hidden=32),
                                  ppo=PPOConfig(bptt=8, value_clip=0.2))

@@ -147,6 +147,25 @@ def test_train_flags_left_out_take_the_configs_defaults():
     assert MetaConfig().iterations == 200 and SumoMetaConfig().episodes == 4  # as documented
 
 
+def test_min_action_std_sets_the_noise_floor_as_a_log_std(capsys):
+    import math
+
+    from arena.cli import build_parser
+    from arena.train_cli import config_from_args
+
+    parse = build_parser().parse_args
+    floored = config_from_args(parse(["train", "ppo", "--env", "ToyPoint-v0",
+                                      "--min-action-std", "0.15"]))
+    assert floored.ppo.log_std_min == pytest.approx(math.log(0.15))
+    assert config_from_args(parse(["train", "ppo", "--env", "ToyPoint-v0"])).ppo.log_std_min is None
+    for bad in ("0", "-0.1", "nan", "inf", "wide"):
+        with pytest.raises(SystemExit) as exc:
+            parse(["train", "ppo", "--env", "ToyPoint-v0", "--min-action-std", bad])
+        assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("argument --min-action-std: expected a number > 0, got 'wide'")
+
+
 @pytest.mark.parametrize("algorithm,args,message", [
     ("ppo", ["--env", "RoboSumo-Ant-vs-Ant-v0", "--shaping-anneal", "3"],
      "--shaping-anneal must be in [0, 1], got 3.0"),
