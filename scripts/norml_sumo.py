@@ -31,6 +31,9 @@ from agents.norml.sumo import SumoNoRMLConfig, SumoNoRMLTrainer
 
 ENV = "RoboSumo-Bug-vs-Bug-v0"
 LINEAGE = "zoo:selfplay-bug"
+# NoRML's policy reads the observation alone; the lineage's versions after 123 also read the
+# egocentric features, so it starts from the newest version without them
+INIT = "zoo:selfplay-bug@123"
 ZOO_NAME = "norml-sumo-bug"
 
 
@@ -38,7 +41,7 @@ def config(iterations: int, seed: int) -> SumoNoRMLConfig:
     return SumoNoRMLConfig(env=ENV, opponents=LINEAGE, iterations=iterations, meta_batch=8,
                            episodes=4, gamma=0.995, lr=3e-4, advantage_lr=1e-3,
                            reward_scale=0.01, seed=seed, snapshot_every=20,
-                           init_from=LINEAGE, nthread=1)
+                           init_from=INIT, nthread=1)
 
 
 def summary(rows: list[dict], n: int) -> str:

@@ -139,7 +139,8 @@ def init_from_ppo(model: NoRMLModel, ref: str) -> None:
     if policy.input_dim != policy.obs_dim or policy.config.context:
         raise ValueError(f"init_from {ref}: NoRML's policy reads the observation alone; this "
                          f"one also reads features={policy.config.features!r} or a context of "
-                         f"{policy.config.context} (use a PPO policy trained without them)")
+                         f"{policy.config.context} (use a PPO policy trained without them, e.g. "
+                         f"zoo:selfplay-<body>@123)")
     with torch.no_grad():
         model.policy.mu.load_state_dict(policy.net.pi.state_dict())
         model.policy.log_std.copy_(policy.net.log_std)

@@ -12,11 +12,14 @@ from agents.norml.core import TaskData
 from agents.norml.sumo import SumoNoRMLConfig, SumoNoRMLTrainer
 
 OPPONENTS = "zoo:selfplay-bug"
+# NoRML starts from a policy that reads the observation alone: the lineage's newest versions
+# also read egocentric features, its first 123 do not
+INIT = "zoo:selfplay-bug@123"
 
 
 def tiny(**overrides) -> SumoNoRMLConfig:
     settings = dict(env="RoboSumo-Bug-vs-Bug-v0", opponents=OPPONENTS, iterations=2,
-                    meta_batch=2, episodes=2, episode_steps=25, init_from=OPPONENTS,
+                    meta_batch=2, episodes=2, episode_steps=25, init_from=INIT,
                     snapshot_every=1, lr=1e-3)
     settings.update(overrides)
     return SumoNoRMLConfig(**settings)
@@ -176,7 +179,7 @@ def test_arena_train_norml_runs_in_robosumo_and_resumes(tmp_path, capsys):
     from arena.cli import main
 
     argv = ["train", "norml", "--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
-            "--init-from", OPPONENTS, "--iterations", "1", "--tasks", "1", "--rollouts", "1",
+            "--init-from", INIT, "--iterations", "1", "--tasks", "1", "--rollouts", "1",
             "--episode-steps", "10", "--run-dir", str(tmp_path / "run"), "--no-progress",
             "--no-tensorboard"]
     assert main(argv) == 0
@@ -201,7 +204,7 @@ def test_arena_train_norml_runs_in_robosumo_and_resumes(tmp_path, capsys):
      "meta_batch must be an integer >= 1"),
     (["--env", "RoboSumo-Bug-vs-Ant-v0", "--opponents", OPPONENTS],
      "needs opponents controlling a ant"),
-    (["--env", "RoboSumo-Ant-vs-Bug-v0", "--opponents", OPPONENTS, "--init-from", OPPONENTS],
+    (["--env", "RoboSumo-Ant-vs-Bug-v0", "--opponents", OPPONENTS, "--init-from", INIT],
      "controls a bug"),
 ])
 def test_arena_train_norml_refuses_bad_combinations(tmp_path, extra, message):

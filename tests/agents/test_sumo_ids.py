@@ -130,7 +130,7 @@ def test_the_batched_zoo_id_drives_every_arena_with_the_zoo_policy():
     venv = gymnasium.make_vec("RoboSumo-Ant-vs-Bug-Zoo-Batched-v0", num_envs=3, nthread=1,
                               deterministic=True)
     assert isinstance(venv, SumoGymVectorEnv)
-    policy, _ = load_policy(agents.resolve("zoo:selfplay-bug"))
+    policy, _ = load_policy(agents.resolve(DEFAULT_OPPONENTS["bug"]))  # the pin, not the newest
     venv.reset(seed=0)
     for _ in range(5):
         expected = policy.act(venv._opponent_obs, deterministic=True).action

@@ -57,7 +57,7 @@ TRAINERS = {
         execution_data=True)),
     "norml-robosumo": (SumoNoRMLTrainer, SumoNoRMLConfig(
         env="RoboSumo-Bug-vs-Bug-v0", opponents=ZOO_BUG, iterations=3, meta_batch=2,
-        episodes=2, episode_steps=25, init_from=ZOO_BUG, snapshot_every=1)),
+        episodes=2, episode_steps=25, init_from=ZOO_BUG + "@123", snapshot_every=1)),
 }
 SEEDED = [name for name in TRAINERS if name != "norml-point"]  # the point env is not seeded
 
