@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,13 @@ def _action_dim(body: str) -> int:
     return body_info(body).n_joints
 
 
-def load(ref: str, body: str | None = None, seed: int | None = None, adaptation: str = "own",
-         **kwargs: Any) -> Agent:
+def load(ref: str | os.PathLike, body: str | None = None, seed: int | None = None,
+         adaptation: str = "own", **kwargs: Any) -> Agent:
     """An ``Agent`` from a built-in name, a ``zoo:`` reference or a checkpoint path.
 
     Args:
-        ref: ``"random"``, ``"idle"``, ``"zoo:<name>[@<version>]"`` or a ``.safetensors`` path.
+        ref: ``"random"``, ``"idle"``, ``"zoo:<name>[@<version>]"`` or a ``.safetensors`` path
+            (a string or a ``Path``).
         body: the body to control; required for built-ins, checked against checkpoints.
         seed: seed of the agent's randomness (action noise).
         adaptation: how the agent changes during a game (the paper's policy/adaptation
@@ -54,6 +56,8 @@ def load(ref: str, body: str | None = None, seed: int | None = None, adaptation:
             game's recent episodes starting from that policy (``agents.ppo.tracking``).
         **kwargs: passed to the agent's loader (e.g. ``deterministic=True``).
     """
+    if isinstance(ref, os.PathLike):
+        ref = os.fspath(ref)
     if adaptation not in ADAPTATIONS:
         raise ValueError(f"adaptation must be one of {', '.join(ADAPTATIONS)}; got "
                          f"{adaptation!r}")

@@ -6,6 +6,7 @@ Every command and config that names an agent or a lineage goes through here, so 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,13 @@ def parse_ref(text: str) -> Ref:
 
     Raises:
         ValueError: an empty or unsafe zoo name, or a version that is not a positive integer.
+        TypeError: ``text`` is neither a string nor a path.
     """
+    if isinstance(text, os.PathLike):  # a checkpoint path given as a Path
+        text = os.fspath(text)
+    if not isinstance(text, str):
+        raise TypeError(f"an agent reference is a string ('random', 'idle', 'zoo:<name>' or a "
+                        f"checkpoint path) or a path, got {type(text).__name__}")
     if text in BUILTINS:
         return Ref("builtin", text)
     if text.startswith(ZOO_PREFIX):

@@ -374,6 +374,21 @@ def rl2_config_from_args(args: argparse.Namespace):
          "--reward-scale": "rl2.reward_scale", "--learn-reward-scale": "reward_scale"})
 
 
+def _policy_features(ref: str) -> str:
+    """The ``features`` setting of the PPO policy ``ref`` (``raw`` where it is no PPO policy:
+    what it is wrong about, ``init_from`` says when the run starts)."""
+    import agents
+    from agents.checkpoint import read_meta
+
+    try:
+        config = read_meta(agents.resolve(ref)).config
+    except (ValueError, OSError):
+        return "raw"
+    policy = config.get("policy") if isinstance(config, dict) else None
+    features = policy.get("features") if isinstance(policy, dict) else None
+    return features if isinstance(features, str) else "raw"
+
+
 def norml_config_from_args(args: argparse.Namespace):
     """The config of parsed ``arena train norml`` arguments: a ``MetaTrainConfig`` (point) or
     a ``LocomotionMetaConfig`` (nonstationary locomotion) or a ``SumoNoRMLConfig`` (RoboSumo)."""
@@ -429,6 +444,8 @@ def norml_config_from_args(args: argparse.Namespace):
 
         init = None if args.init_from is None or args.init_from.lower() == "none" \
             else args.init_from
+        if init is not None:  # the model reads what the policy it starts from reads
+            model = dataclasses.replace(model, features=_policy_features(init))
         return SumoNoRMLConfig(
             env=args.env, opponents=args.opponents, lr_decay=not args.no_lr_decay,
             seed=args.seed, init_from=init, model=model,

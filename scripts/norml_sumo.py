@@ -31,8 +31,8 @@ from agents.norml.sumo import SumoNoRMLConfig, SumoNoRMLTrainer
 
 ENV = "RoboSumo-Bug-vs-Bug-v0"
 LINEAGE = "zoo:selfplay-bug"
-# NoRML's policy reads the observation alone; the lineage's versions after 123 also read the
-# egocentric features, so it starts from the newest version without them
+# the version the zoo's norml-sumo-bug was trained from (the newest then; the versions after it
+# also read the egocentric features)
 INIT = "zoo:selfplay-bug@123"
 ZOO_NAME = "norml-sumo-bug"
 

@@ -141,7 +141,7 @@ class NoRMLAgent(Agent):
         if not episodes:
             return None
         length = max(len(e) for e in episodes)
-        r, s, a = len(episodes), self.model.obs_dim, self.model.act_dim
+        r, s, a = len(episodes), self.model.input_dim, self.model.act_dim
         obs, nxt = np.zeros((r, length, s), np.float32), np.zeros((r, length, s), np.float32)
         act, rew = np.zeros((r, length, a), np.float32), np.zeros((r, length), np.float32)
         mask = np.zeros((r, length), np.float32)

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from agents.nets import RunningNorm, log_prob, mlp
+from agents.features import FEATURES, FeatureNorm, feature_size, with_features
+from agents.nets import log_prob, mlp
 
 RIDGE = 1e-5  # ridge regularisation of the value baseline (the MAML-RL LinearFeatureBaseline)
 
@@ -72,6 +73,9 @@ class NoRMLConfig:
             ``RunningNorm`` that is never updated, e.g. copied from a PPO checkpoint) and the
             policy, A_psi and the value baseline see clipped z-scores (``normalize``). Off for
             the point agent, whose states are already of order one.
+        features: ``"raw"`` (the observation alone) or ``"sumo"`` (RoboSumo only: the egocentric
+            features of ``agents.features`` appended before normalisation, as a PPO policy
+            trained with them reads them; the policy and A_psi see both).
     """
 
     learned_advantage: bool = True
@@ -85,8 +89,11 @@ class NoRMLConfig:
     init_log_std: float = -0.75
     normalize_obs: bool = False
     center_advantage: bool = False
+    features: str = "raw"
 
     def __post_init__(self) -> None:
+        if self.features not in FEATURES:
+            raise ValueError(f"NoRML features must be one of {FEATURES}, got {self.features!r}")
         if not self.adapt and (self.learn_offset or self.learned_advantage or self.learn_alpha):
             raise ValueError("adapt=False (domain randomisation) takes no inner step: it needs "
                              "learned_advantage=False, learn_offset=False and learn_alpha=False")
@@ -160,9 +167,11 @@ class NoRMLModel(nn.Module):
         super().__init__()
         self.config = c = config or NoRMLConfig()
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        self.policy = GaussianMLP(self.obs_dim, self.act_dim, c.hidden, c.init_log_std)
+        # what the networks read: the observation and its features (``normalize``)
+        self.input_dim = self.obs_dim + feature_size(c.features)
+        self.policy = GaussianMLP(self.input_dim, self.act_dim, c.hidden, c.init_log_std)
         shapes = {n: p.shape for n, p in self.policy.named_parameters()}
-        self.advantage = (AdvantageNet(self.obs_dim, self.act_dim, c.adv_hidden)
+        self.advantage = (AdvantageNet(self.input_dim, self.act_dim, c.adv_hidden)
                           if c.learned_advantage else None)
         self.offset = (nn.ParameterDict({_key(n): nn.Parameter(torch.zeros(s))
                                          for n, s in shapes.items()}) if c.learn_offset else None)
@@ -173,12 +182,14 @@ class NoRMLModel(nn.Module):
         self.alpha = nn.ParameterDict({k: nn.Parameter(v, requires_grad=c.learn_alpha)
                                        for k, v in alphas.items()})
         # buffers only: part of the checkpoint, never changed by meta-training or adaptation
-        self.obs_norm = RunningNorm(self.obs_dim) if c.normalize_obs else None
+        self.obs_norm = FeatureNorm(self.obs_dim, c.features) if c.normalize_obs else None
 
     def normalize(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Raw observations -> the float32 input of the policy and of A_psi."""
+        """Raw observations ``[..., obs_dim]`` -> the float32 input of the policy and of A_psi
+        ``[..., input_dim]`` (with the features, normalised where the model normalises)."""
         x = torch.as_tensor(obs, dtype=torch.float32)
-        return self.obs_norm(x) if self.obs_norm is not None else x
+        return self.obs_norm(x) if self.obs_norm is not None else with_features(
+            x, self.config.features)
 
     def theta(self) -> dict[str, torch.Tensor]:
         """The policy's parameters as a name -> tensor dict (they carry gradients)."""

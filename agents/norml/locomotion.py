@@ -114,6 +114,8 @@ class LocomotionMetaConfig(Config):
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
         check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip", "clip"))
+        if self.model.features != "raw":
+            raise ValueError(f"model features={self.model.features!r} is for RoboSumo envs only")
 
     @property
     def env_id(self) -> str:
@@ -136,11 +138,13 @@ def init_from_ppo(model: NoRMLModel, ref: str) -> None:
     if (policy.obs_dim, policy.act_dim) != (model.obs_dim, model.act_dim):
         raise ValueError(f"init_from {ref}: sizes {policy.obs_dim}/{policy.act_dim} do not "
                          f"match the env's {model.obs_dim}/{model.act_dim}")
-    if policy.input_dim != policy.obs_dim or policy.config.context:
-        raise ValueError(f"init_from {ref}: NoRML's policy reads the observation alone; this "
-                         f"one also reads features={policy.config.features!r} or a context of "
-                         f"{policy.config.context} (use a PPO policy trained without them, e.g. "
-                         f"zoo:selfplay-<body>@123)")
+    if policy.config.context:
+        raise ValueError(f"init_from {ref}: NoRML's policy has no task context; this one reads "
+                         f"a context of {policy.config.context}")
+    if policy.config.features != model.config.features:
+        raise ValueError(f"init_from {ref}: the policy reads features="
+                         f"{policy.config.features!r}, the NoRML model features="
+                         f"{model.config.features!r}; they must agree (NoRMLConfig.features)")
     with torch.no_grad():
         model.policy.mu.load_state_dict(policy.net.pi.state_dict())
         model.policy.log_std.copy_(policy.net.log_std)

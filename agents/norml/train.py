@@ -72,6 +72,8 @@ class MetaTrainConfig(Config):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not 0 < self.gamma <= 1 or not self.lr > 0:
             raise ValueError(f"need 0 < gamma <= 1 and lr > 0, got {self.gamma}, {self.lr}")
+        if self.model.features != "raw":
+            raise ValueError(f"model features={self.model.features!r} is for RoboSumo envs only")
 
 
 

@@ -240,7 +240,7 @@ def test_the_ppo_outer_surrogate_starts_as_the_policy_gradient_and_takes_its_epo
         _config(outer_epochs=0)
 
 
-def test_a_policy_that_reads_more_than_the_observation_is_refused_as_a_start(tmp_path):
+def test_a_policy_with_a_task_context_is_refused_as_a_start(tmp_path):
     from agents.checkpoint import CheckpointMeta
     from agents.norml.locomotion import init_from_ppo
     from agents.policy import Policy, PolicyConfig, save_policy
@@ -250,5 +250,8 @@ def test_a_policy_that_reads_more_than_the_observation_is_refused_as_a_start(tmp
                        CheckpointMeta(kind="ppo-mlp", body="bug",
                                       env_id="NonstationaryLocomotion-Bug-v0", config={}))
     model = agents.norml.NoRMLModel(37, 12, SMALL)
-    with pytest.raises(ValueError, match="reads the observation alone"):
+    with pytest.raises(ValueError, match="NoRML's policy has no task context; this one reads a "
+                                         "context of 3"):
         init_from_ppo(model, str(path))
+    with pytest.raises(ValueError, match="features='sumo' is for RoboSumo envs only"):
+        _config(model=dataclasses.replace(SMALL, features="sumo"))

@@ -12,8 +12,7 @@ from agents.norml.core import TaskData
 from agents.norml.sumo import SumoNoRMLConfig, SumoNoRMLTrainer
 
 OPPONENTS = "zoo:selfplay-bug"
-# NoRML starts from a policy that reads the observation alone: the lineage's newest versions
-# also read egocentric features, its first 123 do not
+# a version that reads the observation alone (the newest also read the egocentric features)
 INIT = "zoo:selfplay-bug@123"
 
 
@@ -173,6 +172,47 @@ def test_the_agent_plays_a_robosumo_game_and_adapts_between_rounds(tmp_path, mon
     result = play_game(spec)
     assert result.forfeit is None and len(result.rounds) == 3
     assert len(shifts) >= 2 and all(s > 0 for s in shifts)
+
+
+def test_a_model_with_features_starts_as_the_ppo_policy_that_reads_them():
+    import dataclasses
+
+    from agents.norml.core import NoRMLModel
+    from agents.norml.locomotion import default_model, init_from_ppo
+    from agents.policy import load_policy
+
+    policy, _ = load_policy(agents.resolve(OPPONENTS))
+    assert policy.config.features == "sumo" and policy.input_dim > policy.obs_dim
+    model = NoRMLModel(policy.obs_dim, policy.act_dim,
+                       dataclasses.replace(default_model(), features="sumo"))
+    init_from_ppo(model, OPPONENTS)
+    assert model.input_dim == policy.input_dim
+    obs = np.random.default_rng(0).normal(size=(7, policy.obs_dim)).astype(np.float32)
+    mean, _ = model.distribution(model.theta(), model.normalize(obs))
+    np.testing.assert_allclose(mean.detach().numpy(), policy.act(obs, deterministic=True).action,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"the policy reads features=.sumo.*must agree"):
+        init_from_ppo(NoRMLModel(policy.obs_dim, policy.act_dim, default_model()), OPPONENTS)
+
+
+def test_arena_train_norml_reads_the_features_of_the_policy_it_starts_from(tmp_path):
+    from arena.cli import build_parser, main
+    from arena.meta_cli import norml_config_from_args
+
+    def features(init: str) -> str:
+        args = build_parser().parse_args(["train", "norml", "--env", "RoboSumo-Bug-vs-Bug-v0",
+                                          "--opponents", OPPONENTS, "--init-from", init])
+        return norml_config_from_args(args).model.features
+
+    assert (features(OPPONENTS), features(INIT), features("none")) == ("sumo", "raw", "raw")
+    run = tmp_path / "run"
+    assert main(["train", "norml", "--env", "RoboSumo-Bug-vs-Bug-v0", "--opponents", OPPONENTS,
+                 "--init-from", OPPONENTS, "--iterations", "1", "--tasks", "1", "--rollouts",
+                 "1", "--episode-steps", "10", "--run-dir", str(run), "--no-progress",
+                 "--no-tensorboard"]) == 0
+    agent = agents.load(run / "lineage" / "run" / "v0001.safetensors", seed=0)  # a Path works
+    assert isinstance(agent, NoRMLAgent) and agent.model.config.features == "sumo"
+    assert agent.act(np.zeros(agent.model.obs_dim, np.float32)).shape == (agent.model.act_dim,)
 
 
 def test_arena_train_norml_runs_in_robosumo_and_resumes(tmp_path, capsys):

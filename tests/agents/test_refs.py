@@ -42,3 +42,11 @@ def test_a_pinned_version_is_not_taken_for_a_lineage_name():
     assert lineage_of(spec)[1] == 8
     with pytest.raises(ValueError, match="names no lineage with snapshots"):
         lineage_of(AgentSpec("zoo:nobody", evolving=True))
+
+
+def test_a_path_is_a_reference_and_other_types_are_refused_clearly():
+    from pathlib import Path
+
+    assert parse_ref(Path("runs/x.safetensors")) == Ref("path", "runs/x.safetensors")
+    with pytest.raises(TypeError, match=r"an agent reference is a string .* got int"):
+        parse_ref(3)
