@@ -10,7 +10,8 @@ policies are converted into a temporary folder and played too: each candidate ag
 MLP and the three LSTM versions of its body (bouts pooled over versions), and the original
 policies against each other across bodies (Table 2 as the original agents see it in our physics).
 
-Writes the ``zoo-evaluation`` section of docs/results.md and docs/results/zoo.json.
+Writes the ``zoo-evaluation`` section of docs/results.md and docs/results/zoo.json (with
+``--section NAME``: the section NAME and docs/results/NAME.json, beside the earlier ones).
 
 Usage:
     python scripts/zoo_evaluation.py [--zoo agents/zoo] [--previous agents/zoo]
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -117,7 +119,12 @@ def main() -> None:
                         help="the original RoboSumo policy_zoo/assets folder, if you have one")
     parser.add_argument("--episodes", type=int, default=100, help="bouts per entry")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--section", default="zoo-evaluation",
+                        help="the docs/results.md section to write (another keeps the earlier "
+                             "evaluation; its JSON goes to docs/results/<section>.json)")
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", args.section):
+        parser.error(f"--section must be lowercase words joined by '-', got {args.section!r}")
     start = time.perf_counter()
     n, seed = args.episodes, args.seed
     cands = {b: candidate(args.zoo, b) for b in BODIES}
@@ -186,7 +193,9 @@ def main() -> None:
                          "win rate of A; the paper's Table 2 reports about 50 % between "
                          "bodies):\n\n" + table2["mlp"] + "\n\n" + table2["lstm"])
 
-    curves = training_curves(args.zoo, ROOT / "docs" / "plots" / "zoo_training.png")
+    plot_name = "zoo_training.png" if args.section == "zoo-evaluation" else \
+        f"{args.section.replace('-', '_')}.png"
+    curves = training_curves(args.zoo, ROOT / "docs" / "plots" / plot_name)
     budget_lines = []
     for body in BODIES:
         budget = args.zoo / f"selfplay-{body}" / "budget.json"
@@ -202,7 +211,8 @@ def main() -> None:
                + (f" --previous {args.previous.resolve().relative_to(ROOT)}"
                   if args.previous and args.previous.resolve().is_relative_to(ROOT) else "")
                + (" --original <the original policy_zoo/assets>" if args.original else "")
-               + f" --episodes {n} --seed {seed}")
+               + f" --episodes {n} --seed {seed}"
+               + (f" --section {args.section}" if args.section != "zoo-evaluation" else ""))
     body = f"""## The zoo's self-play lineages: how strong they are
 
 Command: `{command}` (commit {commit()}, {machine()}, {minutes:.0f} min). {n} bouts per entry,
@@ -218,11 +228,12 @@ Between bodies (the candidates of the table above; row A against column B):
 {original_text}
 """ + ("" if not budget_lines else "\nTraining budget so far (`budget.json` of each run):\n\n"
        + "\n".join(budget_lines) + "\n") + ("" if curves is None else
-    "\n![training win rates](plots/zoo_training.png)\n\nWin rates during training against "
+    f"\n![training win rates](plots/{plot_name})\n\nWin rates during training against "
     "each kind of opponent (from the runs' metrics.csv; bouts of the training rollouts, with "
     "action noise).\n")
-    print(write_section("zoo-evaluation", body))
-    out = ROOT / "docs" / "results" / "zoo.json"
+    print(write_section(args.section, body))
+    out = ROOT / "docs" / "results" / ("zoo.json" if args.section == "zoo-evaluation"
+                                       else f"{args.section}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command": command, "episodes": n, "seed": seed,
                                "candidates": {b: {"agent": c[1], "env_steps": c[2]}
