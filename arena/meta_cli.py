@@ -330,7 +330,8 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
                    help="locomotion, RoboSumo: PPO MLP checkpoint (path or zoo: reference) "
                         "giving theta and the observation statistics (default: locomotion "
                         "zoo:ppo-locomotion-<body> if the zoo has it, RoboSumo none); 'none' "
-                        "starts from scratch")
+                        "starts from scratch. A lineage reference without @version names its "
+                        "newest version, which may change: pin it for a run you will resume")
     p.add_argument("--nthread", type=int, default=None,
                    help=f"locomotion, RoboSumo: physics threads, 0: all cores (default: 0 "
                         f"locomotion, {options.config_default(SumoNoRMLConfig, 'nthread')} "

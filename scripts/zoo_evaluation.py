@@ -120,11 +120,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="bouts per entry")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--section", default="zoo-evaluation",
-                        help="the docs/results.md section to write (another keeps the earlier "
-                             "evaluation; its JSON goes to docs/results/<section>.json)")
+                        help="the docs/results.md section to write: zoo-evaluation or "
+                             "zoo-evaluation-<name>, which keeps the earlier evaluation (its JSON "
+                             "goes to docs/results/<section>.json)")
     args = parser.parse_args()
-    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", args.section):
-        parser.error(f"--section must be lowercase words joined by '-', got {args.section!r}")
+    if not re.fullmatch(r"zoo-evaluation(-[a-z0-9]+)*", args.section):
+        parser.error(f"--section must be zoo-evaluation or zoo-evaluation-<name> (lowercase "
+                     f"words joined by '-'), got {args.section!r}")
     start = time.perf_counter()
     n, seed = args.episodes, args.seed
     cands = {b: candidate(args.zoo, b) for b in BODIES}

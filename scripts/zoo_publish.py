@@ -11,11 +11,11 @@ sha256) and the command that trained it.
 
 What is published: the run's snapshots at every ``--every``-th iteration from ``--from-steps``
 arena steps on, up to ``--upto`` (default: the newest), and ``--upto`` itself (alone with
-``--every 0``), that are newer
-than what the zoo already holds of that run; so running it again after more training appends
-only the new ones. The zoo must stay under ``--max-mb`` (60 MB): a publication that would pass
-it is refused before anything is written. After publishing, re-record the zoo's golden actions
-(``python tests/agents/zoo_golden.py``).
+``--every 0``), that have more arena steps than what the zoo already holds of that run (for a
+run continued from a copy of another: also more than the copy had); so running it again after
+more training appends only the new ones. The zoo must stay under ``--max-mb`` (60 MB): a
+publication that would pass it is refused before anything is written. After publishing,
+re-record the zoo's golden actions (``python tests/agents/zoo_golden.py``).
 
 Usage:
     python scripts/zoo_publish.py --run training/zoo2/selfplay-ant --upto 460 --every 100
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -62,11 +63,17 @@ def run_lineage(run: Path) -> Lineage:
     return Lineage(found[0].parent, found[0].name)
 
 
+def steps_of(lineage: Lineage, version: int) -> int:
+    """The arena steps a snapshot records (0 where it records none)."""
+    steps = read_meta(lineage.path(version)).extra.get("env_steps", 0)
+    return steps if isinstance(steps, int) else 0
+
+
 def selection(source: Lineage, every: int, from_steps: int, upto: int | None,
-              published: set[int]) -> list[int]:
+              after_steps: int) -> list[int]:
     """The run's versions to publish, ascending: every ``every``-th iteration with at least
-    ``from_steps`` arena steps, and ``upto`` (default: the newest), newer than every version of
-    this run already ``published``."""
+    ``from_steps`` arena steps, and ``upto`` (default: the newest), all with more arena steps
+    than ``after_steps`` (what the zoo already holds of this run)."""
     versions = source.versions()
     if not versions:
         raise SystemExit(f"zoo_publish: {shown(source.directory)} holds no snapshots")
@@ -74,10 +81,35 @@ def selection(source: Lineage, every: int, from_steps: int, upto: int | None,
     if upto not in versions:
         raise SystemExit(f"zoo_publish: --upto {upto} is not a snapshot of the run; it has "
                          f"{versions[0]}..{versions[-1]} ({len(versions)} kept)")
-    newest_published = max(published, default=0)
-    return [v for v in versions if newest_published < v <= upto and
-            (v == upto or (every and v % every == 0 and
-                           read_meta(source.path(v)).extra.get("env_steps", 0) >= from_steps))]
+    chosen = []
+    for v in versions:
+        if v > upto:
+            break
+        steps = steps_of(source, v)
+        if steps > after_steps and (v == upto or (every and v % every == 0
+                                                  and steps >= from_steps)):
+            chosen.append(v)
+    return chosen
+
+
+def published_steps(run: Path, source: Lineage, target: Lineage) -> int:
+    """The arena steps up to which the zoo already holds this run: its newest snapshot published
+    from the run or identical to one of the run's files, and, for a run continued from a copy of
+    another (``budget.json``'s ``continued_from``), the steps the copy ended at (the snapshots
+    before are the other run's, published or not from there)."""
+    origin = shown(run)
+    mine = {sha256(source.path(v)) for v in source.versions()}
+    steps = [0]
+    for w in target.versions():
+        record = read_meta(target.path(w)).extra.get("published_from") or {}
+        if record.get("run") == origin or record.get("sha256") in mine:
+            steps.append(steps_of(target, w))
+    budget = run / "budget.json"
+    if budget.exists():
+        continued = json.loads(budget.read_text()).get("continued_from") or {}
+        if isinstance(continued.get("env_steps"), int):
+            steps.append(continued["env_steps"])
+    return max(steps)
 
 
 def publish(run: Path, zoo: Path, every: int, from_steps: int, upto: int | None,
@@ -94,19 +126,13 @@ def publish(run: Path, zoo: Path, every: int, from_steps: int, upto: int | None,
         raise SystemExit(f"zoo_publish: the run's robot is {body!r}, the zoo's lineage "
                          f"{source.name!r} is {zoo_body!r}")
     origin = shown(run)
-    records = [read_meta(target.path(w)).extra.get("published_from") or {}
-               for w in target.versions()]
-    shas = {r.get("sha256") for r in records}
-    # already in the zoo: this run's published versions, and any of its files published from
-    # another run (a run continued from a copy of another holds that run's snapshots)
-    published = {r["version"] for r in records
-                 if r.get("run") == origin and isinstance(r.get("version"), int)}
-    published |= {v for v in source.versions() if sha256(source.path(v)) in shas}
-    chosen = selection(source, every, from_steps, upto, published)
+    chosen = selection(source, every, from_steps, upto, published_steps(run, source, target))
+    if not chosen:
+        return []
     size = sum(p.stat().st_size for p in zoo.rglob("*") if p.is_file())
-    adding = sum(source.path(v).stat().st_size for v in chosen)
-    if (size + adding) / 2**20 > max_mb:
-        raise SystemExit(f"zoo_publish: the zoo would grow to {(size + adding) / 2**20:.1f} MB "
+    adding = sum(source.path(v).stat().st_size + 1024 for v in chosen)  # + the new metadata
+    if (size + adding) / 1e6 > max_mb:
+        raise SystemExit(f"zoo_publish: the zoo would grow to {(size + adding) / 1e6:.1f} MB "
                          f"(limit {max_mb:g} MB); publish fewer snapshots (--every, --from-steps)")
     lines = []
     version = target.latest() or 0

@@ -23,8 +23,8 @@ nothing in a world-frame observation tells a small network where the edge or the
 relative to its own heading. 3, recipe 2 with an entropy bonus (``training/zoo3``): recipe 2's ant
 and bug plateaued at a 0.2-0.27 win rate against idle in training over 3 M steps while their
 action noise kept shrinking (no entropy term). One change per recipe, so that their curves
-compare. Recipe 3 was stopped after 95-140 iterations: its entropy rose by the same amount every
-iteration for all three bodies (Adam turns the bonus's constant gradient on the log-std into a
+compare. Recipe 3 was stopped after 95-140 iterations: its entropy rose steadily for all three
+bodies (Adam turns the bonus's constant gradient on the log-std into a
 full-size step whenever the policy gradient on it is weaker). 4, recipe 2 with a floor on the
 action noise (std 0.15, ``PPOConfig.log_std_min``), continued from recipe 2's resume points
 (``training/zoo4`` starts as a copy of ``training/zoo2``; ``budget.json`` keeps recipe 2's
@@ -89,14 +89,26 @@ def continue_run(source: Path, target: Path) -> bool:
     already holds a run or ``source`` holds none."""
     if (target / "state.safetensors").exists() or not (source / "state.safetensors").exists():
         return False
-    shutil.copytree(source, target, dirs_exist_ok=True,
+    # copied aside first, the resume point moved in last: a stopped copy is redone next time
+    scratch = target.with_name(target.name + ".copying")
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(source, scratch,
                     ignore=shutil.ignore_patterns("config.json", "*.tmp", "events.*"))
-    budget = target / "budget.json"
+    budget = scratch / "budget.json"
     data = json.loads(budget.read_text()) if budget.exists() else {"invocations": []}
     data["continued_from"] = {"run": source.relative_to(ROOT).as_posix(),
                               "env_steps": data.get("env_steps", 0),
                               "invocations": len(data["invocations"])}
     budget.write_text(json.dumps(data, indent=1) + "\n")
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(scratch.iterdir(), key=lambda e: e.name == "state.safetensors"):
+        there = target / entry.name
+        if there.is_dir():
+            shutil.rmtree(there)
+        elif there.exists():
+            there.unlink()
+        entry.rename(there)
+    scratch.rmdir()
     return True
 
 

@@ -219,6 +219,12 @@ def test_a_noise_floor_holds_from_the_first_rollout_and_is_inert_below_the_noise
     trainer.run(progress=False, callback=lambda row: seen.append(
         trainer.policy.net.log_std.detach().clone()))
     assert len(seen) == 4 and all(bool(torch.all(ls >= -1.5)) for ls in seen)
+    # every update projects: noise pushed under the floor mid-run is back on it after one
+    with torch.no_grad():
+        trainer.policy.net.log_std.fill_(-5.0)
+    trainer.config = dataclasses.replace(trainer.config, total_steps=5 * 64)
+    trainer.iterate()
+    assert torch.all(trainer.policy.net.log_std >= -1.5)
     # a floor under the noise changes nothing: the same run as without one
     _, rows_none = run(TOY, tmp_path / "none")
     inert = dataclasses.replace(TOY, ppo=dataclasses.replace(TOY.ppo, log_std_min=-20.0))

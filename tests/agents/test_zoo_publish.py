@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -91,13 +92,40 @@ def test_a_run_continued_from_a_copy_does_not_publish_the_copied_snapshots(zoo_p
     assert read_meta(shipped.path(10)).extra["published_from"]["version"] == 60
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"upto": 35}, "--upto 35 is not a snapshot of the run"),
-    ({"max_mb": 1e-4}, "the zoo would grow to"),
-])
-def test_bad_requests_are_refused_before_anything_is_written(zoo_publish, setup, change,
-                                                             message):
+def test_a_continued_run_publishes_nothing_of_the_run_it_copied_even_once_pruned(
+        zoo_publish, setup, tmp_path):
     zoo, run, shipped, _ = setup
+    zoo_publish.publish(run, zoo, every=0, from_steps=0, upto=30, command=None)
+    continued = tmp_path / "training4" / "selfplay-ant"
+    shutil.copytree(run, continued)
+    (continued / "budget.json").write_text(json.dumps(
+        {"invocations": [], "continued_from": {"run": "x", "env_steps": 50_000,
+                                               "invocations": 0}}))
+    copy = Lineage(continued / "lineage", "selfplay-ant")
+    copy.path(30).unlink()  # pruned: the published file is gone from the copy
+    for v in (60, 100):
+        snapshot(copy, v)
+    zoo_publish.publish(continued, zoo, every=10, from_steps=0, upto=None, command=None)
+    # 10, 20, 40 and 50 are the copied run's (up to 50,000 steps), not the continued one's
+    assert [read_meta(shipped.path(v)).extra["published_from"]["version"]
+            for v in shipped.versions()[2:]] == [30, 60, 100]
+
+
+def test_the_size_limit_counts_what_would_be_added(zoo_publish, setup):
+    zoo, run, shipped, _ = setup
+    size = sum(p.stat().st_size for p in zoo.rglob("*") if p.is_file())
+    with pytest.raises(SystemExit, match="the zoo would grow to"):
+        zoo_publish.publish(run, zoo, every=10, from_steps=0, upto=None, command=None,
+                            max_mb=(size + 100) / 1e6)
+    assert shipped.versions() == [4, 8]
+    zoo_publish.publish(run, zoo, every=0, from_steps=0, upto=None, command=None,
+                        max_mb=(size + 4000) / 1e6)  # one snapshot fits
+    assert shipped.versions() == [4, 8, 9]
+
+
+def test_bad_requests_are_refused_before_anything_is_written(zoo_publish, setup):
+    zoo, run, shipped, _ = setup
+    change, message = {"upto": 35}, "--upto 35 is not a snapshot of the run"
     kwargs = {"every": 10, "from_steps": 0, "upto": None, "command": None, **change}
     with pytest.raises(SystemExit, match=message):
         zoo_publish.publish(run, zoo, **kwargs)
