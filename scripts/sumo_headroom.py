@@ -112,6 +112,7 @@ def main() -> None:
         return trainer
 
     mixture = trained("mixture", directory)
+    base_policy, _ = load_policy(lineage.path(base))
     rows, entries, steps = [], [], mixture.env_steps
     command = (f"python scripts/sumo_headroom.py --body {args.body} --steps {args.steps} "
                f"--bouts {args.bouts}" + (f" --lineage {relative(directory)}"
@@ -122,12 +123,15 @@ def main() -> None:
         steps += specialist.env_steps
         opponent, _ = load_policy(lineage.path(version))
         bodies = (args.body, args.body)
+        b = head_to_head(base_policy, opponent, bodies, episodes=args.bouts, seed=0, nthread=1)
         m = head_to_head(mixture.policy, opponent, bodies, episodes=args.bouts, seed=0, nthread=1)
         s = head_to_head(specialist.policy, opponent, bodies, episodes=args.bouts, seed=0,
                          nthread=1)
         diff, half = difference(s.wins, m.wins, args.bouts)
-        (m_low, m_high), (s_low, s_high) = m.interval(), s.interval()
-        rows.append(f"| {label}: v{version} | {m.win_rate:.0%} [{m_low:.0%}, {m_high:.0%}] | "
+        (b_low, b_high), (m_low, m_high), (s_low, s_high) = b.interval(), m.interval(), \
+            s.interval()
+        rows.append(f"| {label}: v{version} | {b.win_rate:.0%} [{b_low:.0%}, {b_high:.0%}] | "
+                    f"{m.win_rate:.0%} [{m_low:.0%}, {m_high:.0%}] | "
                     f"{s.win_rate:.0%} [{s_low:.0%}, {s_high:.0%}] | {diff:+.2f} +- {half:.2f} |")
         entries.append({"domain": "robosumo", "method": "specialist",
                         "comparison": "specialist minus lineage mixture, win rate",
@@ -136,18 +140,21 @@ def main() -> None:
                         "n": args.bouts, "command": command})
     minutes = (time.perf_counter() - start) / 60
     cpu_hours = (time.process_time() - cpu) / 3600
+    cost = (f"a report of the committed runs, {minutes:.0f} min of evaluation" if args.report_only
+            else f"{minutes:.0f} min and {cpu_hours:.2f} CPU hours in this invocation")
     body = f"""## Headroom in RoboSumo: a specialist against one version, a policy for the mixture
 
-Command: `{command}` (commit {commit()}, {machine()}, {minutes:.0f} min and {cpu_hours:.2f} CPU
-hours in this invocation; {steps:,} arena steps of fine-tuning in all). Base: version {base} of
+Command: `{command}` (commit {commit()}, {machine()}, {cost}; {steps:,} arena steps of
+fine-tuning in all). Base: version {base} of
 `{relative(directory)}`; the mixture policy and each specialist are PPO fine-tuned from it for
 {args.steps:,} arena steps, against the lineage's versions drawn uniformly or against one version
 alone. {args.bouts} bouts each against the version (sides alternating), win rates with 95 %
 Wilson intervals, the difference with its 95 % normal interval. It bounds what adapting to the
-version met can add over playing the mixture.
+version met can add over playing the mixture. The base column is version {base} itself, not
+fine-tuned, against the same version (what the fine-tuning started from).
 
-| opponent | mixture policy | specialist | specialist - mixture |
-|---|---:|---:|---:|
+| opponent | base | mixture policy | specialist | specialist - mixture |
+|---|---:|---:|---:|---:|
 {chr(10).join(rows)}
 """
     if not args.print_only:
