@@ -215,7 +215,9 @@ def main() -> None:
                + (" --original <the original policy_zoo/assets>" if args.original else "")
                + f" --episodes {n} --seed {seed}"
                + (f" --section {args.section}" if args.section != "zoo-evaluation" else ""))
-    body = f"""## The zoo's self-play lineages: how strong they are
+    title = "" if args.section == "zoo-evaluation" else \
+        f" ({args.section[len('zoo-evaluation-'):].replace('-', ' ')})"
+    body = f"""## The zoo's self-play lineages: how strong they are{title}
 
 Command: `{command}` (commit {commit()}, {machine()}, {minutes:.0f} min). {n} bouts per entry,
 sides alternating, win rate of the first-named agent with its 95 % Wilson interval and
