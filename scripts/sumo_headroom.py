@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from resultsdoc import ROOT, commit, machine, update_entries, write_section
+from resultsdoc import ROOT, commit, machine, relative, update_entries, write_section
 
 from agents.evaluate import head_to_head
 from agents.lineage import Lineage
@@ -53,12 +53,6 @@ def fine_tune(body: str, base: Path, opponents: Path, steps: int) -> TrainConfig
                        init_from=str(base), reward_scale=0.01, nthread=1, snapshot_every=10,
                        policy=PolicyConfig(arch="mlp", hidden=64),
                        ppo=PPOConfig(lr=3e-4, gamma=0.995, lam=0.95, epochs=10, minibatches=32))
-
-
-def relative(path: Path) -> Path:
-    """``path`` relative to the repository where it lies inside it (no machine paths)."""
-    resolved = path.resolve()
-    return resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else path
 
 
 def single_version(lineage: Lineage, version: int, runs: Path) -> Path:

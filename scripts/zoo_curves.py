@@ -16,12 +16,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 from pathlib import Path
 
 from resultsdoc import ROOT, commit, mean_ci, save_figure, write_section
+
+from agents.logger import read_metrics
 
 BODIES = ("ant", "bug", "spider")
 RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4"}
@@ -29,8 +30,7 @@ RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4"}
 
 def read_run(run: Path) -> tuple[list[dict], int, dict]:
     """(metrics rows, the first iteration that is the run's own, budget)."""
-    with (run / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
+    rows = read_metrics(run / "metrics.csv")
     budget = json.loads((run / "budget.json").read_text()) if (run / "budget.json").exists() \
         else {}
     start = 0
@@ -39,14 +39,6 @@ def read_run(run: Path) -> tuple[list[dict], int, dict]:
         start = next((int(r["iteration"]) for r in rows if int(r["env_steps"]) > taken),
                      len(rows) + 1)
     return rows, start, budget
-
-
-def number(row: dict, key: str) -> float | None:
-    value = row.get(key)
-    if value in (None, ""):
-        return None
-    x = float(value)
-    return x if math.isfinite(x) else None
 
 
 def blocks(rows: list[dict], start: int, block: int) -> dict[int, dict[str, tuple]]:
@@ -59,8 +51,8 @@ def blocks(rows: list[dict], start: int, block: int) -> dict[int, dict[str, tupl
             continue
         cell = out.setdefault((it // block) * block, {"idle": [], "entropy": []})
         for key, column in (("idle", "win_rate_idle"), ("entropy", "entropy")):
-            x = number(r, column)
-            if x is not None:
+            x = r.get(column)
+            if x is not None and math.isfinite(x):
                 cell[key].append(x)
     return {b: {k: (*mean_ci(v), len(v)) if v else (math.nan, math.nan, 0)
                 for k, v in cell.items()} for b, cell in out.items()}
@@ -105,7 +97,7 @@ def main() -> None:
                 budget.get("continued_from", {}).get("invocations", 0):]]
             budgets.append(f"- {body}, recipe {recipe} (`{root}/selfplay-{body}`): "
                            f"{int(rows[-1]['env_steps']):,} arena steps at iteration "
-                           f"{rows[-1]['iteration']}; its own "
+                           f"{int(rows[-1]['iteration'])}; its own "
                            f"{sum(i['steps'] for i in own):,} steps in "
                            f"{sum(i['cpu_s'] for i in own) / 3600:.2f} CPU hours over "
                            f"{len(own)} invocation(s)")

@@ -32,7 +32,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from resultsdoc import ROOT
+from resultsdoc import ROOT, relative
 
 from agents.checkpoint import load_checkpoint, read_meta
 from agents.lineage import Lineage
@@ -49,9 +49,8 @@ def sha256(path: Path) -> str:
 
 
 def shown(path: Path) -> str:
-    """``path`` relative to the repository where it lies inside it (no machine paths)."""
-    resolved = path.resolve()
-    return (resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else path).as_posix()
+    """``path`` as the messages and the metadata name it: relative to the repository."""
+    return relative(path).as_posix()
 
 
 def run_lineage(run: Path) -> Lineage:
