@@ -25,7 +25,7 @@ from resultsdoc import ROOT, commit, mean_ci, save_figure, write_section
 from agents.logger import read_metrics
 
 BODIES = ("ant", "bug", "spider")
-RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4"}
+RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4", 5: "training/zoo5"}
 
 
 def read_run(run: Path) -> tuple[list[dict], int, dict]:

@@ -28,10 +28,13 @@ bodies (Adam turns the bonus's constant gradient on the log-std into a
 full-size step whenever the policy gradient on it is weaker). 4, recipe 2 with a floor on the
 action noise (std 0.15, ``PPOConfig.log_std_min``), continued from recipe 2's resume points
 (``training/zoo4`` starts as a copy of ``training/zoo2``; ``budget.json`` keeps recipe 2's
-invocations and says where recipe 4 took over).
+invocations and says where recipe 4 took over). 5, recipe 4 with PPO's epochs stopped early once
+a minibatch's approximate KL passes 0.02 (``PPOConfig.target_kl``), continued from recipe 4's
+resume points (``training/zoo5``): recipe 2 and 4 ran every update's 10 epochs to a mean KL of
+0.07-0.25 with 50-70 % of the ratios clipped, far outside PPO's trust region.
 
 Usage:
-    python scripts/zoo_training.py [--recipe 4] [--bodies ant bug spider] [--hours 2.5]
+    python scripts/zoo_training.py [--recipe 5] [--bodies ant bug spider] [--hours 2.5]
 """
 
 from __future__ import annotations
@@ -60,18 +63,19 @@ INIT_LOG_STD = -1.0
 
 
 NOISE_FLOOR = math.log(0.15)  # recipe 4's floor on the log-std (the originals end at 0.03-0.22)
-# recipe -> (the policy's features, PPO's entropy-bonus weight, PPO's log-std floor)
-RECIPES = {1: ("raw", 0.0, None), 2: ("sumo", 0.0, None), 3: ("sumo", 0.01, None),
-           4: ("sumo", 0.0, NOISE_FLOOR)}
-ROOTS = {1: ROOT / "training" / "zoo", 2: ROOT / "training" / "zoo2",
-         3: ROOT / "training" / "zoo3", 4: ROOT / "training" / "zoo4"}
-CONTINUES = {4: 2}  # recipe -> the recipe whose runs it continues (else: from scratch)
+TARGET_KL = 0.02  # recipe 5's early stop of PPO's epochs (a common value; not tuned)
+# recipe -> (the policy's features, PPO's entropy-bonus weight, log-std floor, target KL)
+RECIPES = {1: ("raw", 0.0, None, None), 2: ("sumo", 0.0, None, None),
+           3: ("sumo", 0.01, None, None), 4: ("sumo", 0.0, NOISE_FLOOR, None),
+           5: ("sumo", 0.0, NOISE_FLOOR, TARGET_KL)}
+ROOTS = {r: ROOT / "training" / ("zoo" if r == 1 else f"zoo{r}") for r in RECIPES}
+CONTINUES = {4: 2, 5: 4}  # recipe -> the recipe whose runs it continues (else: from scratch)
 
 
-def config(body: str, seed: int = 0, recipe: int = 4) -> TrainConfig:
+def config(body: str, seed: int = 0, recipe: int = 5) -> TrainConfig:
     """The zoo's training run of one body (fixed: a changed config refuses to resume)."""
     name = body.capitalize()
-    features, ent_coef, log_std_min = RECIPES[recipe]
+    features, ent_coef, log_std_min, target_kl = RECIPES[recipe]
     return TrainConfig(env=f"RoboSumo-{name}-vs-{name}-v0", total_steps=TOTAL_STEPS,
                        num_envs=20, rollout=512, seed=seed, opponent="pool", pool_window=0.5,
                        self_play_arenas=8, idle_fraction=0.2, random_fraction=0.1,
@@ -80,7 +84,8 @@ def config(body: str, seed: int = 0, recipe: int = 4) -> TrainConfig:
                        policy=PolicyConfig(arch="mlp", hidden=64, init_log_std=INIT_LOG_STD,
                                            features=features),
                        ppo=PPOConfig(lr=3e-4, gamma=0.995, lam=0.95, epochs=10, minibatches=32,
-                                     ent_coef=ent_coef, log_std_min=log_std_min))
+                                     ent_coef=ent_coef, log_std_min=log_std_min,
+                                     target_kl=target_kl))
 
 
 def continue_run(source: Path, target: Path) -> bool:
@@ -96,9 +101,12 @@ def continue_run(source: Path, target: Path) -> bool:
                     ignore=shutil.ignore_patterns("config.json", "*.tmp", "events.*"))
     budget = scratch / "budget.json"
     data = json.loads(budget.read_text()) if budget.exists() else {"invocations": []}
+    earlier = data.get("continued_from")  # the source's own origin, kept as a chain
     data["continued_from"] = {"run": source.relative_to(ROOT).as_posix(),
                               "env_steps": data.get("env_steps", 0),
                               "invocations": len(data["invocations"])}
+    if earlier:
+        data["continued_from"]["earlier"] = earlier
     budget.write_text(json.dumps(data, indent=1) + "\n")
     target.mkdir(parents=True, exist_ok=True)
     for entry in sorted(scratch.iterdir(), key=lambda e: e.name == "state.safetensors"):
@@ -158,13 +166,14 @@ def main() -> None:
                         choices=["ant", "bug", "spider"])
     parser.add_argument("--hours", type=float, default=2.5,
                         help="wall-clock bound of this invocation")
-    parser.add_argument("--recipe", type=int, default=4, choices=sorted(RECIPES),
+    parser.add_argument("--recipe", type=int, default=5, choices=sorted(RECIPES),
                         help="1: world-frame observations only; 2: with egocentric features; "
                              "3: recipe 2 with an entropy bonus; 4: recipe 2 continued with a "
-                             "noise floor")
+                             "noise floor; 5: recipe 4 continued with PPO's epochs stopped at "
+                             "a target KL")
     parser.add_argument("--root", type=Path, default=None,
-                        help="where the runs live (default: training/zoo, training/zoo2, "
-                             "training/zoo3 or training/zoo4 for recipe 1-4)")
+                        help="where the runs live (default: training/zoo for recipe 1, "
+                             "training/zooN for recipe N)")
     parser.add_argument("--prune", action="store_true",
                         help="after training, delete snapshots outside the pool's window but "
                              f"every {KEEP_EVERY}th iteration (before committing a resume point)")
@@ -194,6 +203,7 @@ def main() -> None:
                              if k.startswith("win_rate_"))
             print(f"{body} it {t.iteration} steps {t.env_steps:,} wins [{rates}] "
                   f"len {row.get('length_mean', 0):.0f} shaping {row['shaping_weight']:.3f} "
+                  f"kl {row['approx_kl']:.3f} updates {row['updates']:.0f} "
                   f"{row['iteration_s']:.1f}s", flush=True)
     for body, t in trainers.items():
         t.logger.close()

@@ -133,6 +133,7 @@ class PPO:
             if stop:
                 break
         out = {k: float(np.mean(v)) for k, v in stats.items()}
+        out["updates"] = float(len(stats.get("total", ())))  # minibatch steps (target_kl stops)
         values, returns = rollout.values.flatten(), ret.flatten()
         residual = (returns - values).var() / returns.var().clamp_min(1e-8)
         out["explained_variance"] = float(1 - residual)

@@ -63,6 +63,21 @@ def test_ppo_update_moves_only_the_network_and_reports_finite_losses():
         assert torch.equal(value, norm_before[key])
 
 
+def test_target_kl_stops_the_epochs_once_a_minibatch_passes_it():
+    def update(target_kl):
+        torch.manual_seed(0)
+        policy = Policy(4, 2)
+        rollout, _ = VectorSampler(PointGoalVectorEnv(8), policy, 16, seed=0).collect()
+        config = PPOConfig(lr=1e-2, epochs=4, minibatches=4, target_kl=target_kl)
+        return PPO(policy, config).update(rollout, torch.Generator().manual_seed(0))
+
+    assert update(None)["updates"] == 16  # every epoch, every minibatch
+    # the first minibatch is on-policy (KL 0), so a tiny target stops after the second
+    assert update(1e-9)["updates"] == 2
+    loose = update(10.0)
+    assert loose["updates"] == 16 and loose["approx_kl"] < 10.0
+
+
 def test_ppo_update_is_deterministic_for_a_seeded_generator():
     def updated(seed: int) -> list[torch.Tensor]:
         torch.manual_seed(0)
