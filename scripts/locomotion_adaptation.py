@@ -72,6 +72,33 @@ def maml_config(iterations: int, seed: int, init_from: Path, step_size_lr: float
                       init_from=str(init_from), **outer)
 
 
+def rl2_checkpoint(ref: Path) -> Path:
+    """An RL^2 run directory's newest snapshot, or the checkpoint itself."""
+    if ref.is_dir():
+        snapshots = sorted((ref / "lineage").glob("*/v*.safetensors")) or sorted(
+            ref.glob("v*.safetensors"))
+        if not snapshots:
+            raise SystemExit(f"--rl2 {ref}: no snapshots (v*.safetensors) in it or its lineage/")
+        return snapshots[-1]
+    if not ref.is_file():
+        raise SystemExit(f"--rl2 {ref}: no such run directory or checkpoint")
+    return ref
+
+
+def rl2_description(path: Path) -> str:
+    """The report's bullet on the RL^2 rows, from the checkpoint's metadata."""
+    from agents.rl2.core import load_rl2
+
+    _, meta = load_rl2(path)
+    steps = meta.extra.get("env_steps")
+    budget = f"{steps:,} steps" if isinstance(steps, int) else "its checkpoint's steps"
+    where = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+    return (f"\n- RL^2 (`{where.as_posix()}`, {budget} of 7-episode trials on the training "
+            f"pairs): its LSTM state runs on across the chain's episodes; RL^2, memory reset "
+            f"every episode: the same policy starting a new trial after every episode (the "
+            f"ablation that leaves it only what it infers within an episode)")
+
+
 def plot(results: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib
 
@@ -108,6 +135,10 @@ def main() -> None:
                         help="rewrite the report from the returns saved by the last evaluation")
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=CHECKPOINT",
                         help="more agents to evaluate (e.g. rl2=path.safetensors)")
+    parser.add_argument("--rl2", type=Path, default=None, metavar="RUN_OR_CHECKPOINT",
+                        help="an RL^2 run directory (its newest snapshot) or checkpoint: two "
+                             "rows, RL^2 and RL^2 with its memory reset every episode (its "
+                             "ablation: no experience carried from one episode to the next)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
     parser.add_argument("--maml-step-size", type=float, default=0.001,
                         help="MAML's initial step sizes (--inner-step kl: a step's KL)")
@@ -162,6 +193,12 @@ def main() -> None:
         # meta-trained theta acting without any adaptation.
         frozen: PolicyAgent(theta, name="maml-theta", body="bug", seed=args.seed),
     }
+    rl2, rl2_reset = "RL^2", "RL^2, memory reset every episode"
+    if args.rl2 is not None:
+        ref = rl2_checkpoint(args.rl2)
+        methods[rl2] = agents.load(ref, body="bug", seed=args.seed)
+        # a new trial at every adapt(), which the chain calls after every episode
+        methods[rl2_reset] = agents.load(ref, body="bug", seed=args.seed, trial_per_round=True)
     for spec in args.extra:
         name, _, ref = spec.partition("=")
         if Path(ref).is_dir():  # a lineage directory: its latest snapshot
@@ -200,6 +237,9 @@ def main() -> None:
     if maml in results and frozen in results:  # what adaptation itself adds to MAML's theta
         comparisons.append((f"{maml} minus {frozen}",
                             results[maml].reshape(-1, 7) - results[frozen].reshape(-1, 7)))
+    if rl2 in results and rl2_reset in results:  # what the memory across episodes adds
+        comparisons.append((f"{rl2} minus {rl2_reset}",
+                            results[rl2].reshape(-1, 7) - results[rl2_reset].reshape(-1, 7)))
     entries = []
     command = "python scripts/locomotion_adaptation.py " + " ".join(
         a for a in sys.argv[1:] if a != "--report-only")
@@ -250,6 +290,7 @@ def main() -> None:
                     if args.base_lateral_cost else "")
     buffer_note = (f"its last {args.buffer_episodes} episodes" if args.buffer_episodes < 7
                    else "all of the chain's episodes so far")
+    rl2_note = "" if args.rl2 is None else rl2_description(rl2_checkpoint(args.rl2))
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
         title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"
@@ -282,7 +323,7 @@ Every method meets the same environment seeds, so differences can be paired chai
   second-order meta-gradients clipped to
   ±{meta_cfg.grad_clip}{clip_note}, per-step importance weights truncated at
   {meta_cfg.adapt.max_weight}){rule_note};
-  at execution it recomputes phi from theta on {buffer_note} after every episode.
+  at execution it recomputes phi from theta on {buffer_note} after every episode.{rl2_note}
 - {timing}
 
 ![adaptation curves]({plot_path.relative_to(ROOT / 'docs').as_posix()})
