@@ -52,11 +52,15 @@ THETA = "NoRML theta, no adaptation"
 OFFSET = "NoRML theta + offset, no gradient step"
 
 
-def config(iterations: int, seed: int) -> LocomotionMetaConfig:
+def config(iterations: int, seed: int, init_from: str = PPO, center_advantage: bool = False,
+           execution_data: bool = False, outer_epochs: int = 1) -> LocomotionMetaConfig:
+    """The run (defaults: the paper's rules, as the first run used them)."""
+    model = dataclasses.replace(default_model(), center_advantage=center_advantage)
     return LocomotionMetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3,
                                 gamma=0.99, lr=3e-4, advantage_lr=1e-3, lr_decay=True,
-                                grad_clip=1.0, seed=seed, snapshot_every=100, init_from=PPO,
-                                model=default_model())
+                                grad_clip=1.0, seed=seed, snapshot_every=100, init_from=init_from,
+                                model=model, execution_data=execution_data,
+                                outer_epochs=outer_epochs)
 
 
 class FrozenNoRML(NoRMLAgent):
@@ -143,13 +147,37 @@ def main() -> None:
     parser.add_argument("--save-zoo", action="store_true",
                         help=f"write the final model to agents/zoo/{ZOO_NAME}.safetensors")
     parser.add_argument("--train-only", action="store_true", help="stop after meta-training")
+    parser.add_argument("--init-from", default=PPO, metavar="REF",
+                        help="the PPO policy theta starts from and the baseline row (a zoo "
+                             "reference, checkpoint or run directory: its newest snapshot)")
+    parser.add_argument("--center-advantage", action="store_true",
+                        help="centre A_psi over each task's adaptation data")
+    parser.add_argument("--execution-data", action="store_true",
+                        help="meta-train the inner step on an adapted policy's episodes, as at "
+                             "execution")
+    parser.add_argument("--outer-epochs", type=int, default=1, metavar="N",
+                        help="outer PPO epochs per iteration (1: the paper's policy-gradient step)")
+    parser.add_argument("--run-name", default="norml-locomotion",
+                        help="the run's directory under --runs")
+    parser.add_argument("--section", default="norml-locomotion",
+                        help="the section of docs/results.md to write (and the plot's name)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
     args = parser.parse_args()
+    if args.outer_epochs < 1:
+        raise SystemExit(f"--outer-epochs must be >= 1, got {args.outer_epochs}")
+    init = args.init_from
+    if Path(init).is_dir():  # a PPO run: its newest snapshot, repository-relative where it can be
+        snapshots = sorted(Path(init).glob("lineage/*/v*.safetensors"))
+        if not snapshots:
+            raise SystemExit(f"--init-from {init}: no snapshots under its lineage/")
+        found = snapshots[-1].resolve()
+        init = str(found.relative_to(ROOT) if found.is_relative_to(ROOT) else found)
     torch.set_num_threads(1)
     progress = sys.stderr.isatty()
 
-    c = config(args.iterations, args.seed)
-    trainer = LocomotionMetaTrainer(c, args.runs / "norml-locomotion", tensorboard=False,
+    c = config(args.iterations, args.seed, init, args.center_advantage, args.execution_data,
+               args.outer_epochs)
+    trainer = LocomotionMetaTrainer(c, args.runs / args.run_name, tensorboard=False,
                                     nthread=1)
     trainer.run(progress=progress)
     path = trainer.lineage.path(trainer.lineage.latest())
@@ -168,14 +196,14 @@ def main() -> None:
     model, meta = load_norml(path)
     gamma = c.gamma
     methods = {
-        BASELINE: agents.load(PPO, body="bug", seed=args.seed),
+        BASELINE: agents.load(init, body="bug", seed=args.seed),
         NORML: agents.load(str(path), body="bug", seed=args.seed),
         UNCORRECTED: agents.load(str(path), body="bug", seed=args.seed, max_weight=None),
         THETA: FrozenNoRML(model, False, gamma=gamma, body="bug", seed=args.seed),
         OFFSET: FrozenNoRML(model, True, gamma=gamma, body="bug", seed=args.seed),
     }
     if args.zoo:  # the rest of the comparison, from the zoo's checkpoints
-        policy, _ = load_policy(agents.resolve(PPO))
+        policy, _ = load_policy(agents.resolve(init))
         theta, _, _, _ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
         methods["PPO tracking"] = TrackingAgent(policy, body="bug", seed=args.seed)
         methods["MAML (zoo)"] = agents.load("zoo:maml-locomotion-bug", body="bug", seed=args.seed)
@@ -191,10 +219,10 @@ def main() -> None:
         seconds[name] = time.perf_counter() - start
         print(name, results[name].reshape(-1, 7).mean(0).round(1),
               f"({seconds[name]:.0f} s)", flush=True)
-    np.savez(args.runs / "norml-locomotion.npz", **results)
+    np.savez(args.runs / f"{args.section}.npz", **results)
     t2 = time.perf_counter()
 
-    plot_path = ROOT / "docs" / "plots" / "norml_locomotion.png"
+    plot_path = ROOT / "docs" / "plots" / f"{args.section.replace('-', '_')}.png"
     plot(results, metrics, plot_path)
     pairs = [(name, BASELINE) for name in results if name != BASELINE]
     pairs += [(NORML, THETA), (NORML, OFFSET)]
@@ -218,6 +246,16 @@ def main() -> None:
     steps = trainer.env_steps
     alpha = metrics[-1]["alpha"]
     m = c.model
+    fixes = "".join([
+        " A_psi is centred: its mean over each task's adaptation data is removed before the "
+        "step." if m.center_advantage else "",
+        " The inner step meta-trains on execution data: theta is first adapted on its own "
+        "episodes of T_i, that adapted policy collects T_i again, and the step the outer loss "
+        "differentiates is taken on those episodes with importance weights truncated at 2 "
+        "(three collection phases)." if c.execution_data else "",
+        f" The outer loop runs {c.outer_epochs} PPO epochs (clipped surrogate, clip {c.clip}) "
+        "on each iteration's rollouts, the adaptation recomputed every epoch, instead of one "
+        "policy-gradient step." if c.outer_epochs > 1 else ""])
     body = f"""## NoRML on nonstationary locomotion (the paper's Fig. 4 protocol)
 
 Command: `{command}` (commit {commit()}, {machine()}; one core: `torch.set_num_threads(1)`, one
@@ -234,11 +272,11 @@ training leg pairs; {c.episodes} episodes of `pi_theta` on T_i, one reward-free 
 {c.episodes} episodes of `pi_theta_i` on T_{{i+1}}, one Adam step on their policy-gradient loss
 (discounted return, gamma {c.gamma}, minus the per-task polynomial ridge baseline, standardised
 per task) through the inner step into theta, offset, psi and alpha. theta starts from the PPO
-baseline's actor (`{PPO}`, MLP {m.hidden}x{m.hidden} tanh) and the observations are normalised
+baseline's actor (`{init}`, MLP {m.hidden}x{m.hidden} tanh) and the observations are normalised
 with that policy's statistics, frozen and stored in the NoRML checkpoint; A_psi
 {m.adv_hidden}x{m.adv_hidden} tanh on `concat(s', s, a)`; offset from 0; scalar step size from
 {m.alpha}, learned (final {alpha:.3g}); Adam {c.lr} (psi {c.advantage_lr}) decaying linearly to
-0; meta-gradient norm clipped at {c.grad_clip}; seed {c.seed}.
+0; meta-gradient norm clipped at {c.grad_clip}; seed {c.seed}.{fixes}
 
 On the training pairs, the mean return over the last 50 meta-iterations was
 {pre[0]:.1f} ± {pre[1]:.1f} before and {post[0]:.1f} ± {post[1]:.1f} after the inner step (gain
@@ -260,7 +298,7 @@ t-interval over the {n_chains} chains):
 
 {paired}
 
-- {BASELINE}: `{PPO}`, frozen (the baseline of the comparison above; same returns).
+- {BASELINE}: `{init}`, frozen.
 - {NORML}: the checkpoint as `agents.load` gives it: after every episode one inner step from
   theta on the last {c.episodes} episodes, each step's term weighted by `pi_theta(a | s) /
   pi_behaviour(a | s)` truncated at 2, since after the first episode the experience comes from
@@ -275,7 +313,7 @@ Computed from the paired table:
 
 ![NoRML on locomotion]({plot_path.relative_to(ROOT / 'docs').as_posix()})
 """
-    print(write_section("norml-locomotion", body))
+    print(write_section(args.section, body))
 
 
 if __name__ == "__main__":
