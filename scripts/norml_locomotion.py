@@ -30,7 +30,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from resultsdoc import ROOT, commit, episode_errorbars, machine, mean_ci, save_figure, write_section
+from resultsdoc import (
+    ROOT,
+    commit,
+    episode_errorbars,
+    machine,
+    mean_ci,
+    save_figure,
+    update_entries,
+    write_section,
+)
 
 import agents
 from agents.base import PolicyAgent
@@ -210,12 +219,19 @@ def main() -> None:
         methods["MAML theta, no adaptation"] = PolicyAgent(theta, name="maml-theta", body="bug",
                                                            seed=args.seed)
         methods["RL^2 (zoo)"] = agents.load("zoo:rl2-locomotion-bug", body="bug", seed=args.seed)
-    results, seconds = {}, {}
+    results, seconds, failed = {}, {}, {}
     for name, agent in methods.items():
         start = time.perf_counter()
         # the seeds of scripts/locomotion_adaptation.py: every method meets the same episodes
-        results[name] = nonstationary_returns(agent, "bug", repeats=args.repeats,
-                                              seed=10_000 + args.seed)
+        try:
+            results[name] = nonstationary_returns(agent, "bug", repeats=args.repeats,
+                                                  seed=10_000 + args.seed)
+        except ValueError as err:  # e.g. an adapted policy diverged to NaN actions
+            if name != UNCORRECTED:  # the one ablation known to diverge; others are errors
+                raise
+            failed[name] = str(err)
+            print(f"{name}: stopped ({err})", flush=True)
+            continue
         seconds[name] = time.perf_counter() - start
         print(name, results[name].reshape(-1, 7).mean(0).round(1),
               f"({seconds[name]:.0f} s)", flush=True)
@@ -235,6 +251,17 @@ def main() -> None:
             first_bad = min(int(np.argmax(flat[i] < DIVERGED)) + 1 for i in bad)
             findings += (f"\n- {name}: {len(bad)} of {len(flat)} chains diverged (an episode "
                          f"return below {DIVERGED:.0f}, from episode {first_bad} on).")
+    entries = []
+    for a, b in pairs:  # every paired comparison, also in docs/results/adaptation.json
+        m, h = mean_ci((results[a].reshape(-1, 7) - results[b].reshape(-1, 7))[:, 5:].mean(1))
+        entries.append({"domain": "locomotion", "method": f"{a} [{args.section}]",
+                        "comparison": f"minus {b}", "window": "episodes 6-7", "mean": m,
+                        "ci_low": m - h, "ci_high": m + h, "n": args.repeats * 3,
+                        "command": command})
+    update_entries(entries)
+    for name, why in failed.items():
+        findings += (f"\n- {name}: not in the tables; its evaluation stopped when an adapted "
+                     f"policy's actions were no longer finite ({why}): the chain diverged.")
     last = metrics[-50:]
     pre = mean_ci([r["return_pre"] for r in last])
     post = mean_ci([r["return_post"] for r in last])
@@ -256,6 +283,8 @@ def main() -> None:
         f" The outer loop runs {c.outer_epochs} PPO epochs (clipped surrogate, clip {c.clip}) "
         "on each iteration's rollouts, the adaptation recomputed every epoch, instead of one "
         "policy-gradient step." if c.outer_epochs > 1 else ""])
+    training_data = ("at meta-training too, with --execution-data" if c.execution_data else
+                     "at meta-training it is always `pi_theta`'s own, weight 1")
     body = f"""## NoRML on nonstationary locomotion (the paper's Fig. 4 protocol)
 
 Command: `{command}` (commit {commit()}, {machine()}; one core: `torch.set_num_threads(1)`, one
@@ -302,7 +331,7 @@ t-interval over the {n_chains} chains):
 - {NORML}: the checkpoint as `agents.load` gives it: after every episode one inner step from
   theta on the last {c.episodes} episodes, each step's term weighted by `pi_theta(a | s) /
   pi_behaviour(a | s)` truncated at 2, since after the first episode the experience comes from
-  earlier adapted policies (at meta-training it is always `pi_theta`'s own, weight 1).
+  earlier adapted policies ({training_data}).
 - {UNCORRECTED}: the same without the weights (`max_weight=None`).
 - {THETA}: the meta-trained `pi_theta`, frozen (what meta-training did to theta).
 - {OFFSET}: `theta + offset`, frozen (what the learned offset gives without A_psi's step).
