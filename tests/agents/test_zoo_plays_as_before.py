@@ -29,4 +29,7 @@ def test_a_zoo_agent_plays_as_recorded(name):
     got = golden.play(name)
     assert (got["file"], got["kind"], got["env_id"]) == (want["file"], want["kind"],
                                                          want["env_id"])
-    np.testing.assert_allclose(got["actions"], want["actions"], rtol=1e-6, atol=1e-6)
+    # float32 policies in float64 physics: two CPU models (different vector code in torch and
+    # MuJoCo) were seen to differ by up to 6e-6 over the 6 steps; a change of the code around
+    # the agents moves actions by far more than the tolerance
+    np.testing.assert_allclose(got["actions"], want["actions"], rtol=1e-5, atol=1e-5)
