@@ -25,7 +25,8 @@ from resultsdoc import ROOT, commit, mean_ci, save_figure, write_section
 from agents.logger import read_metrics
 
 BODIES = ("ant", "bug", "spider")
-RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4", 5: "training/zoo5"}
+RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4", 5: "training/zoo5",
+           6: "training/zoo6"}
 
 
 def read_run(run: Path) -> tuple[list[dict], int, dict]:
@@ -128,9 +129,9 @@ Command: `python scripts/zoo_curves.py --block {args.block}` (commit {commit()})
 {args.block} iterations and per recipe: the win rate against the idle robot in training (mean
 over the block's iterations that had bouts against it, ± its 95 % t-interval over them; bouts
 of the training rollouts, with action noise) and the policy's entropy (summed over the action
-dimensions). Recipe 4 continues recipe 2's runs and recipe 5 recipe 4's: a continuing recipe's
-rows start where it took over, and the rows before are the earlier recipe's. An empty cell: the
-run has no iterations in that block.
+dimensions). Recipe 4 continues recipe 2's runs, recipe 5 recipe 4's and recipe 6 recipe
+5's: a continuing recipe's rows start where it took over, and the rows before are the earlier
+recipe's. An empty cell: the run has no iterations in that block.
 
 """ + "\n\n".join(sections) + f"""
 
