@@ -30,6 +30,8 @@ from resultsdoc import (
     episode_errorbars,
     machine,
     mean_ci,
+    newest_snapshot,
+    relative,
     save_figure,
     update_entries,
     write_section,
@@ -75,11 +77,7 @@ def maml_config(iterations: int, seed: int, init_from: Path, step_size_lr: float
 def rl2_checkpoint(ref: Path) -> Path:
     """An RL^2 run directory's newest snapshot, or the checkpoint itself."""
     if ref.is_dir():
-        snapshots = sorted((ref / "lineage").glob("*/v*.safetensors")) or sorted(
-            ref.glob("v*.safetensors"))
-        if not snapshots:
-            raise SystemExit(f"--rl2 {ref}: no snapshots (v*.safetensors) in it or its lineage/")
-        return snapshots[-1]
+        return newest_snapshot(ref, "--rl2")
     if not ref.is_file():
         raise SystemExit(f"--rl2 {ref}: no such run directory or checkpoint")
     return ref
@@ -92,10 +90,9 @@ def rl2_description(path: Path) -> str:
     _, meta = load_rl2(path)
     steps = meta.extra.get("env_steps")
     budget = f"{steps:,} steps" if isinstance(steps, int) else "its checkpoint's steps"
-    where = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
-    return (f"\n- RL^2 (`{where.as_posix()}`, {budget} of 7-episode trials on the training "
-            f"pairs): its LSTM state runs on across the chain's episodes; RL^2, memory reset "
-            f"every episode: the same policy starting a new trial after every episode (the "
+    return (f"\n- RL^2 (`{relative(path).as_posix()}`, {budget} of 7-episode trials on the "
+            f"training pairs): its LSTM state runs on across the chain's episodes; RL^2, memory "
+            f"reset every episode: the same policy starting a new trial after every episode (the "
             f"ablation that leaves it only what it infers within an episode)")
 
 
@@ -194,11 +191,12 @@ def main() -> None:
         frozen: PolicyAgent(theta, name="maml-theta", body="bug", seed=args.seed),
     }
     rl2, rl2_reset = "RL^2", "RL^2, memory reset every episode"
-    if args.rl2 is not None:
-        ref = rl2_checkpoint(args.rl2)
-        methods[rl2] = agents.load(ref, body="bug", seed=args.seed)
+    rl2_path = None if args.rl2 is None else rl2_checkpoint(args.rl2)
+    if rl2_path is not None:
+        methods[rl2] = agents.load(rl2_path, body="bug", seed=args.seed)
         # a new trial at every adapt(), which the chain calls after every episode
-        methods[rl2_reset] = agents.load(ref, body="bug", seed=args.seed, trial_per_round=True)
+        methods[rl2_reset] = agents.load(rl2_path, body="bug", seed=args.seed,
+                                         trial_per_round=True)
     for spec in args.extra:
         name, _, ref = spec.partition("=")
         if Path(ref).is_dir():  # a lineage directory: its latest snapshot
@@ -290,7 +288,7 @@ def main() -> None:
                     if args.base_lateral_cost else "")
     buffer_note = (f"its last {args.buffer_episodes} episodes" if args.buffer_episodes < 7
                    else "all of the chain's episodes so far")
-    rl2_note = "" if args.rl2 is None else rl2_description(rl2_checkpoint(args.rl2))
+    rl2_note = "" if rl2_path is None else rl2_description(rl2_path)
     title = "Continuous adaptation on nonstationary locomotion (the paper's Fig. 4)"
     if meta_cfg.adapt.per_parameter:
         title += f", MAML with Meta-SGD step sizes, {args.maml_iterations} iterations"

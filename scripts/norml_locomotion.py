@@ -36,6 +36,8 @@ from resultsdoc import (
     episode_errorbars,
     machine,
     mean_ci,
+    newest_snapshot,
+    relative,
     save_figure,
     update_entries,
     write_section,
@@ -176,11 +178,7 @@ def main() -> None:
         raise SystemExit(f"--outer-epochs must be >= 1, got {args.outer_epochs}")
     init = args.init_from
     if Path(init).is_dir():  # a PPO run: its newest snapshot, repository-relative where it can be
-        snapshots = sorted(Path(init).glob("lineage/*/v*.safetensors"))
-        if not snapshots:
-            raise SystemExit(f"--init-from {init}: no snapshots under its lineage/")
-        found = snapshots[-1].resolve()
-        init = str(found.relative_to(ROOT) if found.is_relative_to(ROOT) else found)
+        init = str(relative(newest_snapshot(Path(init), "--init-from")))
     torch.set_num_threads(1)
     progress = sys.stderr.isatty()
 

@@ -43,6 +43,15 @@ def relative(path: Path) -> Path:
     return resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else path
 
 
+def newest_snapshot(run: Path, flag: str) -> Path:
+    """The newest ``v*.safetensors`` of a run directory (under its ``lineage/``) or of a lineage
+    folder itself; ``flag`` names the option in the error."""
+    snapshots = sorted(run.glob("lineage/*/v*.safetensors")) or sorted(run.glob("v*.safetensors"))
+    if not snapshots:
+        raise SystemExit(f"{flag} {run}: no snapshots (v*.safetensors) in it or its lineage/")
+    return snapshots[-1]
+
+
 def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,

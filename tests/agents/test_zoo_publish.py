@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,19 +11,10 @@ import torch
 from agents.checkpoint import CheckpointMeta, load_checkpoint, read_meta
 from agents.lineage import Lineage
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
 
 @pytest.fixture(scope="module")
-def zoo_publish():
-    sys.path.insert(0, str(SCRIPTS))  # the scripts import their shared resultsdoc module
-    try:
-        spec = importlib.util.spec_from_file_location("zoo_publish", SCRIPTS / "zoo_publish.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return module
+def zoo_publish(script):
+    return script("zoo_publish")
 
 
 def snapshot(lineage: Lineage, version: int, body: str = "ant", steps_per_version: int = 1000):

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
 
 @pytest.fixture(scope="module")
-def zoo_training():
-    sys.path.insert(0, str(SCRIPTS))  # the scripts import their shared resultsdoc module
-    try:
-        spec = importlib.util.spec_from_file_location("zoo_training", SCRIPTS / "zoo_training.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return module
+def zoo_training(script):
+    return script("zoo_training")
 
 
 def test_recipes_differ_from_the_one_they_continue_in_one_setting(zoo_training):

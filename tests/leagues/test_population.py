@@ -106,24 +106,8 @@ def test_by_body_pools_the_methods():
     assert ("ant", "ant") not in pooled
 
 
-def _script(name: str):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    scripts = Path(__file__).resolve().parents[2] / "scripts"
-    sys.path.insert(0, str(scripts))  # the scripts import their shared resultsdoc module
-    try:
-        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(scripts))
-    return module
-
-
-def test_population_versions_are_the_newest_then_evenly_back_over_the_newer_half():
-    pick = _script("population").pick_versions
+def test_population_versions_are_the_newest_then_evenly_back_over_the_newer_half(script):
+    pick = script("population").pick_versions
     versions = list(range(10, 260, 10))  # 25 snapshots; the newer half is 130..250 (13)
     assert pick(versions, 1) == [250]
     assert pick(versions, 2) == [250, 130]
