@@ -317,6 +317,9 @@ def add_norml_parser(algos: argparse._SubParsersAction) -> None:
     p.add_argument("--execution-data", action="store_true",
                    help="locomotion: adapt, as at execution, on episodes an adapted policy "
                         "collected, importance-weighted (3 collection phases instead of 2)")
+    p.add_argument("--first-step", action="store_true",
+                   help="locomotion, with --execution-data: also meta-train the first inner "
+                        "step, from the policy's own episodes (a fourth collection phase)")
     p.add_argument("--center-advantage", action="store_true",
                    help="subtract A_psi's mean over each task's adaptation data before the inner "
                         "step (its constant part only adds noise)")
@@ -440,6 +443,9 @@ def norml_config_from_args(args: argparse.Namespace):
         raise ValueError("--outer-epochs applies to NonstationaryLocomotion and RoboSumo envs")
     if args.execution_data and args.env not in LOCOMOTION_IDS:
         raise ValueError("--execution-data applies to NonstationaryLocomotion envs only")
+    if args.first_step and not args.execution_data:
+        raise ValueError("--first-step needs --execution-data (without it the first inner step "
+                         "is the only one and already meta-trained)")
     if sumo:
         from agents.norml.sumo import SumoNoRMLConfig
 
@@ -463,7 +469,8 @@ def norml_config_from_args(args: argparse.Namespace):
         init = None if init is None or init.lower() == "none" else init
         return LocomotionMetaConfig(body=body, lr_decay=not args.no_lr_decay, seed=args.seed,
                                     init_from=init, model=model,
-                                    execution_data=args.execution_data, **given())
+                                    execution_data=args.execution_data,
+                                    first_step=args.first_step, **given())
     return MetaTrainConfig(sparse=args.sparse, lr_decay=not args.no_lr_decay, seed=args.seed,
                            model=NoRMLConfig.variant(args.variant, **overrides), **given())
 

@@ -64,13 +64,15 @@ OFFSET = "NoRML theta + offset, no gradient step"
 
 
 def config(iterations: int, seed: int, init_from: str = PPO, center_advantage: bool = False,
-           execution_data: bool = False, outer_epochs: int = 1) -> LocomotionMetaConfig:
+           execution_data: bool = False, outer_epochs: int = 1,
+           first_step: bool = False) -> LocomotionMetaConfig:
     """The run (defaults: the paper's rules, as the first run used them)."""
     model = dataclasses.replace(default_model(), center_advantage=center_advantage)
     return LocomotionMetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3,
                                 gamma=0.99, lr=3e-4, advantage_lr=1e-3, lr_decay=True,
                                 grad_clip=1.0, seed=seed, snapshot_every=100, init_from=init_from,
                                 model=model, execution_data=execution_data,
+                                first_step=first_step,
                                 outer_epochs=outer_epochs)
 
 
@@ -166,6 +168,9 @@ def main() -> None:
     parser.add_argument("--execution-data", action="store_true",
                         help="meta-train the inner step on an adapted policy's episodes, as at "
                              "execution")
+    parser.add_argument("--first-step", action="store_true",
+                        help="with --execution-data: also meta-train the first inner step, "
+                             "from theta's own episodes")
     parser.add_argument("--outer-epochs", type=int, default=1, metavar="N",
                         help="outer PPO epochs per iteration (1: the paper's policy-gradient step)")
     parser.add_argument("--run-name", default="norml-locomotion",
@@ -176,6 +181,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.outer_epochs < 1:
         raise SystemExit(f"--outer-epochs must be >= 1, got {args.outer_epochs}")
+    if args.first_step and not args.execution_data:
+        raise SystemExit("--first-step needs --execution-data")
     init = args.init_from
     if Path(init).is_dir():  # a PPO run: its newest snapshot, repository-relative where it can be
         init = str(relative(newest_snapshot(Path(init), "--init-from")))
@@ -183,7 +190,7 @@ def main() -> None:
     progress = sys.stderr.isatty()
 
     c = config(args.iterations, args.seed, init, args.center_advantage, args.execution_data,
-               args.outer_epochs)
+               args.outer_epochs, args.first_step)
     trainer = LocomotionMetaTrainer(c, args.runs / args.run_name, tensorboard=False,
                                     nthread=1)
     trainer.run(progress=progress)
@@ -278,6 +285,10 @@ def main() -> None:
         "episodes of T_i, that adapted policy collects T_i again, and the step the outer loss "
         "differentiates is taken on those episodes with importance weights truncated at 2 "
         "(three collection phases)." if c.execution_data else "",
+        " The first inner step, theta adapted on its own episodes of T_i (the step an agent "
+        "takes after its first episode), is meta-trained too: that policy also plays T_{i+1} "
+        "(a fourth collection phase) and the outer loss is the mean of its loss there and the "
+        "execution-data step's." if c.first_step else "",
         f" The outer loop runs {c.outer_epochs} PPO epochs (clipped surrogate, clip {c.clip}) "
         "on each iteration's rollouts, the adaptation recomputed every epoch, instead of one "
         "policy-gradient step." if c.outer_epochs > 1 else ""])

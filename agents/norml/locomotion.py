@@ -83,6 +83,11 @@ class LocomotionMetaConfig(Config):
             outer loss differentiates on those episodes with importance weights
             ``pi_theta / pi_behaviour`` truncated at 2 (the agent's correction); 3 collection
             phases instead of 2 (off: the paper's, theta's own data).
+        first_step: with ``execution_data``, also meta-train the first inner step, the one an
+            agent takes after its first episode, on theta's own data: the behaviour policy is
+            then kept in the graph, collects T_{i+1} as well (a fourth phase), and the outer
+            loss is the mean of its loss there and the execution-data step's (off: the
+            behaviour policy is detached and no loss ever shapes it).
         outer_epochs: outer updates on each iteration's rollouts: 1, the paper's one policy-
             gradient step; more are PPO epochs (clipped surrogate at ``clip``), the adaptation
             recomputed from the updated theta each epoch.
@@ -104,6 +109,7 @@ class LocomotionMetaConfig(Config):
     init_from: str | None = None
     model: NoRMLConfig = field(default_factory=default_model)
     execution_data: bool = False
+    first_step: bool = False
     outer_epochs: int = 1
     clip: float = 0.2
 
@@ -114,6 +120,9 @@ class LocomotionMetaConfig(Config):
         if not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 < gamma <= 1, got {self.gamma}")
         check_positive(self, ("lr", "advantage_lr", "alpha_lr", "grad_clip", "clip"))
+        if self.first_step and not self.execution_data:
+            raise ValueError("first_step needs execution_data: without it the first step is "
+                             "the only one and already in the outer loss")
         if self.model.features != "raw":
             raise ValueError(f"model features={self.model.features!r} is for RoboSumo envs only")
 
@@ -205,6 +214,7 @@ class LocomotionMetaTrainer(MetaTrainer):
         self._nthread = nthread
         self.extra_steps, self.behaviour_return = 0, None  # execution_data's first phase
         self.inner_weights = None  # the importance weights of the inner step (execution_data)
+        self.first = None  # first_step: theta's own episodes of T_i, the behaviour's of T_{i+1}
         super().__init__(config, run_dir, resume=resume, tensorboard=tensorboard)
 
     def _build_model(self) -> NoRMLModel:
@@ -243,7 +253,8 @@ class LocomotionMetaTrainer(MetaTrainer):
         c, model = self.config, self.model
         pairs = self.tasks.transitions(c.meta_batch)
         # two (three) resets an iteration, each of all arenas (env i starts from seed + i)
-        n, phases = self.envs.num_envs, 3 if c.execution_data else 2
+        n = self.envs.num_envs
+        phases = 2 + int(c.execution_data) + int(c.first_step)
 
         def seed(phase: int) -> int:
             return env_seed(c.seed, phases * self.iteration + phase, n)
@@ -252,11 +263,16 @@ class LocomotionMetaTrainer(MetaTrainer):
         pre = collect_locomotion(model, self.envs, [p[0] for p in pairs], [theta] * c.meta_batch,
                                  c.episodes, seed(0), self.generator)
         weights = None
-        self.extra_steps, self.behaviour_return = 0, None
+        self.extra_steps, self.behaviour_return, self.first = 0, None, None
         if c.execution_data:  # the experience an adapted policy collects, as at execution
             behaviour = {k: v.detach() for k, v in model.adapt_tasks(
                 pre, c.gamma, create_graph=False).items()}
             self.extra_steps = int(pre.mask.sum())
+            if c.first_step:  # the behaviour policy plays T_{i+1}, as after episode 1
+                own = collect_locomotion(model, self.envs, [p[1] for p in pairs],
+                                         _split(behaviour), c.episodes, seed(2), self.generator)
+                self.first = (pre, own)
+                self.extra_steps += int(own.mask.sum())
             self.behaviour_return = float(episode_returns(pre).mean())  # theta's own, on T_i
             pre = collect_locomotion(model, self.envs, [p[0] for p in pairs], _split(behaviour),
                                      c.episodes, seed(1), self.generator)
@@ -282,16 +298,27 @@ class LocomotionMetaTrainer(MetaTrainer):
         sampled = time.perf_counter()
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         epochs = c.outer_epochs
-        old = None
+        old = old_first = None
+        first_loss = None
         for epoch in range(epochs):
+            first = None
+            if self.first is not None:  # the first step, from theta's own episodes, in the graph
+                first = model.adapt_tasks(self.first[0], c.gamma)
             if epoch:  # PPO epochs: adapt again from the updated theta, same rollouts
                 adapted = model.adapt_tasks(pre, c.gamma, weights=self.inner_weights)
             elif epochs > 1:
                 with torch.no_grad():
                     old = model.log_prob({k: v.detach() for k, v in adapted.items()},
                                          post.obs, post.actions)
+                    if first is not None:
+                        old_first = model.log_prob({k: v.detach() for k, v in first.items()},
+                                                   self.first[1].obs, self.first[1].actions)
             loss = model.outer_loss(adapted, post, c.gamma, old_logp=old,
                                     clip=c.clip)
+            if first is not None:
+                first_loss = model.outer_loss(first, self.first[1], c.gamma,
+                                              old_logp=old_first, clip=c.clip)
+                loss = (loss + first_loss) / 2
             self.optimizer.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip or float("inf"))
@@ -310,6 +337,9 @@ class LocomotionMetaTrainer(MetaTrainer):
         row["adaptation_gain"] = row["return_post"] - row["return_pre"]
         if self.behaviour_return is not None:
             row["return_theta"] = self.behaviour_return  # theta's own episodes of T_i
+        if self.first is not None:  # the first step's policy on T_{i+1}
+            row["return_first"] = float(episode_returns(self.first[1]).mean())
+            row["loss_first"] = float(first_loss.detach())
         return row, int(pre.mask.sum() + post.mask.sum()) + self.extra_steps
 
     def _extra_metrics(self, pre: TaskData, post: TaskData) -> dict[str, float]:

@@ -164,11 +164,18 @@ def test_arena_train_norml_on_locomotion(tmp_path, capsys):
     args = parser.parse_args(
         ["norml", "--env", "NonstationaryLocomotion-Bug-v0", "--iterations", "1", "--tasks", "1",
          "--rollouts", "1", "--init-from", "none", "--nthread", "1", "--run-dir",
-         str(tmp_path / "run"), "--no-progress", "--no-tensorboard"])
+         str(tmp_path / "run"), "--no-progress", "--no-tensorboard", "--execution-data",
+         "--first-step"])
     assert args.func(args) == 0
     assert "1 meta-iterations" in capsys.readouterr().out
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["body"] == "bug" and config["meta_batch"] == 1 and config["init_from"] is None
+    assert config["execution_data"] and config["first_step"]
+    alone = parser.parse_args(["norml", "--env", "NonstationaryLocomotion-Bug-v0",
+                               "--first-step", "--run-dir", str(tmp_path / "other")])
+    with pytest.raises(SystemExit, match="arena train norml: --first-step needs "
+                                         "--execution-data"):
+        alone.func(alone)
     agent = agents.load(str(tmp_path / "run" / "lineage" / "run" / "v0001.safetensors"))
     assert isinstance(agent, NoRMLAgent) and agent.body == "bug" and agent.window == 1
 
@@ -213,6 +220,38 @@ def test_execution_data_adapts_on_an_adapted_policys_episodes_with_truncated_wei
     assert "return_theta" in row
     # three phases of meta_batch x episodes episodes of 100 steps
     assert row["env_steps"] == 3 * 2 * 1 * 100
+
+
+def test_first_step_puts_the_behaviour_policys_step_into_the_outer_loss(tmp_path):
+    trainer = LocomotionMetaTrainer(_config(execution_data=True, first_step=True, iterations=1),
+                                    tmp_path / "run", tensorboard=False)
+    model = trainer.model
+    losses = []
+    outer_loss = model.outer_loss
+
+    psi = list(model.advantage.parameters())
+    psi_grads = []
+
+    def spying(params, data, gamma, old_logp=None, clip=0.2):
+        loss = outer_loss(params, data, gamma, old_logp, clip)
+        psi_grads.append(torch.autograd.grad(loss, psi, allow_unused=True, retain_graph=True))
+        losses.append((params, data, loss))
+        return loss
+
+    model.outer_loss = spying
+    row = trainer.iterate()
+    (_, post, _), (first, own, first_loss) = losses
+    # the first step is theta adapted on theta's own episodes, with its graph: its loss
+    # reaches psi (A_psi shapes it)
+    assert all(v.grad_fn is not None for v in first.values())
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in psi_grads[1])
+    # ... played on T_{i+1}: its own episodes, not the execution-data step's
+    assert not torch.equal(own.obs, post.obs)
+    assert row["loss_first"] == pytest.approx(float(first_loss))
+    assert "return_first" in row and "return_theta" in row
+    assert row["env_steps"] == 4 * 2 * 1 * 100  # four phases
+    with pytest.raises(ValueError, match="first_step needs execution_data"):
+        _config(first_step=True)
 
 
 def test_the_ppo_outer_surrogate_starts_as_the_policy_gradient_and_takes_its_epochs(tmp_path):

@@ -55,6 +55,9 @@ TRAINERS = {
     "norml-locomotion-execution-data": (LocomotionMetaTrainer, LocomotionMetaConfig(
         iterations=3, meta_batch=2, episodes=1, snapshot_every=1, model=SMALL_NORML,
         execution_data=True)),
+    "norml-locomotion-first-step": (LocomotionMetaTrainer, LocomotionMetaConfig(
+        iterations=3, meta_batch=2, episodes=1, snapshot_every=1, model=SMALL_NORML,
+        execution_data=True, first_step=True, outer_epochs=2)),
     "norml-robosumo": (SumoNoRMLTrainer, SumoNoRMLConfig(
         env="RoboSumo-Bug-vs-Bug-v0", opponents=ZOO_BUG, iterations=3, meta_batch=2,
         episodes=2, episode_steps=25, init_from=ZOO_BUG + "@123", snapshot_every=1)),
