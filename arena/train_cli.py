@@ -75,6 +75,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--min-action-std", type=options.positive_float, default=None,
                      metavar="STD", help="a floor on the policy's action noise (its std), "
                                          "kept after every update (default: none)")
+    ppo.add_argument("--target-kl", type=options.positive_float, default=None, metavar="KL",
+                     help="stop an update's epochs at the first minibatch whose approximate KL "
+                          "exceeds this (default: none, all epochs run)")
     ppo.add_argument("--nthread", type=int, default=D("nthread"),
                      help="physics threads (0: all cores)")
     ppo.add_argument("--snapshot-every", type=int, default=D("snapshot_every"), metavar="N",
@@ -108,11 +111,13 @@ def config_from_args(args: argparse.Namespace):
         policy=PolicyConfig(arch=args.arch, hidden=args.hidden, features=args.features),
         ppo=PPOConfig(lr=args.lr, gamma=gamma, lam=args.lam, epochs=args.epochs,
                       minibatches=args.minibatches, ent_coef=args.ent_coef, bptt=args.bptt,
+                      target_kl=args.target_kl,
                       log_std_min=(None if args.min_action_std is None
                                    else math.log(args.min_action_std)))),
         {**PPO_FIELDS, "--reward-scale": "reward_scale", "--gamma": "ppo.gamma",
          "--env": "env", "--opponents": "opponents", "--init-from": "init_from",
-         "--lr-anneal": "lr_anneal", "--min-action-std": "ppo.log_std_min"})
+         "--lr-anneal": "lr_anneal", "--min-action-std": "ppo.log_std_min",
+         "--target-kl": "ppo.target_kl"})
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -166,6 +166,22 @@ def test_min_action_std_sets_the_noise_floor_as_a_log_std(capsys):
     assert err[-1].endswith("argument --min-action-std: expected a number > 0, got 'wide'")
 
 
+def test_target_kl_stops_ppo_epochs_early_and_is_off_by_default(capsys):
+    from arena.cli import build_parser
+    from arena.train_cli import config_from_args
+
+    parse = build_parser().parse_args
+    stopped = config_from_args(parse(["train", "ppo", "--env", "ToyPoint-v0",
+                                      "--target-kl", "0.02"]))
+    assert stopped.ppo.target_kl == pytest.approx(0.02)
+    assert config_from_args(parse(["train", "ppo", "--env", "ToyPoint-v0"])).ppo.target_kl is None
+    with pytest.raises(SystemExit) as exc:
+        parse(["train", "ppo", "--env", "ToyPoint-v0", "--target-kl", "-1"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("argument --target-kl: expected a finite number > 0, got -1")
+
+
 @pytest.mark.parametrize("algorithm,args,message", [
     ("ppo", ["--env", "RoboSumo-Ant-vs-Ant-v0", "--shaping-anneal", "3"],
      "--shaping-anneal must be in [0, 1], got 3.0"),
