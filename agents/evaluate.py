@@ -8,7 +8,7 @@ half of the arenas so that neither player slot favours a side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -31,11 +31,18 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
 
 @dataclass(frozen=True)
 class MatchResult:
-    """Outcomes of ``episodes`` bouts from side A's point of view."""
+    """Outcomes of ``episodes`` bouts from side A's point of view.
+
+    ``ends`` counts how they ended (where known; not part of equality): ``ENDS``' keys, "won:
+    B fell" (B's torso touched the tatami), "won: B out" (B's torso left it), "lost: fell",
+    "lost: out", "draw: both lost" (in the same step), "draw: step limit" and "draw: unstable"
+    (the simulation diverged).
+    """
 
     wins: int
     losses: int
     draws: int
+    ends: dict[str, int] = field(default_factory=dict, compare=False)
 
     @property
     def episodes(self) -> int:
@@ -80,13 +87,28 @@ class _Actor:
         self.starts = self.starts | done
 
 
+ENDS = ("won: B fell", "won: B out", "lost: fell", "lost: out", "draw: both lost",
+        "draw: step limit", "draw: unstable")
+
+
+def _end(winner: int, seat_a: int, fallen: np.ndarray, out: np.ndarray, unstable: bool) -> str:
+    """How a bout ended from A's side (``fallen``, ``out``: ``[2]`` per player)."""
+    if winner < 0:
+        if unstable:
+            return "draw: unstable"
+        return "draw: both lost" if (fallen | out).all() else "draw: step limit"
+    loser = 1 - winner
+    how = "fell" if fallen[loser] else "out"
+    return f"won: B {how}" if winner == seat_a else f"lost: {how}"
+
+
 def head_to_head(a: Policy | str, b: Policy | str, bodies: tuple[str, str], episodes: int = 100,
                  arenas: int = 16, seed: int = 0, nthread: int = 0) -> MatchResult:
     """Play ``episodes`` bouts of A (body ``bodies[0]``) against B (``bodies[1]``).
 
     Half of the arenas seat A as player_0, the other half as player_1 (A keeps its body).
     Bouts are counted from A's side; a bout with no winner at the step limit, or where both
-    fell together, is a draw.
+    fell together, is a draw. The result's ``ends`` says how each bout ended.
     """
     from envs.robosumo import SumoVectorEnv
 
@@ -95,6 +117,7 @@ def head_to_head(a: Policy | str, b: Policy | str, bodies: tuple[str, str], epis
     arenas = min(arenas, episodes)
     half = arenas // 2 if arenas > 1 else arenas
     results = np.zeros(3, dtype=np.int64)  # wins, losses, draws
+    ends = dict.fromkeys(ENDS, 0)
     seats = [(bodies, False, half), (bodies[::-1], True, arenas - half)]
     per_seat = [episodes * n // arenas for _, _, n in seats]
     per_seat[0] += episodes - sum(per_seat)
@@ -120,6 +143,8 @@ def head_to_head(a: Policy | str, b: Policy | str, bodies: tuple[str, str], epis
             for i in np.flatnonzero(done & active):
                 w = int(info["winner"][i])
                 results[2 if w < 0 else (0 if w == seat_a else 1)] += 1
+                ends[_end(w, seat_a, info["fallen"][i], info["out"][i],
+                          bool(info["unstable"][i]))] += 1
                 done_count += 1
                 if started.sum() >= quota:
                     active[i] = False
@@ -127,7 +152,8 @@ def head_to_head(a: Policy | str, b: Policy | str, bodies: tuple[str, str], epis
                     started[i] += 1
             for actor in players:
                 actor.episode_ended(done)
-    return MatchResult(int(results[0]), int(results[1]), int(results[2]))
+    return MatchResult(int(results[0]), int(results[1]), int(results[2]),
+                       {k: v for k, v in ends.items() if v})
 
 
 def nonstationary_returns(agent, body: str = "bug", pairs=None, repeats: int = 10,

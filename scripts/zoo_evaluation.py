@@ -29,7 +29,7 @@ from pathlib import Path
 
 from resultsdoc import ROOT, commit, machine, save_figure, write_section
 
-from agents.evaluate import MatchResult, head_to_head
+from agents.evaluate import ENDS, MatchResult, head_to_head
 from agents.lineage import Lineage
 from agents.policy import load_policy
 
@@ -106,7 +106,16 @@ def cell(r: MatchResult) -> str:
 def record(r: MatchResult, a: str, b: str) -> dict:
     lo, hi = r.interval("win")
     return {"a": a, "b": b, "wins": r.wins, "losses": r.losses, "draws": r.draws,
-            "win_rate": r.win_rate, "ci_low": lo, "ci_high": hi}
+            "win_rate": r.win_rate, "ci_low": lo, "ci_high": hi, "ends": r.ends}
+
+
+def ends_table(results: list[tuple[str, str, MatchResult]]) -> str:
+    """How bouts ended, one row per match (counts; ``ENDS``' columns that occur)."""
+    cols = [e for e in ENDS if any(r.ends.get(e) for _, _, r in results)]
+    lines = ["| A | B | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    lines += [f"| {a} | {b} | " + " | ".join(str(r.ends.get(e, 0)) for e in cols) + " |"
+              for a, b, r in results]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -138,13 +147,14 @@ def main() -> None:
         print(f"{a_name} vs {b_name}: {cell(r)}", flush=True)
         return r
 
-    rows, k = [], 0
+    rows, k, builtin = [], 0, []
     prev = {b: candidate(args.previous, b) for b in BODIES} if args.previous else {}
     for body in BODIES:
         policy, label, _ = cands[body]
         res = []
         for opp, opp_name in (("idle", f"idle-{body}"), ("random", f"random-{body}")):
             res.append(play(policy, opp, (body, body), label, opp_name, k := k + 1))
+            builtin.append((label, opp_name, res[-1]))
         if prev:
             res.append(play(policy, prev[body][0], (body, body), label,
                             f"previous {prev[body][1]}", k := k + 1))
@@ -224,6 +234,11 @@ sides alternating, win rate of the first-named agent with its 95 % Wilson interv
 (wins/losses/draws).
 
 {table1}
+
+How those bouts against idle and random ended (counts; "fell": the torso touched the tatami,
+"out": it left it; A is the candidate):
+
+{ends_table(builtin)}
 
 Between bodies (the candidates of the table above; row A against column B):
 

@@ -47,10 +47,18 @@ class RewardWeights:
                 raise ValueError(f"reward weight {f.name} must be a finite number, got {value!r}")
 
 
-def has_lost(xyz: np.ndarray, out_limit: float) -> np.ndarray:
-    """Whether torsos at world positions ``xyz [..., 3]`` lose: fallen or out of the square."""
+def loss_reasons(xyz: np.ndarray, out_limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(fallen, out)`` for torsos at world positions ``xyz [..., 3]``: the torso is below
+    ``FALL_HEIGHT`` above the tatami; it is at L-inf distance ``out_limit`` or more from the
+    centre. Either loses."""
     fallen = xyz[..., 2] - TATAMI_HEIGHT < FALL_HEIGHT
     out = np.abs(xyz[..., :2]).max(-1) >= out_limit
+    return fallen, out
+
+
+def has_lost(xyz: np.ndarray, out_limit: float) -> np.ndarray:
+    """Whether torsos at world positions ``xyz [..., 3]`` lose: fallen or out of the square."""
+    fallen, out = loss_reasons(xyz, out_limit)
     return fallen | out
 
 

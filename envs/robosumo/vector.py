@@ -43,7 +43,9 @@ class SumoVectorEnv:
     terminated [n], truncated [n], info)`` where ``obs = (obs_0 [n, d0], obs_1 [n, d1])``
     float32 and ``info`` holds ``reward_<term>`` ``[n, 2]``, ``winner`` ``[n]`` (0, 1 or -1),
     ``unstable`` ``[n]``, ``final_obs`` (like ``obs``; rows of finished arenas hold their last
-    observation) and ``episode_steps`` ``[n]`` (length of the bouts that just ended, else 0).
+    observation), ``episode_steps`` ``[n]`` (length of the bouts that just ended, else 0) and
+    ``fallen``, ``out`` ``[n, 2]`` (each player's torso, after the step and before any reset,
+    is below the fall height or outside the tatami: why a bout was lost).
     """
 
     def __init__(self, num_envs: int = 8, bodies: tuple[str, str] = ("ant", "ant"), *,
@@ -130,6 +132,8 @@ class SumoVectorEnv:
         info["unstable"] = unstable
         info["final_obs"] = tuple(o.copy() for o in self._obs)
         info["episode_steps"] = np.where(done, self._steps, 0)
+        info["fallen"], info["out"] = rules.loss_reasons(
+            rules.torso_positions(self._qpos, self.layouts), self.core.out_limit)
         if done.any():
             ids = np.flatnonzero(done)
             self._reset_arenas(ids)

@@ -93,3 +93,23 @@ def test_divergence_in_one_arena_ends_only_that_bout():
     assert trunc.tolist() == [False, True, False] and not term.any()
     assert info["reward_draw"][1].tolist() == [0.0, 0.0]
     assert np.abs(rewards[1]).max() < 15
+
+
+def test_fallen_and_out_say_why_a_bout_was_won_and_are_false_while_it_goes_on():
+    envs = SumoVectorEnv(6, ("ant", "ant"), nthread=1)
+    envs.reset(seed=11)
+    rng = np.random.default_rng(0)
+    decided = 0
+    for _ in range(200):
+        _, _, term, _, info = envs.step((rng.uniform(-1, 1, (6, 8)), np.zeros((6, 8))))
+        lost = info["fallen"] | info["out"]
+        assert lost.shape == (6, 2)
+        assert not lost[~term].any()  # a bout goes on only while neither has lost
+        for i in np.flatnonzero(term):
+            w = int(info["winner"][i])
+            if w >= 0:
+                assert lost[i, 1 - w] and not lost[i, w]
+                decided += 1
+            else:
+                assert lost[i].all()  # both at once
+    assert decided >= 6  # random torques topple or walk out within 200 steps
