@@ -1,7 +1,7 @@
 """The zoo recipes' training curves side by side: win rate against the idle robot and the
 policy's entropy per block of iterations, for every body and every recipe's run.
 
-Reads ``training/zoo2``, ``zoo3`` and ``zoo4`` (``metrics.csv`` and ``budget.json`` of each
+Reads ``training/zoo2`` to ``zoo7`` (``metrics.csv`` and ``budget.json`` of each
 ``selfplay-<body>`` run); a run continued from another's copy (recipe 4 from recipe 2) counts
 from where it took over (``budget.json``'s ``continued_from``), its earlier rows being the other
 run's. The win rate of an iteration is over the bouts against the idle robot that ended in its
@@ -26,7 +26,7 @@ from agents.logger import read_metrics
 
 BODIES = ("ant", "bug", "spider")
 RECIPES = {2: "training/zoo2", 3: "training/zoo3", 4: "training/zoo4", 5: "training/zoo5",
-           6: "training/zoo6"}
+           6: "training/zoo6", 7: "training/zoo7"}
 
 
 def read_run(run: Path) -> tuple[list[dict], int, dict]:
@@ -129,9 +129,9 @@ Command: `python scripts/zoo_curves.py --block {args.block}` (commit {commit()})
 {args.block} iterations and per recipe: the win rate against the idle robot in training (mean
 over the block's iterations that had bouts against it, ± its 95 % t-interval over them; bouts
 of the training rollouts, with action noise) and the policy's entropy (summed over the action
-dimensions). Recipe 4 continues recipe 2's runs, recipe 5 recipe 4's and recipe 6 recipe
-5's: a continuing recipe's rows start where it took over, and the rows before are the earlier
-recipe's. An empty cell: the run has no iterations in that block.
+dimensions). Recipe 4 continues recipe 2's runs, recipe 5 recipe 4's, recipe 6 recipe 5's
+and recipe 7 recipe 6's: a continuing recipe's rows start where it took over, and the rows
+before are the earlier recipe's. An empty cell: the run has no iterations in that block.
 
 """ + "\n\n".join(sections) + f"""
 

@@ -13,17 +13,25 @@ def zoo_training(script):
     return script("zoo_training")
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
 def test_recipes_differ_from_the_one_they_continue_in_one_setting(zoo_training):
     for recipe, source in zoo_training.CONTINUES.items():
         new, old = zoo_training.config("ant", recipe=recipe), zoo_training.config(
             "ant", recipe=source)
-        a, b = new.to_dict(), old.to_dict()
-        changed = [k for k in a["ppo"] if a["ppo"][k] != b["ppo"][k]]
-        assert len(changed) == 1, changed
-        assert {k: v for k, v in a.items() if k != "ppo"} == \
-            {k: v for k, v in b.items() if k != "ppo"}
+        a, b = _flat(new.to_dict()), _flat(old.to_dict())
+        assert a.keys() == b.keys()
+        changed = [k for k in a if a[k] != b[k]]
+        assert len(changed) == 1, (recipe, changed)
     assert zoo_training.config("bug", recipe=5).ppo.target_kl == 0.02
     assert zoo_training.config("bug", recipe=4).ppo.target_kl is None
+    assert zoo_training.config("bug", recipe=7).idle_fraction == 0.5
+    assert zoo_training.config("bug", recipe=6).idle_fraction == 0.2
 
 
 def make_run(run: Path, steps: int, budget_extra: dict | None = None) -> None:
