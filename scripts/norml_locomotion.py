@@ -65,9 +65,10 @@ OFFSET = "NoRML theta + offset, no gradient step"
 
 def config(iterations: int, seed: int, init_from: str = PPO, center_advantage: bool = False,
            execution_data: bool = False, outer_epochs: int = 1,
-           first_step: bool = False) -> LocomotionMetaConfig:
+           first_step: bool = False, offset: bool = True) -> LocomotionMetaConfig:
     """The run (defaults: the paper's rules, as the first run used them)."""
-    model = dataclasses.replace(default_model(), center_advantage=center_advantage)
+    model = dataclasses.replace(default_model(), center_advantage=center_advantage,
+                                learn_offset=offset)
     return LocomotionMetaConfig(body="bug", iterations=iterations, meta_batch=12, episodes=3,
                                 gamma=0.99, lr=3e-4, advantage_lr=1e-3, lr_decay=True,
                                 grad_clip=1.0, seed=seed, snapshot_every=100, init_from=init_from,
@@ -171,6 +172,9 @@ def main() -> None:
     parser.add_argument("--first-step", action="store_true",
                         help="with --execution-data: also meta-train the first inner step, "
                              "from theta's own episodes")
+    parser.add_argument("--no-offset", action="store_true",
+                        help="an ablation: no learned offset, the inner step is A_psi's "
+                             "gradient step alone")
     parser.add_argument("--outer-epochs", type=int, default=1, metavar="N",
                         help="outer PPO epochs per iteration (1: the paper's policy-gradient step)")
     parser.add_argument("--run-name", default="norml-locomotion",
@@ -190,7 +194,7 @@ def main() -> None:
     progress = sys.stderr.isatty()
 
     c = config(args.iterations, args.seed, init, args.center_advantage, args.execution_data,
-               args.outer_epochs, args.first_step)
+               args.outer_epochs, args.first_step, not args.no_offset)
     trainer = LocomotionMetaTrainer(c, args.runs / args.run_name, tensorboard=False,
                                     nthread=1)
     trainer.run(progress=progress)
@@ -214,8 +218,9 @@ def main() -> None:
         NORML: agents.load(str(path), body="bug", seed=args.seed),
         UNCORRECTED: agents.load(str(path), body="bug", seed=args.seed, max_weight=None),
         THETA: FrozenNoRML(model, False, gamma=gamma, body="bug", seed=args.seed),
-        OFFSET: FrozenNoRML(model, True, gamma=gamma, body="bug", seed=args.seed),
     }
+    if model.offset is not None:  # without an offset this row would be theta's
+        methods[OFFSET] = FrozenNoRML(model, True, gamma=gamma, body="bug", seed=args.seed)
     if args.zoo:  # the rest of the comparison, from the zoo's checkpoints
         policy, _ = load_policy(agents.resolve(init))
         theta, _, _, _ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))
@@ -246,7 +251,7 @@ def main() -> None:
     plot_path = ROOT / "docs" / "plots" / f"{args.section.replace('-', '_')}.png"
     plot(results, metrics, plot_path)
     pairs = [(name, BASELINE) for name in results if name != BASELINE]
-    pairs += [(NORML, THETA), (NORML, OFFSET)]
+    pairs += [(NORML, THETA)] + ([(NORML, OFFSET)] if OFFSET in results else [])
     rows, paired = table(results, pairs)
     findings = "\n".join(f"- {verdict(results, a, b)}." for a, b in pairs)
     for name, r in results.items():
@@ -292,6 +297,10 @@ def main() -> None:
         f" The outer loop runs {c.outer_epochs} PPO epochs (clipped surrogate, clip {c.clip}) "
         "on each iteration's rollouts, the adaptation recomputed every epoch, instead of one "
         "policy-gradient step." if c.outer_epochs > 1 else ""])
+    offset_text = "offset from 0" if m.learn_offset else "no offset (`--no-offset`)"
+    plus_offset, into_offset = (" + offset", " offset,") if m.learn_offset else ("", "")
+    offset_row = (f"- {OFFSET}: `theta + offset`, frozen (what the learned offset gives without "
+                  "A_psi's step).\n" if OFFSET in results else "")
     training_data = ("at meta-training too, with --execution-data" if c.execution_data else
                      "at meta-training it is always `pi_theta`'s own, weight 1")
     body = f"""## NoRML on nonstationary locomotion (the paper's Fig. 4 protocol)
@@ -306,13 +315,13 @@ with other jobs.
 Meta-training (`agents/norml/locomotion.py`, `arena train norml --env
 NonstationaryLocomotion-Bug-v0`): MAML's task structure, pairs (T_i, T_{{i+1}}) drawn from the 12
 training leg pairs; {c.episodes} episodes of `pi_theta` on T_i, one reward-free inner step
-`theta_i = theta + offset - alpha grad L` with `L` weighing `log pi_theta` by `A_psi(s, a, s')`,
+`theta_i = theta{plus_offset} - alpha grad L` with `L` weighing `log pi_theta` by `A_psi(s, a, s')`,
 {c.episodes} episodes of `pi_theta_i` on T_{{i+1}}, one Adam step on their policy-gradient loss
 (discounted return, gamma {c.gamma}, minus the per-task polynomial ridge baseline, standardised
-per task) through the inner step into theta, offset, psi and alpha. theta starts from the PPO
+per task) through the inner step into theta,{into_offset} psi and alpha. theta starts from the PPO
 baseline's actor (`{init}`, MLP {m.hidden}x{m.hidden} tanh) and the observations are normalised
 with that policy's statistics, frozen and stored in the NoRML checkpoint; A_psi
-{m.adv_hidden}x{m.adv_hidden} tanh on `concat(s', s, a)`; offset from 0; scalar step size from
+{m.adv_hidden}x{m.adv_hidden} tanh on `concat(s', s, a)`; {offset_text}; scalar step size from
 {m.alpha}, learned (final {alpha:.3g}); Adam {c.lr} (psi {c.advantage_lr}) decaying linearly to
 0; meta-gradient norm clipped at {c.grad_clip}; seed {c.seed}.{fixes}
 
@@ -343,8 +352,7 @@ t-interval over the {n_chains} chains):
   earlier adapted policies ({training_data}).
 - {UNCORRECTED}: the same without the weights (`max_weight=None`).
 - {THETA}: the meta-trained `pi_theta`, frozen (what meta-training did to theta).
-- {OFFSET}: `theta + offset`, frozen (what the learned offset gives without A_psi's step).
-
+{offset_row}
 Computed from the paired table:
 
 {findings}
