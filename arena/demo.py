@@ -1,12 +1,12 @@
 """``arena demo``: a league tournament among the zoo agents, its leaderboard and its report.
 
-Entrants: the newest snapshot of every RoboSumo lineage in the zoo, the same lineage as an evolving
-opponent (its version advancing every round, as if it kept training during the game), the other
-RoboSumo checkpoints of the zoo (the meta-learners: MAML, RL^2, NoRML, adapting between rounds),
-and the built-ins ``random`` and ``idle`` as a floor. With an empty zoo the built-ins play
-alone, one per body. Every pair plays one iterated adaptation game (round robin) on the embedded
-defaults: in-process executor, one SQLite league file; then the leaderboard is printed and the
-report written.
+Entrants: the population of the population experiments (``scripts/population.py``): for every
+body with a RoboSumo lineage in the zoo, the lineage's newest snapshot frozen (no adaptation)
+and with PPO tracking, and that body's meta-learners (MAML, RL^2, NoRML, adapting between
+rounds), body by body; then the built-ins ``random`` and ``idle`` as a floor. With an empty zoo
+the built-ins play alone, one per body. Every pair plays one iterated adaptation game (round
+robin) on the embedded defaults: in-process executor, one SQLite league file; then the
+leaderboard is printed and the report written.
 """
 
 from __future__ import annotations
@@ -31,18 +31,18 @@ class DemoPlan:
         episodes: episodes per round.
         max_steps: step limit of an episode.
         zoo_agents: at most this many zoo entries enter.
-        evolving: whether lineages also enter as evolving opponents.
+        tracking: whether each lineage also enters with PPO tracking.
     """
 
     rounds: int
     episodes: int
     max_steps: int
     zoo_agents: int
-    evolving: bool
+    tracking: bool
 
 
-FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=6, evolving=True)
-QUICK = DemoPlan(rounds=2, episodes=1, max_steps=60, zoo_agents=2, evolving=False)
+FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=12, tracking=True)
+QUICK = DemoPlan(rounds=2, episodes=1, max_steps=60, zoo_agents=2, tracking=False)
 
 
 def demo_entrants(plan: DemoPlan) -> tuple[list[Any], str]:
@@ -50,18 +50,17 @@ def demo_entrants(plan: DemoPlan) -> tuple[list[Any], str]:
     from arena.zoo import zoo_entries
     from leagues.roster import AgentSpec
 
-    # the self-play lineages first (the reference the others are measured against), then the
-    # single checkpoints (the meta-learners), each group by name
-    entries = sorted((e for e in zoo_entries() if e.sumo), key=lambda e: not e.versions)
+    # body by body: the self-play lineage first (the reference the others are measured
+    # against), then that body's single checkpoints (the meta-learners) by name
+    entries = sorted((e for e in zoo_entries() if e.sumo),
+                     key=lambda e: (e.body or "", not e.versions, e.name))
     entries = entries[:plan.zoo_agents]
     specs = []
     for e in entries:
         specs.append(AgentSpec(f"zoo:{e.name}", name=e.name))
-        if e.versions and plan.evolving and len(e.versions) > 1:
-            start = e.versions[len(e.versions) // 2]
-            stride = max(1, (e.versions[-1] - start) // max(1, plan.rounds - 1))
-            specs.append(AgentSpec(f"zoo:{e.name}", name=f"{e.name}+evolving", evolving=True,
-                                   start_version=start, stride=stride))
+        if e.versions and plan.tracking:
+            specs.append(AgentSpec(f"zoo:{e.name}", name=f"{e.name}+tracking",
+                                   adaptation="tracking"))
     if entries:
         bodies = sorted({e.body for e in entries})[:1]
         lineages = [e.name for e in entries if e.versions]
@@ -69,7 +68,7 @@ def demo_entrants(plan: DemoPlan) -> tuple[list[Any], str]:
         parts = []
         if lineages:
             parts.append(f"zoo agents: {', '.join(lineages)}"
-                         + (" (also as evolving opponents)" if plan.evolving else ""))
+                         + (" (also with PPO tracking)" if plan.tracking else ""))
         if singles:
             parts.append(f"zoo meta-learners: {', '.join(singles)}")
         note = "; ".join([*parts, "built-ins random and idle as a floor"])
@@ -87,8 +86,9 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``arena demo``."""
     p = sub.add_parser("demo", help="a league tournament among the zoo agents, with its report",
                        description="Run a round-robin tournament of iterated adaptation games "
-                                   "among the zoo agents (self-play lineages, also as evolving "
-                                   "opponents, and random/idle as a floor), print the "
+                                   "among the zoo agents (each body's self-play lineage, "
+                                   "frozen and tracking, and meta-learners, and random/idle as "
+                                   "a floor), print the "
                                    "leaderboard and write the report. A few minutes on 2 cores; "
                                    "--quick takes seconds.")
     p.add_argument("--quick", action="store_true",
@@ -160,7 +160,4 @@ def run_demo(args: argparse.Namespace) -> int:
 def _ref(specs: list[Any], name: str) -> str:
     """The command-line reference of the entrant named ``name``."""
     spec = next(s for s in specs if s.label == name)
-    text = spec.ref + (f",body={spec.body}" if spec.ref in ("random", "idle") else "")
-    if spec.evolving:
-        text += f",evolve,start={spec.start_version},stride={spec.stride}"
-    return text
+    return spec.ref + (f",body={spec.body}" if spec.ref in ("random", "idle") else "")

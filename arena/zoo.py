@@ -21,11 +21,10 @@ PRODUCERS = {
     "maml-locomotion-": "python scripts/locomotion_adaptation.py --step-size-lr 1e-5",
     "ppo-locomotion-": "python scripts/locomotion_adaptation.py",
     "rl2-locomotion-": "arena train rl2 --total-steps 1500000",
-    # the RoboSumo meta-learners of the iterated games against the self-play lineage
-    "maml-sumo-": "python scripts/sumo_adaptation.py --maml-iterations 100",
-    "rl2-sumo-": "arena train rl2 --env RoboSumo-Bug-vs-Bug-v0 --opponents zoo:selfplay-bug "
-                 "--num-envs 8 --rollout 500 --total-steps 1000000 --episodes 5 --nthread 1",
-    "norml-sumo-": "python scripts/norml_sumo.py --save-zoo",
+    # the RoboSumo meta-learners of the population experiments, one per body and method
+    "maml-sumo-": "python scripts/population_zoo.py --save-zoo",
+    "rl2-sumo-": "python scripts/population_zoo.py --save-zoo",
+    "norml-sumo-": "python scripts/population_zoo.py --save-zoo",
 }
 
 

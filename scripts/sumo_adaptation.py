@@ -42,12 +42,14 @@ from leagues.roster import AgentSpec, with_body
 ENV = "RoboSumo-Bug-vs-Bug-v0"
 LINEAGE = "selfplay-bug"
 SECTION = "sumo-adaptation"
-EXTRA_NOTES = {  # how the zoo's other RoboSumo meta-learners were trained (arena zoo: commands)
-    "zoo:rl2-sumo-bug": "LSTM, 1 M steps of trials of 5 bouts against a uniformly drawn version "
-                        "of the same lineage; a new trial, i.e. a zeroed memory, every round",
-    "zoo:norml-sumo-bug": "meta-trained for 200 iterations on consecutive versions of the same "
-                          "lineage from v123; between rounds one reward-free step from theta "
-                          "on the last round's bouts, importance-weighted",
+EXTRA_NOTES = {  # how the zoo's other RoboSumo meta-learners were trained (population_zoo.py)
+    "zoo:rl2-sumo-bug": "LSTM, 200,000 steps of trials of 5 bouts against a uniformly drawn "
+                        "version of the same lineage (BPTT windows of 100 steps); a new trial, "
+                        "i.e. a zeroed memory, every round",
+    "zoo:norml-sumo-bug": "meta-trained for 25 iterations on consecutive versions of the same "
+                          "lineage from its newest version, centred learned advantage; between "
+                          "rounds one reward-free step from theta on the last round's bouts, "
+                          "importance-weighted",
 }
 
 

@@ -109,7 +109,7 @@ def test_the_zoo_ids_still_take_the_builtins_a_callable_and_any_policy_reference
 @pytest.mark.parametrize(("opponent", "message"), [
     ("zoo:nobody", "unknown zoo agent 'nobody'"),
     ("zoo:selfplay-bug", "controls a bug; player_1 here is an ant"),
-    ("zoo:maml-sumo-bug", "is a maml agent; the RoboSumo ids take a PPO policy"),
+    ("zoo:maml-sumo-bug", "is a maml-sumo agent; the RoboSumo ids take a PPO policy"),
     (3, "opponent must be 'zoo', a PPO policy reference, 'random', 'idle' or a callable"),
     ("zoo:ppo-locomotion-bug", "reads 37 values and acts with 12; player_1 of this matchup "
                                "observes 164"),

@@ -47,3 +47,17 @@ def empty_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     monkeypatch.setattr(agents.refs, "ZOO_DIR", root)
     return root
+
+
+@pytest.fixture
+def zoo_single():
+    """Write a single RoboSumo checkpoint (a small random MLP policy) into a zoo folder:
+    ``zoo_single(root, name, body)``; the lineage maker is ``zoo_single.lineage``."""
+
+    def single(root: Path, name: str, body: str) -> Path:
+        env_id = f"RoboSumo-{body.capitalize()}-vs-{body.capitalize()}-v0"
+        meta = CheckpointMeta(kind="ppo-mlp", body=body, env_id=env_id, config={})
+        return save_policy(root / f"{name}.safetensors", Policy(*DIMS[body]), meta)
+
+    single.lineage = make_lineage
+    return single

@@ -49,6 +49,25 @@ def test_quick_demo_enters_the_zoo_lineages(zoo, tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0  # starts afresh
 
 
+def test_demo_enters_the_population_body_by_body(zoo, zoo_single):
+    from arena.demo import FULL, QUICK, demo_entrants
+
+    zoo_single.lineage(zoo, "selfplay-bug", 2, body="bug")
+    zoo_single(zoo, "maml-sumo-bug", "bug")
+    zoo_single(zoo, "rl2-sumo-ant", "ant")
+    specs, note = demo_entrants(FULL)
+    assert [s.label for s in specs] == [
+        "selfplay-ant", "selfplay-ant+tracking", "rl2-sumo-ant",
+        "selfplay-bug", "selfplay-bug+tracking", "maml-sumo-bug", "random-ant", "idle-ant"]
+    assert [s.adaptation for s in specs[:3]] == ["own", "tracking", "own"]
+    assert specs[1].ref == "zoo:selfplay-ant" and not any(s.evolving for s in specs)
+    assert note == ("zoo agents: selfplay-ant, selfplay-bug (also with PPO tracking); zoo "
+                    "meta-learners: rl2-sumo-ant, maml-sumo-bug; built-ins random and idle as "
+                    "a floor")
+    specs, _ = demo_entrants(QUICK)  # two zoo entries, no tracking: seconds
+    assert [s.label for s in specs] == ["selfplay-ant", "rl2-sumo-ant", "random-ant", "idle-ant"]
+
+
 COMMANDS = [["demo"], ["match"], ["watch"], ["replay"], ["report"], ["zoo"], ["game"],
             ["tournament"], ["league"], ["league", "run"], ["train"], ["envs"]]
 

@@ -117,3 +117,49 @@ def test_population_versions_are_the_newest_then_evenly_back_over_the_newer_half
                                          "only 13 snapshots"):
         pick(versions, 14)
     assert pick([1, 2], 1) == [2]
+
+
+@pytest.mark.parametrize("body", ["ant", "bug", "spider"])
+def test_population_meta_learners_train_with_the_settled_settings(script, body, tmp_path):
+    from arena.cli import build_parser
+    from arena.meta_cli import norml_config_from_args, rl2_config_from_args
+
+    zoo = script("population_zoo")
+    parse = build_parser().parse_args
+    name = body.capitalize()
+    runs = {m: parse(["train", *zoo.train_args(m, body, tmp_path / m)]) for m in zoo.METHODS}
+    for m, args in runs.items():  # every run meets the lineage of its own body, one core each
+        assert args.env == f"RoboSumo-{name}-vs-{name}-v0", m
+        assert args.opponents == f"zoo:selfplay-{body}", m
+        assert args.nthread == 1 and args.run_dir == tmp_path / m, m
+    maml = runs["maml"]  # KL-sized steps, kept positive, the value net apart
+    assert (maml.inner_step, maml.step_size, maml.log_step_sizes, maml.value_step,
+            maml.sf_baseline) == ("kl", 0.01, True, "separate", "pre")
+    assert maml.init_from == f"zoo:selfplay-{body}" and maml.iterations == zoo.BUDGET["maml"]
+    rl2 = rl2_config_from_args(runs["rl2"])  # whole 100-step windows, trials of 5 bouts
+    assert (rl2.ppo.bptt, rl2.episodes, rl2.total_steps) == (100, 5, zoo.BUDGET["rl2"])
+    assert rl2.rollout % rl2.ppo.bptt == 0
+    norml = norml_config_from_args(runs["norml"])
+    assert norml.model.center_advantage and norml.init_from == f"zoo:selfplay-{body}"
+    assert norml.iterations == zoo.BUDGET["norml"]
+    with pytest.raises(ValueError, match="unknown method 'ppo'; accepted: maml, rl2, norml"):
+        zoo.train_args("ppo", body, tmp_path)
+
+
+def test_population_meta_learner_enters_the_zoo_standalone_with_its_command(script, tmp_path,
+                                                                             monkeypatch):
+    import agents.refs
+    from agents.checkpoint import load_checkpoint, read_meta
+
+    zoo = script("population_zoo")
+    source = agents.refs.ZOO_DIR / "selfplay-bug" / "v0125.safetensors"
+    monkeypatch.setattr(agents.refs, "ZOO_DIR", tmp_path)
+    command = "arena train maml --env RoboSumo-Bug-vs-Bug-v0"
+    path = zoo.save_zoo({"method": "maml", "body": "bug", "snapshot": str(source),
+                         "command": command})
+    assert path == tmp_path / "maml-sumo-bug.safetensors"
+    meta, before = read_meta(path), read_meta(source)
+    assert (meta.lineage, meta.version) == (None, None) and before.lineage == "selfplay-bug"
+    assert meta.extra["command"] == command and meta.kind == before.kind
+    tensors, _ = load_checkpoint(path)
+    assert all((tensors[k] == v).all() for k, v in load_checkpoint(source)[0].items())
