@@ -36,6 +36,7 @@ from pathlib import Path
 
 from resultsdoc import ROOT, commit, machine, save_figure, write_section
 
+import agents
 from agents.lineage import Lineage
 from leagues import (
     AgentSpec,
@@ -95,22 +96,37 @@ def relative(path: Path | str) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def reference(path: Path, version: int | None = None) -> str:
+    """How an entrant names its checkpoint: ``zoo:<name>[@<version>]`` for one of the
+    repository's zoo (the league files then resume in any clone), else its absolute path (they
+    resume from any working directory)."""
+    path = path.resolve()
+    zoo = Path(agents.ZOO_DIR).resolve()
+    if path.is_relative_to(zoo):
+        inside = path.relative_to(zoo)
+        if version is None and len(inside.parts) == 1:
+            return f"zoo:{path.stem}"
+        if version is not None and len(inside.parts) == 2:
+            return f"zoo:{inside.parts[0]}@{version}"
+    return str(path)
+
+
 def population(zoo: Path, bodies: list[str], versions: int,
                extra: list[str]) -> list[AgentSpec]:
-    """The entrants, every one with its method as ``kind`` and an absolute checkpoint path
-    (the league files then resume from any working directory)."""
+    """The entrants, every one with its method as ``kind`` and a checkpoint reference that
+    resumes anywhere (``reference``)."""
     specs = []
     for body in bodies:
         lineage = lineage_of(zoo, body)
         for v in pick_versions(lineage.versions(), versions):
-            ref = str(lineage.path(v).resolve())
+            ref = reference(lineage.path(v), v)
             for adaptation, method in BASELINES.items():
                 specs.append(AgentSpec(ref, name=f"{adaptation}-{body}@{v}", kind=method,
                                        adaptation=adaptation))
         found = []
         for prefix, method in META_LEARNERS.items():
             for path in sorted(zoo.glob(f"{prefix}-sumo-{body}*.safetensors")):
-                specs.append(AgentSpec(str(path.resolve()), name=path.stem, kind=method))
+                specs.append(AgentSpec(reference(path), name=path.stem, kind=method))
                 found.append(path.name)
         print(f"{body}: lineage {relative(lineage.directory)}, meta-learners: "
               + (", ".join(found) if found else f"none in {relative(zoo)}"), flush=True)

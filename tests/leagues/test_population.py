@@ -163,3 +163,15 @@ def test_population_meta_learner_enters_the_zoo_standalone_with_its_command(scri
     assert meta.extra["command"] == command and meta.kind == before.kind
     tensors, _ = load_checkpoint(path)
     assert all((tensors[k] == v).all() for k, v in load_checkpoint(source)[0].items())
+
+
+def test_population_names_zoo_checkpoints_by_zoo_reference(script, tmp_path, monkeypatch):
+    import agents.refs
+
+    reference = script("population").reference
+    monkeypatch.setattr(agents.refs, "ZOO_DIR", tmp_path / "zoo")
+    assert reference(tmp_path / "zoo" / "maml-sumo-ant.safetensors") == "zoo:maml-sumo-ant"
+    assert reference(tmp_path / "zoo" / "selfplay-ant" / "v0124.safetensors",
+                     124) == "zoo:selfplay-ant@124"
+    run = tmp_path / "runs" / "selfplay-ant" / "lineage" / "selfplay-ant" / "v0002.safetensors"
+    assert reference(run, 2) == str(run.resolve())  # outside the zoo: where it lies
