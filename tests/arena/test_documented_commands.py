@@ -289,8 +289,9 @@ def _play(command: Documented, workdirs: dict[str, Path], tmp_path_factory,
     assert run(words) == 0, f"{command.where}: {shlex.join(['arena', *words])}"
     for target in written(words):
         assert (workdir / target).exists(), (command.where, target)
-    if words[0] == "train":  # a run directory with its resume point
-        states = [p for p in workdir.glob("runs/**/state.safetensors")
+    if words[0] == "train":  # a run directory (the default under runs/, or --run-dir) with its
+        # resume point
+        states = [p for p in workdir.glob("**/state.safetensors")
                   if p.stat().st_mtime >= start - 1]
         assert states, (command.where, "no training state written")
     return words
