@@ -1,6 +1,6 @@
 """``arena demo``: a league tournament among the zoo agents, its leaderboard and its report.
 
-Entrants: the population of the population experiments (``scripts/population.py``): for every
+Entrants: the agents of the population experiments (``scripts/population.py``): for every
 body with a RoboSumo lineage in the zoo, the lineage's newest snapshot frozen (no adaptation)
 and with PPO tracking, and that body's meta-learners (MAML, RL^2, NoRML, adapting between
 rounds), body by body; then the built-ins ``random`` and ``idle`` as a floor. With an empty zoo

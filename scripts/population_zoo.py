@@ -31,20 +31,20 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from resultsdoc import ROOT
+from resultsdoc import ROOT, relative
 
 import agents
 from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
 
 METHODS = ("maml", "rl2", "norml")
+SLOWEST_FIRST = ("rl2", "maml", "norml")  # so that the workers finish together
 # the budget of every run (one core each): meta-iterations, or environment steps for RL^2
 BUDGET = {"maml": 20, "rl2": 200_000, "norml": 25}
 
@@ -70,20 +70,12 @@ def train_args(method: str, body: str, run_dir: Path, seed: int = 0) -> list[str
     raise ValueError(f"unknown method {method!r}; accepted: {', '.join(METHODS)}")
 
 
-def shown(args: list[str], runs: Path) -> str:
-    """The command as a user would type it (run directory relative to the repository)."""
-    parts = []
-    for a in args:
-        p = Path(a)
-        parts.append(str(p.relative_to(ROOT)) if p.is_absolute() and p.is_relative_to(ROOT)
-                     else a)
-    return "arena train " + " ".join(parts)
-
-
 def train(method: str, body: str, runs: Path, seed: int, log: Path) -> dict:
     """One run to its end (resuming); its wall and CPU seconds and last snapshot."""
     run_dir = runs / f"{method}-sumo-{body}"
     args = train_args(method, body, run_dir, seed)
+    # the command as a user would type it: the run directory relative to the repository
+    command = "arena train " + " ".join(train_args(method, body, relative(run_dir), seed))
     start = time.perf_counter()
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "arena", "train", *args],
@@ -97,7 +89,7 @@ def train(method: str, body: str, runs: Path, seed: int, log: Path) -> dict:
     latest = lineage.latest()
     if latest is None:
         raise SystemExit(f"{method} {body}: no snapshot in {run_dir / 'lineage'}")
-    return {"method": method, "body": body, "command": shown(args, runs),
+    return {"method": method, "body": body, "command": command,
             "wall_s": time.perf_counter() - start, "cpu_s": usage.ru_utime + usage.ru_stime,
             "snapshot": str(lineage.path(latest))}
 
@@ -127,8 +119,7 @@ def main() -> int:
     args.runs = args.runs.resolve()
     args.runs.mkdir(parents=True, exist_ok=True)
     jobs = [(m, b) for b in args.bodies for m in args.methods]
-    # the slowest first (RL^2, then MAML), so that the workers finish together
-    jobs.sort(key=lambda j: METHODS.index(j[0]) if j[0] != "rl2" else -1)
+    jobs.sort(key=lambda j: SLOWEST_FIRST.index(j[0]))
     with ThreadPoolExecutor(args.workers) as pool:
         results = list(pool.map(
             lambda j: train(j[0], j[1], args.runs, args.seed,
@@ -146,8 +137,6 @@ def main() -> int:
             line += f" -> {save_zoo(r).relative_to(ROOT)}"
         print(line, flush=True)
     budget_path.write_text(json.dumps(budget, indent=1) + "\n")
-    print(f"resource usage of all runs: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime:.0f}"
-          " s user")
     return 0
 
 
