@@ -52,7 +52,8 @@ def load(ref: str | os.PathLike, body: str | None = None, seed: int | None = Non
         adaptation: how the agent changes during a game (the paper's policy/adaptation
             combinations): ``"own"``, what its checkpoint kind does (PPO: nothing, MAML: its
             meta-learned update, RL^2: its memory, NoRML: its reward-free step); ``"none"``,
-            the checkpoint's policy frozen (MAML: theta); ``"tracking"``, PPO updates on the
+            the checkpoint's policy frozen (MAML and NoRML: theta; RL^2: its memory cleared
+            at every episode); ``"tracking"``, PPO updates on the
             game's recent episodes starting from that policy (``agents.ppo.tracking``).
         **kwargs: passed to the agent's loader (e.g. ``deterministic=True``).
     """
@@ -104,6 +105,8 @@ def _with_adaptation(path: Path, meta: CheckpointMeta, seed: int | None, adaptat
                      **kwargs: Any) -> Agent:
     """The checkpoint's policy, frozen (``"none"``) or tracked with PPO (``"tracking"``)."""
     kind = KINDS.get(kind_of(meta))
+    if kind is not None and kind.policy is None and kind.frozen and adaptation == "none":
+        return function(kind.frozen)(path, meta, seed, **kwargs)
     if kind is None or kind.policy is None:
         adaptable = sorted(k for k, v in KINDS.items() if v.policy)
         raise ValueError(f"{path}: {meta.kind} agents adapt their own way; adaptation="

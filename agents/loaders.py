@@ -8,7 +8,10 @@ Every kind names (as ``"module:function"``, imported when first used):
 - ``policy``: ``function(path, meta) -> (Policy, reward_scale, gamma)``, the policy a frozen
   (``adaptation="none"``) or PPO-tracking (``"tracking"``) agent starts from, or None where the
   kind adapts only its own way;
-- ``method``: how agents of the kind adapt, in the reports' words.
+- ``method``: how agents of the kind adapt, in the reports' words;
+- ``frozen``: ``function(path, meta, seed, **kwargs) -> Agent``, the kind's agent that does not
+  adapt (``adaptation="none"``) where the kind has no single policy to freeze (RL^2: its memory
+  cleared at every episode; NoRML: theta, without its offset or step), else None.
 
 ``kind_of(meta)`` is the kind a file is loaded as: its own, except ``"maml"`` files written before
 RoboSumo MAML had a kind of its own, which hold their RoboSumo settings under
@@ -26,6 +29,7 @@ class Kind(NamedTuple):
     agent: str
     policy: str | None
     method: str
+    frozen: str | None = None
 
 
 KINDS: dict[str, Kind] = {
@@ -37,8 +41,10 @@ KINDS: dict[str, Kind] = {
                  "MAML meta-update"),
     "maml-sumo": Kind("agents.maml.sumo:load_agent", "agents.maml.sumo:adaptable_policy",
                       "MAML meta-update"),
-    "rl2": Kind("agents.rl2.core:load_agent", None, "RL^2 memory"),
-    "norml": Kind("agents.norml.agent:load_agent", None, "NoRML"),
+    "rl2": Kind("agents.rl2.core:load_agent", None, "RL^2 memory",
+                "agents.rl2.core:load_frozen_agent"),
+    "norml": Kind("agents.norml.agent:load_agent", None, "NoRML",
+                  "agents.norml.agent:load_frozen_agent"),
     "robosumo-mlp": Kind("agents.robosumo_original:load_agent", None,
                          "none (original RoboSumo MLP)"),
     "robosumo-lstm": Kind("agents.robosumo_original:load_agent", None,

@@ -48,7 +48,7 @@ from agents.base import PolicyAgent
 from agents.evaluate import nonstationary_returns
 from agents.logger import read_metrics
 from agents.maml.train import load_maml
-from agents.norml import NoRMLAgent, load_norml, save_norml
+from agents.norml import FrozenNoRMLAgent, load_norml, save_norml
 from agents.norml.locomotion import LocomotionMetaConfig, LocomotionMetaTrainer, default_model
 from agents.policy import load_policy
 from agents.ppo.tracking import TrackingAgent
@@ -75,23 +75,6 @@ def config(iterations: int, seed: int, init_from: str = PPO, center_advantage: b
                                 model=model, execution_data=execution_data,
                                 first_step=first_step,
                                 outer_epochs=outer_epochs)
-
-
-class FrozenNoRML(NoRMLAgent):
-    """An ablation: acts with fixed parameters, theta or theta + offset, and never adapts."""
-
-    def __init__(self, model, with_offset: bool, **kwargs) -> None:
-        self.with_offset = with_offset
-        super().__init__(model, **kwargs)
-
-    def reset(self) -> None:
-        super().reset()
-        if self.with_offset and self.model.offset is not None:
-            self.params = {k: (v + self.model.offset[k.replace(".", "__")]).detach()
-                           for k, v in self.params.items()}
-
-    def adapt(self) -> None:
-        self._episodes = [[]]
 
 
 def plot(results: dict[str, np.ndarray], metrics: list[dict], path: Path) -> None:
@@ -217,10 +200,10 @@ def main() -> None:
         BASELINE: agents.load(init, body="bug", seed=args.seed),
         NORML: agents.load(str(path), body="bug", seed=args.seed),
         UNCORRECTED: agents.load(str(path), body="bug", seed=args.seed, max_weight=None),
-        THETA: FrozenNoRML(model, False, gamma=gamma, body="bug", seed=args.seed),
+        THETA: FrozenNoRMLAgent(model, False, gamma=gamma, body="bug", seed=args.seed),
     }
     if model.offset is not None:  # without an offset this row would be theta's
-        methods[OFFSET] = FrozenNoRML(model, True, gamma=gamma, body="bug", seed=args.seed)
+        methods[OFFSET] = FrozenNoRMLAgent(model, True, gamma=gamma, body="bug", seed=args.seed)
     if args.zoo:  # the rest of the comparison, from the zoo's checkpoints
         policy, _ = load_policy(agents.resolve(init))
         theta, _, _, _ = load_maml(agents.resolve("zoo:maml-locomotion-bug"))

@@ -78,14 +78,16 @@ def relative(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def play(agent: AgentSpec, games: int, episodes: int, seed: int) -> np.ndarray:
-    """``[games, rounds, 3]``: the agent's wins, losses and draws per round."""
+def play(agent: AgentSpec, games: int, episodes: int, seed: int,
+         lineage: str = LINEAGE) -> np.ndarray:
+    """``[games, rounds, 3]``: the agent's wins, losses and draws per round against the zoo's
+    ``lineage``, one stored version later every round from its first."""
     from agents import ZOO_DIR
     from agents.lineage import Lineage
 
-    versions = Lineage(ZOO_DIR, LINEAGE).versions()
+    versions = Lineage(ZOO_DIR, lineage).versions()
     stride = versions[1] - versions[0]
-    opponent = with_body(AgentSpec(f"zoo:{LINEAGE}", evolving=True,
+    opponent = with_body(AgentSpec(f"zoo:{lineage}", evolving=True,
                                    start_version=versions[0], stride=stride))
     config = GameConfig(rounds=len(versions), episodes=episodes, max_steps=500)
     out = np.zeros((games, config.rounds, 3), dtype=np.int64)
@@ -100,20 +102,24 @@ def play(agent: AgentSpec, games: int, episodes: int, seed: int) -> np.ndarray:
 
 
 def play_cached(agent: AgentSpec, games: int, episodes: int, seed: int,
-                cache: Path) -> np.ndarray:
+                cache: Path, lineage: str = LINEAGE) -> np.ndarray:
     """``play``, reusing the outcomes of an earlier invocation with the same agent (checkpoint
-    hash included), games, episodes and seed, so that adding a method plays only its games."""
+    hash included), opponent lineage, games, episodes and seed, so that adding a method plays
+    only its games."""
     import hashlib
     import json
 
     from leagues.roster import describe
 
-    key = json.dumps({"spec": agent.to_dict(), "sha256": describe(agent)["sha256"],
-                      "games": games, "episodes": episodes, "seed": seed}, sort_keys=True)
+    fields = {"spec": agent.to_dict(), "sha256": describe(agent)["sha256"],
+              "games": games, "episodes": episodes, "seed": seed}
+    if lineage != LINEAGE:  # the key of the bug's games is what it always was
+        fields["lineage"] = lineage
+    key = json.dumps(fields, sort_keys=True)
     path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
     if path.exists():
         return np.load(path)
-    out = play(agent, games, episodes, seed)
+    out = play(agent, games, episodes, seed, lineage)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, out)
     return out
@@ -126,6 +132,14 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    draw(ax, results)
+    ax.legend(fontsize=8)
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
+
+
+def draw(ax, results: dict[str, np.ndarray]) -> None:
+    """The share of bouts won per round of every method (mean over games, 95 % band)."""
     for name, r in results.items():
         wins = np.convolve  # 3-round moving sums per game (rounds at the ends: what exists)
         kernel = np.ones(3)
@@ -141,9 +155,6 @@ def plot(results: dict[str, np.ndarray], path: Path) -> None:
     ax.set_ylabel("bouts won (3-round moving average)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
 
 
 def main() -> None:

@@ -11,9 +11,10 @@
   package registers the loader with ``agents.load``).
 """
 
-from agents.norml.agent import KIND, NoRMLAgent, load_norml, save_norml
+from agents.norml.agent import KIND, FrozenNoRMLAgent, NoRMLAgent, load_norml, save_norml
 from agents.norml.core import VARIANTS, NoRMLConfig, NoRMLModel, TaskData
 from agents.norml.train import MetaTrainConfig, MetaTrainer, evaluate, meta_train
 
-__all__ = ["KIND", "VARIANTS", "MetaTrainConfig", "MetaTrainer", "NoRMLAgent", "NoRMLConfig",
-           "NoRMLModel", "TaskData", "evaluate", "load_norml", "meta_train", "save_norml"]
+__all__ = ["KIND", "VARIANTS", "FrozenNoRMLAgent", "MetaTrainConfig", "MetaTrainer",
+           "NoRMLAgent", "NoRMLConfig", "NoRMLModel", "TaskData", "evaluate", "load_norml",
+           "meta_train", "save_norml"]

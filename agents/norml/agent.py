@@ -177,6 +177,34 @@ class NoRMLAgent(Agent):
         return ratio.clamp(max=self.max_weight or float("inf")) * data.mask
 
 
+class FrozenNoRMLAgent(NoRMLAgent):
+    """NoRML without adaptation: acts with theta (``with_offset``: theta + offset, the inner
+    step's constant part) and never takes the reward-free step.
+
+    Args:
+        model: the meta-trained model.
+        with_offset: add the learned offset to theta (models without one: theta).
+        **kwargs: the ``NoRMLAgent`` arguments.
+    """
+
+    def __init__(self, model: NoRMLModel, with_offset: bool = False, **kwargs: Any) -> None:
+        self.with_offset = bool(with_offset)
+        super().__init__(model, **kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        if self.with_offset and self.model.offset is not None:
+            self.params = {k: (v + self.model.offset[k.replace(".", "__")]).detach()
+                           for k, v in self.params.items()}
+
+    def observe(self, action: np.ndarray, reward: float, next_obs: np.ndarray,
+                terminated: bool, truncated: bool) -> None:
+        """Nothing is stored: a frozen agent never adapts on its experience."""
+
+    def adapt(self) -> None:
+        """Nothing to adapt."""
+
+
 def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
     """A ``NoRMLAgent`` from a ``"norml"`` checkpoint (``agents.loaders``)."""
     model, meta = load_norml(path)
@@ -192,4 +220,14 @@ def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any
     return NoRMLAgent(model, gamma=gamma, name=label, body=meta.body, seed=seed, **kwargs)
 
 
-__all__ = ["KIND", "NoRMLAgent", "load_agent", "load_norml", "save_norml"]
+def load_frozen_agent(path: Path, meta: CheckpointMeta, seed: int | None,
+                      **kwargs: Any) -> Agent:
+    """The ``"norml"`` checkpoint without adaptation (``agents.load(..., adaptation="none")``):
+    theta, without the offset, and no reward-free step."""
+    model, meta = load_norml(path)
+    label = f"{meta.lineage}@{meta.version}" if meta.lineage else path.stem
+    return FrozenNoRMLAgent(model, name=label, body=meta.body, seed=seed, **kwargs)
+
+
+__all__ = ["KIND", "FrozenNoRMLAgent", "NoRMLAgent", "load_agent", "load_frozen_agent",
+           "load_norml", "save_norml"]

@@ -143,13 +143,16 @@ class RL2Agent(Agent):
         deterministic: act with the mean action.
         seed: seed of the action noise (a new game restarts it).
         trial_per_round: start a new trial at every ``adapt()`` (round boundary).
+        trial_per_episode: start a new trial at every episode end, so that nothing seen in one
+            episode reaches the next (RL^2 without adaptation: ``adaptation="none"``).
     """
 
     def __init__(self, policy: RL2Policy, name: str = "rl2", body: str | None = None,
                  deterministic: bool = False, seed: int | None = None,
-                 trial_per_round: bool = False) -> None:
+                 trial_per_round: bool = False, trial_per_episode: bool = False) -> None:
         self.policy = policy.eval()
         self.trial_per_round = bool(trial_per_round)
+        self.trial_per_episode = bool(trial_per_episode)
         self._identity(name, body, policy.act_dim, seed, deterministic)
         self.reset()
 
@@ -186,6 +189,8 @@ class RL2Agent(Agent):
         self.prev_action = np.asarray(action, dtype=np.float64).reshape(self.action_dim)
         self.prev_reward = float(reward)
         self.done = bool(terminated or truncated)
+        if self.done and self.trial_per_episode:
+            self._new_trial()
 
 
 def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any) -> Agent:
@@ -197,4 +202,12 @@ def load_agent(path: Path, meta: CheckpointMeta, seed: int | None, **kwargs: Any
     return RL2Agent(policy, name=label, body=meta.body, seed=seed, **kwargs)
 
 
-__all__ = ["KIND", "RL2Agent", "RL2Config", "RL2Policy", "load_agent", "load_rl2", "save_rl2"]
+def load_frozen_agent(path: Path, meta: CheckpointMeta, seed: int | None,
+                      **kwargs: Any) -> Agent:
+    """The ``"rl2"`` checkpoint without adaptation (``agents.load(..., adaptation="none")``): its
+    memory starts afresh at every episode."""
+    return load_agent(path, meta, seed, trial_per_episode=True, **kwargs)
+
+
+__all__ = ["KIND", "RL2Agent", "RL2Config", "RL2Policy", "load_agent", "load_frozen_agent",
+           "load_rl2", "save_rl2"]
