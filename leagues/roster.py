@@ -40,8 +40,8 @@ class AgentSpec:
         kind: label for population shares (default: checkpoint kind or the built-in's name).
         deterministic: act with the policy's mean action instead of sampling.
         adaptation: how the agent changes during a game (``agents.load``): "own" (what its
-            kind does), "none" (its policy frozen; MAML: theta) or "tracking" (PPO updates on
-            the game's recent episodes).
+            kind does), "none" (its policy frozen; MAML, NoRML: theta; RL^2: memory cleared every
+            episode) or "tracking" (PPO updates on the game's recent episodes).
     """
 
     ref: str

@@ -296,7 +296,8 @@ def test_adaptation_tracking_updates_the_policy_between_rounds():
 @pytest.mark.parametrize(("ref", "adaptation", "message"), [
     ("zoo:selfplay-bug", "sometimes", "must be one of own, none, tracking"),
     ("random", "none", "no policy to freeze or track"),
-    ("zoo:rl2-locomotion-bug", "none", "adapt their own way"),
+    ("zoo:rl2-locomotion-bug", "tracking", "adapt their own way"),
+    ("zoo:norml-sumo-bug", "tracking", "adapt their own way"),
 ])
 def test_bad_adaptations_are_refused(ref, adaptation, message):
     with pytest.raises(ValueError, match=message):

@@ -151,6 +151,31 @@ def test_snapshot_loads_as_an_agent_that_adapts_between_rounds(tmp_path):
     assert all(torch.equal(theta[k], v) for k, v in agent.params.items())
 
 
+def test_adapt_none_acts_with_theta_and_never_steps(tmp_path):
+    trainer = SumoNoRMLTrainer(tiny(iterations=1), tmp_path / "run", tensorboard=False)
+    trainer.run()
+    with torch.no_grad():  # an offset and an A_psi that would both show
+        for p in [*trainer.model.advantage.parameters(), *trainer.model.offset.values()]:
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(3)) * 0.3)
+    path = str(trainer.snapshot())
+    own = agents.load(path, body="bug", seed=0, deterministic=True)
+    frozen = agents.load(path, body="bug", seed=0, adaptation="none", deterministic=True)
+    assert frozen.name.endswith("[none]") and type(frozen).__name__ == "FrozenNoRMLAgent"
+    rng = np.random.default_rng(1)
+    probe = rng.normal(size=own.model.obs_dim).astype(np.float32)
+    np.testing.assert_array_equal(frozen.act(probe), own.act(probe))  # theta, no offset
+    for agent in (own, frozen):  # one round of two bouts, then the round boundary
+        for t in range(6):
+            agent.act(rng.normal(size=own.model.obs_dim).astype(np.float32))
+            agent.observe(rng.normal(size=12), 200.0, rng.normal(size=own.model.obs_dim),
+                          t == 2, t == 5)
+        agent.adapt()
+    before = frozen.act(probe)
+    assert not np.allclose(own.act(probe), before)  # the own agent stepped, the frozen did not
+    np.testing.assert_array_equal(before, agents.load(path, body="bug", adaptation="none",
+                                                      deterministic=True).act(probe))
+
+
 def test_the_agent_plays_a_robosumo_game_and_adapts_between_rounds(tmp_path, monkeypatch):
     from leagues.games import GameConfig, GameSpec, play_game
     from leagues.roster import AgentSpec, with_body

@@ -89,6 +89,29 @@ def test_adapt_starts_a_new_trial_only_when_trials_are_rounds(per_round):
     assert bool(spy.calls[-1][0][0, 3:6].abs().sum() == 0) is per_round  # prev. action, reward
 
 
+def test_trial_per_episode_forgets_every_bout():
+    agent, spy = _agent()
+    agent.trial_per_episode = True
+    obs = np.ones(3)
+    for step in range(6):  # two episodes of three steps
+        agent.act(obs)
+        agent.observe(np.ones(2), 1.0, obs, terminated=step % 3 == 2, truncated=False)
+    starts = [bool(c[2][0]) for c in spy.calls]
+    assert starts == [True, False, False, True, False, False]
+    second = spy.calls[3]  # the first step of episode 2: as the first of a trial
+    assert second[1].abs().sum() == 0
+    torch.testing.assert_close(second[0], spy.calls[0][0])  # no previous action or reward
+
+
+def test_adapt_none_of_a_robosumo_rl2_checkpoint_is_its_memoryless_self():
+    frozen = agents.load("zoo:rl2-sumo-bug", adaptation="none", seed=0)
+    own = agents.load("zoo:rl2-sumo-bug", seed=0)
+    assert isinstance(frozen, RL2Agent) and frozen.name == "zoo:rl2-sumo-bug[none]"
+    assert frozen.trial_per_episode and not own.trial_per_episode
+    with pytest.raises(ValueError, match="adapt their own way"):
+        agents.load("zoo:rl2-sumo-bug", adaptation="tracking")
+
+
 def test_trial_rollout_runs_returns_across_episode_ends():
     t, n = 20, 2
     values = torch.randn(t, n)

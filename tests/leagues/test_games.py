@@ -230,7 +230,7 @@ def test_agent_spec_adaptation_is_validated_labelled_and_round_trips():
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    (AgentSpec("zoo:rl2-locomotion-bug", adaptation="none"), "adapt their own way"),
+    (AgentSpec("zoo:rl2-locomotion-bug", adaptation="tracking"), "adapt their own way"),
     (AgentSpec("zoo:selfplay-bug", adaptation="tracking", deterministic=True), "no options"),
 ])
 def test_specs_a_game_could_not_load_are_refused_before_any_game(spec, message):
