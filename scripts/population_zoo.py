@@ -17,8 +17,9 @@ run in RoboSumo (mirror matchup) against the zoo's self-play lineage ``zoo:selfp
 
 ``--workers`` runs go side by side (each on one core). Every run's directory is under ``--runs``;
 rerunning the command resumes the unfinished ones. With ``--save-zoo`` each finished run's last
-snapshot is copied to ``agents/zoo/<method>-sumo-<body>.safetensors`` (standalone, with the
-training command in its metadata). The runs' CPU time goes to ``<runs>/budget.json``.
+snapshot is copied to ``agents/zoo/<method>-sumo-<body>.safetensors`` (``-seed<k>`` appended for
+``--seed`` k > 0; standalone, with the training command in its metadata). The runs' CPU time
+goes to ``<runs>/budget.json``.
 
 Usage:
     python scripts/population_zoo.py [--bodies ant bug spider] [--methods maml rl2 norml]
@@ -70,9 +71,14 @@ def train_args(method: str, body: str, run_dir: Path, seed: int = 0) -> list[str
     raise ValueError(f"unknown method {method!r}; accepted: {', '.join(METHODS)}")
 
 
+def run_name(method: str, body: str, seed: int = 0) -> str:
+    """A run's (and its zoo file's) name: ``<method>-sumo-<body>``, ``-seed<k>`` for seeds > 0."""
+    return f"{method}-sumo-{body}" + (f"-seed{seed}" if seed else "")
+
+
 def train(method: str, body: str, runs: Path, seed: int, log: Path) -> dict:
     """One run to its end (resuming); its wall and CPU seconds and last snapshot."""
-    run_dir = runs / f"{method}-sumo-{body}"
+    run_dir = runs / run_name(method, body, seed)
     args = train_args(method, body, run_dir, seed)
     # the command as a user would type it: the run directory relative to the repository
     command = "arena train " + " ".join(train_args(method, body, relative(run_dir), seed))
@@ -89,7 +95,7 @@ def train(method: str, body: str, runs: Path, seed: int, log: Path) -> dict:
     latest = lineage.latest()
     if latest is None:
         raise SystemExit(f"{method} {body}: no snapshot in {run_dir / 'lineage'}")
-    return {"method": method, "body": body, "command": command,
+    return {"method": method, "body": body, "seed": seed, "command": command,
             "wall_s": time.perf_counter() - start, "cpu_s": usage.ru_utime + usage.ru_stime,
             "snapshot": str(lineage.path(latest))}
 
@@ -99,8 +105,8 @@ def save_zoo(result: dict) -> Path:
     tensors, meta = load_checkpoint(result["snapshot"])
     meta = dataclasses.replace(meta, lineage=None, version=None,
                                extra={**meta.extra, "command": result["command"]})
-    return save_checkpoint(agents.ZOO_DIR / f"{result['method']}-sumo-{result['body']}"
-                           ".safetensors", tensors, meta)
+    name = run_name(result["method"], result["body"], result["seed"])
+    return save_checkpoint(agents.ZOO_DIR / f"{name}.safetensors", tensors, meta)
 
 
 def main() -> int:
@@ -123,11 +129,11 @@ def main() -> int:
     with ThreadPoolExecutor(args.workers) as pool:
         results = list(pool.map(
             lambda j: train(j[0], j[1], args.runs, args.seed,
-                            args.runs / f"{j[0]}-sumo-{j[1]}.log"), jobs))
+                            args.runs / f"{run_name(j[0], j[1], args.seed)}.log"), jobs))
     budget_path = args.runs / "budget.json"
     budget = json.loads(budget_path.read_text()) if budget_path.exists() else {}
     for r in results:
-        key = f"{r['method']}-sumo-{r['body']}"
+        key = run_name(r["method"], r["body"], r["seed"])
         entry = budget.setdefault(key, {"command": r["command"], "invocations": []})
         entry["invocations"].append({"wall_s": round(r["wall_s"], 1),
                                      "cpu_s": round(r["cpu_s"], 1)})

@@ -155,9 +155,12 @@ def test_population_meta_learner_enters_the_zoo_standalone_with_its_command(scri
     source = agents.refs.ZOO_DIR / "selfplay-bug" / "v0125.safetensors"
     monkeypatch.setattr(agents.refs, "ZOO_DIR", tmp_path)
     command = "arena train maml --env RoboSumo-Bug-vs-Bug-v0"
-    path = zoo.save_zoo({"method": "maml", "body": "bug", "snapshot": str(source),
+    path = zoo.save_zoo({"method": "maml", "body": "bug", "seed": 0, "snapshot": str(source),
                          "command": command})
     assert path == tmp_path / "maml-sumo-bug.safetensors"
+    replicate = zoo.save_zoo({"method": "maml", "body": "bug", "seed": 1,
+                              "snapshot": str(source), "command": command})
+    assert replicate == tmp_path / "maml-sumo-bug-seed1.safetensors"  # seed 0's file stays
     meta, before = read_meta(path), read_meta(source)
     assert (meta.lineage, meta.version) == (None, None) and before.lineage == "selfplay-bug"
     assert meta.extra["command"] == command and meta.kind == before.kind
