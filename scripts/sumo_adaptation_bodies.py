@@ -42,23 +42,39 @@ NONE, TRACKING = "no adaptation", "PPO tracking"
 METHODS = ("maml", "norml", "rl2")
 LABELS = {"maml": "MAML", "norml": "NoRML", "rl2": "RL^2"}
 SEED = 20_000  # the game seeds of scripts/sumo_adaptation.py
-# the slowest first, so that the workers finish together (MAML adapts on 75 bouts every round)
-SLOWEST_FIRST = ("MAML", TRACKING, "NoRML", "RL^2", "MAML, frozen", "NoRML, frozen",
-                 "RL^2, frozen", NONE)
+REPLICATED = ("maml", "norml")  # the methods --seeds applies to (RL^2: seed 0 only)
 
 
-def frozen(method: str) -> str:
-    return f"{LABELS[method]}, frozen"
+def learners(seeds: list[int]) -> list[tuple[str, str]]:
+    """(label, zoo name with ``{body}`` left open) of every meta-learner played."""
+    out = []
+    for m in METHODS:
+        for seed in seeds if m in REPLICATED else [0]:
+            label = LABELS[m] + (f", seed {seed}" if seed else "")
+            out.append((label, f"{m}-sumo-{{body}}" + (f"-seed{seed}" if seed else "")))
+    return out
 
 
-def methods(body: str) -> dict[str, AgentSpec]:
+def frozen(label: str) -> str:
+    return f"{label}, frozen"
+
+
+def methods(body: str, seeds: list[int]) -> dict[str, AgentSpec]:
     """The methods of one body, by the names of the report."""
     lineage = f"zoo:selfplay-{body}"
     out = {NONE: AgentSpec(lineage), TRACKING: AgentSpec(lineage, adaptation="tracking")}
-    for m in METHODS:
-        out[LABELS[m]] = AgentSpec(f"zoo:{m}-sumo-{body}")
-        out[frozen(m)] = AgentSpec(f"zoo:{m}-sumo-{body}", adaptation="none")
+    for label, name in learners(seeds):
+        out[label] = AgentSpec(f"zoo:{name.format(body=body)}")
+        out[frozen(label)] = AgentSpec(f"zoo:{name.format(body=body)}", adaptation="none")
     return out
+
+
+def cost(name: str) -> int:
+    """The slowest first, so that the workers finish together (MAML adapts on 75 bouts every
+    round, tracking runs PPO; frozen agents only act)."""
+    if name.startswith("MAML") and not name.endswith("frozen"):
+        return 0
+    return 1 if name == TRACKING else 3 if name.endswith("frozen") or name == NONE else 2
 
 
 def job(body: str, name: str, spec: AgentSpec, games: int, episodes: int,
@@ -78,10 +94,11 @@ def shares(r: np.ndarray, rounds: slice) -> np.ndarray:
     return part[..., 0].sum(1) / part.sum((1, 2))
 
 
-def comparisons() -> list[tuple[str, str]]:
+def comparisons(seeds: list[int]) -> list[tuple[str, str]]:
     """(a, b) pairs read as "a minus b": the primary ones (adapted minus own frozen) first."""
-    pairs = [(LABELS[m], frozen(m)) for m in METHODS]
-    pairs += [(n, NONE) for n in (TRACKING, *LABELS.values(), *map(frozen, METHODS))]
+    labels = [label for label, _ in learners(seeds)]
+    pairs = [(n, frozen(n)) for n in labels]
+    pairs += [(n, NONE) for n in (TRACKING, *labels, *map(frozen, labels))]
     pairs.append(("MAML", TRACKING))
     return pairs
 
@@ -93,6 +110,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=3, help="bouts per round")
     parser.add_argument("--last", type=int, default=10,
                         help="rounds at the end of a game the primary comparison is taken over")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="training seeds of MAML and NoRML to play (seed k > 0: the zoo's "
+                             "<method>-sumo-<body>-seed<k>)")
     parser.add_argument("--workers", type=int, default=2, help="processes playing games")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
     parser.add_argument("--print-only", action="store_true",
@@ -104,8 +124,10 @@ def main() -> None:
             raise SystemExit(f"{flag} must be >= {low}, got {value}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     cache = args.runs / SECTION
-    todo = [(b, n, s) for b in args.bodies for n, s in methods(b).items()]
-    todo.sort(key=lambda j: SLOWEST_FIRST.index(j[1]))
+    if 0 not in args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        raise SystemExit(f"--seeds must be distinct seeds >= 0 including 0, got {args.seeds}")
+    todo = [(b, n, s) for b in args.bodies for n, s in methods(b, args.seeds).items()]
+    todo.sort(key=lambda j: cost(j[1]))
     t0 = time.perf_counter()
     results: dict[str, dict[str, np.ndarray]] = {b: {} for b in args.bodies}
     seconds: dict[str, float] = {}
@@ -120,7 +142,7 @@ def main() -> None:
             print(f"{body:6s} {name:16s} late win rate {late[..., 0].sum() / late.sum():.3f} "
                   f"({s / 60:.1f} min)", flush=True)
     for body in results:  # the report's order
-        results[body] = {n: results[body][n] for n in methods(body)}
+        results[body] = {n: results[body][n] for n in methods(body, args.seeds)}
     wall = time.perf_counter() - t0
     body = report(args, results, wall)
     if args.print_only:
@@ -152,7 +174,7 @@ def entries(args: argparse.Namespace,
         groups["all bodies"] = results
     windows = {f"last {args.last} rounds": slice(-args.last, None), "all rounds": slice(None)}
     for group, rs in groups.items():
-        for a, b in comparisons():
+        for a, b in comparisons(args.seeds):
             for window, rounds in windows.items():
                 d = paired(rs, a, b, rounds)
                 m, h = mean_ci(d)
@@ -171,7 +193,7 @@ def figure(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4.2), squeeze=False)
     for ax, (body, r) in zip(axes[0], results.items(), strict=True):
-        shown = {n: r[n] for n in (NONE, TRACKING, *LABELS.values())}  # the frozen: in tables
+        shown = {n: r[n] for n in (NONE, TRACKING, *LABELS.values())}  # the rest: in tables
         draw(ax, shown)
         ax.set_title(f"{body} against selfplay-{body}", fontsize=9)
         ax.set_xlabel("round (one stored version later every round)", fontsize=8)
@@ -200,7 +222,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, np.ndarray]],
     head = [g[0] if len(g) == 1 else "pooled" for g in groups]
     diffs = ["| comparison | " + " | ".join(f"{h}: last {last}" for h in head)
              + f" | {head[-1]}: all rounds |", "|---|" + "---|" * (len(groups) + 1)]
-    for a, b in comparisons():
+    for a, b in comparisons(args.seeds):
         cells = [cell(paired({k: results[k] for k in g}, a, b, late), sign=True)
                  for g in groups]
         cells.append(cell(paired(results, a, b, every), sign=True))
@@ -220,8 +242,8 @@ seeds. Share of bouts won per game (mean ± 95 % t-interval over the {games} gam
 {chr(10).join(rows)}
 
 Paired differences of the share of bouts won (mean ± 95 % t-interval over the games: {games}
-per body, {n_pooled} pooled); the first three rows are the primary comparison (each
-meta-learner adapting minus its own frozen self):
+per body, {n_pooled} pooled); the first {len(learners(args.seeds))} rows are the primary
+comparison (each meta-learner adapting minus its own frozen self):
 
 {chr(10).join(diffs)}
 
@@ -237,6 +259,8 @@ meta-learner adapting minus its own frozen self):
   Frozen: theta, without the offset.
 - RL^2: `zoo:rl2-sumo-<body>` (LSTM, 200,000 steps from scratch on trials of 5 bouts, BPTT
   windows of 100 steps); a new trial every round. Frozen: a new trial at every bout.
+- Seeds: {", ".join(map(str, args.seeds))} of MAML and NoRML (seed k > 0: the same training
+  command with `--seed k`, zoo files `<method>-sumo-<body>-seed<k>`); RL^2: seed 0.
 - The meta-learners play the lineage they were meta-trained against: there is no held-out
   opponent. The commands that trained them are in each file's metadata (`arena zoo`).
 
