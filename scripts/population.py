@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -111,10 +112,11 @@ def reference(path: Path, version: int | None = None) -> str:
     return str(path)
 
 
-def population(zoo: Path, bodies: list[str], versions: int,
-               extra: list[str]) -> list[AgentSpec]:
+def population(zoo: Path, bodies: list[str], versions: int, extra: list[str],
+               replicates: bool = False) -> list[AgentSpec]:
     """The entrants, every one with its method as ``kind`` and a checkpoint reference that
-    resumes anywhere (``reference``)."""
+    resumes anywhere (``reference``); ``replicates`` adds the meta-learners' further training
+    seeds (``<method>-sumo-<body>-seed<k>``)."""
     specs = []
     for body in bodies:
         lineage = lineage_of(zoo, body)
@@ -126,6 +128,8 @@ def population(zoo: Path, bodies: list[str], versions: int,
         found = []
         for prefix, method in META_LEARNERS.items():
             for path in sorted(zoo.glob(f"{prefix}-sumo-{body}*.safetensors")):
+                if not replicates and re.search(r"-seed\d+$", path.stem):
+                    continue
                 specs.append(AgentSpec(reference(path), name=path.stem, kind=method))
                 found.append(path.name)
         print(f"{body}: lineage {relative(lineage.directory)}, meta-learners: "
@@ -192,6 +196,9 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=1,
                         help="lineage snapshots per body for no adaptation and tracking")
     parser.add_argument("--extra", nargs="*", default=[], metavar="REF[,key=value]")
+    parser.add_argument("--replicates", action="store_true",
+                        help="also enter the meta-learners' further training seeds (zoo files "
+                             "<method>-sumo-<body>-seed<k>)")
     parser.add_argument("--rounds", type=int, default=10, help="rounds per game (paper: 100)")
     parser.add_argument("--episodes", type=int, default=3, help="episodes per round")
     parser.add_argument("--max-steps", type=int, default=500, help="steps per episode")
@@ -224,7 +231,7 @@ def main() -> None:
         specs = [AgentSpec.from_dict(d) for d in json.loads(entrants.read_text())]
         print(f"resuming the population of {relative(entrants)} ({len(specs)} agents)")
     else:
-        specs = population(args.zoo, args.bodies, args.versions, args.extra)
+        specs = population(args.zoo, args.bodies, args.versions, args.extra, args.replicates)
         entrants.write_text(json.dumps([s.to_dict() for s in specs], indent=1) + "\n")
     game = GameConfig(rounds=args.rounds, episodes=args.episodes, max_steps=args.max_steps)
     single_threaded_torch()

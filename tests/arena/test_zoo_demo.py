@@ -55,6 +55,7 @@ def test_demo_enters_the_population_body_by_body(zoo, zoo_single):
     zoo_single.lineage(zoo, "selfplay-bug", 2, body="bug")
     zoo_single(zoo, "maml-sumo-bug", "bug")
     zoo_single(zoo, "rl2-sumo-ant", "ant")
+    zoo_single(zoo, "maml-sumo-ant-seed1", "ant")  # a replicate: not entered
     specs, note = demo_entrants(FULL)
     assert [s.label for s in specs] == [
         "selfplay-ant", "selfplay-ant+tracking", "rl2-sumo-ant",

@@ -178,3 +178,14 @@ def test_population_names_zoo_checkpoints_by_zoo_reference(script, tmp_path, mon
                      124) == "zoo:selfplay-ant@124"
     run = tmp_path / "runs" / "selfplay-ant" / "lineage" / "selfplay-ant" / "v0002.safetensors"
     assert reference(run, 2) == str(run.resolve())  # outside the zoo: where it lies
+
+
+def test_population_enters_replicate_seeds_only_when_asked(script, capsys):
+    import agents
+
+    population = script("population").population
+    names = [s.name for s in population(agents.ZOO_DIR, ["bug"], 1, [])]
+    assert "maml-sumo-bug" in names and not any(n.endswith("-seed1") for n in names)
+    with_seeds = [s.name for s in population(agents.ZOO_DIR, ["bug"], 1, [], replicates=True)]
+    assert {"maml-sumo-bug-seed1", "norml-sumo-bug-seed1"} <= set(with_seeds)
+    assert set(names) < set(with_seeds)
