@@ -24,7 +24,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -122,7 +121,6 @@ def main() -> None:
                              ("--last", args.last, 1), ("--workers", args.workers, 1)):
         if value < low:
             raise SystemExit(f"{flag} must be >= {low}, got {value}")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     cache = args.runs / SECTION
     if 0 not in args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         raise SystemExit(f"--seeds must be distinct seeds >= 0 including 0, got {args.seeds}")
