@@ -105,7 +105,7 @@ def _with_adaptation(path: Path, meta: CheckpointMeta, seed: int | None, adaptat
                      **kwargs: Any) -> Agent:
     """The checkpoint's policy, frozen (``"none"``) or tracked with PPO (``"tracking"``)."""
     kind = KINDS.get(kind_of(meta))
-    if kind is not None and kind.policy is None and kind.frozen and adaptation == "none":
+    if adaptation == "none" and kind is not None and kind.frozen:
         return function(kind.frozen)(path, meta, seed, **kwargs)
     if kind is None or kind.policy is None:
         adaptable = sorted(k for k, v in KINDS.items() if v.policy)

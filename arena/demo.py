@@ -12,7 +12,6 @@ leaderboard is printed and the report written.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,20 +41,19 @@ class DemoPlan:
     tracking: bool
 
 
-REPLICATE = re.compile(r"-seed\d+$")
 FULL = DemoPlan(rounds=4, episodes=3, max_steps=200, zoo_agents=12, tracking=True)
 QUICK = DemoPlan(rounds=2, episodes=1, max_steps=60, zoo_agents=2, tracking=False)
 
 
 def demo_entrants(plan: DemoPlan) -> tuple[list[Any], str]:
     """The demo's agents and a sentence saying where they come from."""
-    from arena.zoo import zoo_entries
+    from arena.zoo import is_replicate, zoo_entries
     from leagues.roster import AgentSpec
 
     # body by body: the self-play lineage first (the reference the others are measured
     # against), then that body's single checkpoints (the meta-learners) by name; further
     # training seeds of a meta-learner (``<name>-seed<k>``, replicates) stay out
-    entries = sorted((e for e in zoo_entries() if e.sumo and not REPLICATE.search(e.name)),
+    entries = sorted((e for e in zoo_entries() if e.sumo and not is_replicate(e.name)),
                      key=lambda e: (e.body or "", not e.versions, e.name))
     entries = entries[:plan.zoo_agents]
     specs = []

@@ -12,7 +12,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 from typing import Any
+
+REPLICATE = re.compile(r"-seed\d+$")  # further training seeds of an entry: <name>-seed<k>
+
+
+def seed_name(name: str, seed: int) -> str:
+    """The zoo name of training seed ``seed`` of ``name``: the name itself for seed 0, else
+    ``<name>-seed<k>`` (a replicate)."""
+    return f"{name}-seed{seed}" if seed else name
+
+
+def is_replicate(name: str) -> bool:
+    """Whether a zoo name is a further training seed (``seed_name`` with seed > 0)."""
+    return REPLICATE.search(name) is not None
+
 
 # Name prefix -> the committed script that produces those zoo entries (when the metadata has none).
 PRODUCERS = {

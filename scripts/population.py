@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from resultsdoc import ROOT, commit, machine, save_figure, write_section
 
 import agents
 from agents.lineage import Lineage
+from arena.zoo import is_replicate
 from leagues import (
     AgentSpec,
     Evolution,
@@ -128,7 +128,7 @@ def population(zoo: Path, bodies: list[str], versions: int, extra: list[str],
         found = []
         for prefix, method in META_LEARNERS.items():
             for path in sorted(zoo.glob(f"{prefix}-sumo-{body}*.safetensors")):
-                if not replicates and re.search(r"-seed\d+$", path.stem):
+                if not replicates and is_replicate(path.stem):
                     continue
                 specs.append(AgentSpec(reference(path), name=path.stem, kind=method))
                 found.append(path.name)

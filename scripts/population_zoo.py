@@ -43,6 +43,7 @@ from resultsdoc import ROOT, relative
 import agents
 from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.lineage import Lineage
+from arena.zoo import seed_name
 
 METHODS = ("maml", "rl2", "norml")
 SLOWEST_FIRST = ("rl2", "maml", "norml")  # so that the workers finish together
@@ -73,7 +74,7 @@ def train_args(method: str, body: str, run_dir: Path, seed: int = 0) -> list[str
 
 def run_name(method: str, body: str, seed: int = 0) -> str:
     """A run's (and its zoo file's) name: ``<method>-sumo-<body>``, ``-seed<k>`` for seeds > 0."""
-    return f"{method}-sumo-{body}" + (f"-seed{seed}" if seed else "")
+    return seed_name(f"{method}-sumo-{body}", seed)
 
 
 def train(method: str, body: str, runs: Path, seed: int, log: Path) -> dict:

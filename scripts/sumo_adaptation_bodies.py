@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from population_zoo import run_name
 from resultsdoc import ROOT, commit, machine, mean_ci, save_figure, update_entries, write_section
 from sumo_adaptation import draw, play_cached
 
@@ -44,14 +45,10 @@ SEED = 20_000  # the game seeds of scripts/sumo_adaptation.py
 REPLICATED = ("maml", "norml")  # the methods --seeds applies to (RL^2: seed 0 only)
 
 
-def learners(seeds: list[int]) -> list[tuple[str, str]]:
-    """(label, zoo name with ``{body}`` left open) of every meta-learner played."""
-    out = []
-    for m in METHODS:
-        for seed in seeds if m in REPLICATED else [0]:
-            label = LABELS[m] + (f", seed {seed}" if seed else "")
-            out.append((label, f"{m}-sumo-{{body}}" + (f"-seed{seed}" if seed else "")))
-    return out
+def learners(seeds: list[int]) -> list[tuple[str, str, int]]:
+    """(label, method, training seed) of every meta-learner played."""
+    return [(LABELS[m] + (f", seed {seed}" if seed else ""), m, seed)
+            for m in METHODS for seed in (seeds if m in REPLICATED else [0])]
 
 
 def frozen(label: str) -> str:
@@ -62,9 +59,10 @@ def methods(body: str, seeds: list[int]) -> dict[str, AgentSpec]:
     """The methods of one body, by the names of the report."""
     lineage = f"zoo:selfplay-{body}"
     out = {NONE: AgentSpec(lineage), TRACKING: AgentSpec(lineage, adaptation="tracking")}
-    for label, name in learners(seeds):
-        out[label] = AgentSpec(f"zoo:{name.format(body=body)}")
-        out[frozen(label)] = AgentSpec(f"zoo:{name.format(body=body)}", adaptation="none")
+    for label, method, seed in learners(seeds):
+        ref = f"zoo:{run_name(method, body, seed)}"
+        out[label] = AgentSpec(ref)
+        out[frozen(label)] = AgentSpec(ref, adaptation="none")
     return out
 
 
@@ -95,7 +93,7 @@ def shares(r: np.ndarray, rounds: slice) -> np.ndarray:
 
 def comparisons(seeds: list[int]) -> list[tuple[str, str]]:
     """(a, b) pairs read as "a minus b": the primary ones (adapted minus own frozen) first."""
-    labels = [label for label, _ in learners(seeds)]
+    labels = [label for label, *_ in learners(seeds)]
     pairs = [(n, frozen(n)) for n in labels]
     pairs += [(n, NONE) for n in (TRACKING, *labels, *map(frozen, labels))]
     pairs.append(("MAML", TRACKING))

@@ -38,7 +38,7 @@ import torch
 from agents.base import Agent, reseed
 from agents.checkpoint import CheckpointMeta, load_module, save_checkpoint
 from agents.nets import log_prob
-from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData
+from agents.norml.core import NoRMLConfig, NoRMLModel, TaskData, _key
 
 KIND = "norml"
 LOCOMOTION_MAX_WEIGHT = 2.0  # truncation of the importance weights (MAML's agent: 2 as well)
@@ -194,7 +194,7 @@ class FrozenNoRMLAgent(NoRMLAgent):
     def reset(self) -> None:
         super().reset()
         if self.with_offset and self.model.offset is not None:
-            self.params = {k: (v + self.model.offset[k.replace(".", "__")]).detach()
+            self.params = {k: (v + self.model.offset[_key(k)]).detach()
                            for k, v in self.params.items()}
 
     def observe(self, action: np.ndarray, reward: float, next_obs: np.ndarray,

@@ -17,7 +17,7 @@ def test_every_meta_learner_meets_its_own_frozen_self(script):
     assert specs["PPO tracking"].adaptation == "tracking"
     assert specs["MAML, seed 1"].ref == "zoo:maml-sumo-spider-seed1"
     assert "RL^2, seed 1" not in specs  # RL^2 is played with seed 0 only
-    for label, _ in mod.learners([0, 1]):
+    for label, *_ in mod.learners([0, 1]):
         own, frozen = specs[label], specs[mod.frozen(label)]
         assert own.ref == frozen.ref and (own.adaptation, frozen.adaptation) == ("own", "none")
     pairs = mod.comparisons([0, 1])
